@@ -1,0 +1,5 @@
+"""`python -m lossdoctor`."""
+
+from .cli import main
+
+main()

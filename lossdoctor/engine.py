@@ -1,0 +1,106 @@
+"""The rule engine: evaluates each rule's `when:` tree over the subjects of a run.
+
+Rules never stamp their own id or severity: the engine does, from the (possibly
+overridden) Rule, so a project config can change both without touching rule files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .findings import Finding
+from .frame import Run
+from .predicates import PREDICATES, Evidence
+from .roles import Roles
+from .ruleset import Rule
+from .subject import Subject, main_subjects, pair_subjects, series_subjects
+from .template import MissingField, render
+
+
+def evaluate_rules(run: Run, roles: Roles, rules: list[Rule]) -> list[Finding]:
+    """Every finding of every rule on every subject of the run, worst first."""
+    by_kind = {"main": main_subjects(run, roles), "pair": pair_subjects(run, roles),
+               "series": series_subjects(run, roles)}
+    findings = []
+    for rule in rules:
+        for subj in by_kind[rule.for_each]:
+            evidence = evaluate(rule.when, subj, rule.params)
+            if evidence is not None:
+                findings.append(make_finding(rule, subj, evidence))
+    return sorted(findings)
+
+
+def evaluate(node: Any, subj: Subject, params: dict[str, Any]) -> Evidence | None:
+    """Evidence when the condition holds, None when it does not."""
+    if isinstance(node, str):
+        node = {node: {}}
+    (key, arg), = node.items()
+    if key == "all":
+        merged: Evidence = {}
+        for child in arg:
+            ev = evaluate(child, subj, params)
+            if ev is None:
+                return None
+            for k, v in ev.items():
+                merged.setdefault(k, v)
+        return merged
+    if key == "any":
+        return next((ev for ev in (evaluate(c, subj, params) for c in arg) if ev is not None), None)
+    if key == "not":
+        return {} if evaluate(arg, subj, params) is None else None
+    return call_predicate(key, arg or {}, subj, params)
+
+
+def call_predicate(name: str, args: dict[str, Any], subj: Subject,
+                   params: dict[str, Any]) -> Evidence | None:
+    """Call a registered predicate with its defaults, the rule's args and `$param` values."""
+    pred = PREDICATES[name]
+    kwargs = {k: p.default for k, p in pred.params.items()}
+    for k, v in args.items():
+        kwargs[k] = params[v[1:]] if isinstance(v, str) and v.startswith("$") else v
+    return pred.fn(subj, **kwargs)
+
+
+def make_finding(rule: Rule, subj: Subject, evidence: Evidence) -> Finding:
+    """Stamp id/severity, add context numbers (lr at the step), fill message and remedies."""
+    ev = dict(evidence)
+    metric = ev.pop("metric", None) or _default_metric(subj)
+    step, end_step = ev.pop("step", None), ev.pop("end_step", None)
+    _add_lr(ev, subj, step)
+    values = {**ev, "metric": metric, "step": step, "end_step": end_step, "pair": subj.label}
+    message = next((m for m in (_fill(t, values) for t in rule.messages) if m), rule.title)
+    remedies = tuple(r for r in (_remedy(rm, values) for rm in rule.remedies) if r)
+    key = (-int(rule.severity), step if step is not None else float("inf"))
+    return Finding(key, rule.id, rule.severity, rule.title, message, metric, step, end_step,
+                   ev, remedies, rule.knowledge)
+
+
+def _default_metric(subj: Subject) -> str | None:
+    for slot in ("series", "train_loss", "val_loss"):
+        s = subj.series(slot)
+        if s is not None:
+            return s.name
+    return None
+
+
+def _add_lr(ev: Evidence, subj: Subject, step: float | None) -> None:
+    lr = subj.curve("lr")
+    if lr is None or lr.n == 0 or "lr" in ev:
+        return
+    at = lr.value_near(step if step is not None else lr.steps[-1])
+    if at is not None and at > 0:
+        ev["lr"], ev["lr_low"] = at, at / 10
+
+
+def _fill(text: str, values: dict[str, Any]) -> str | None:
+    try:
+        return render(text, values)
+    except MissingField:
+        return None
+
+
+def _remedy(remedy: Any, values: dict[str, Any]) -> str | None:
+    text = _fill(remedy.text, values)
+    if text is None and remedy.fallback:
+        text = _fill(remedy.fallback, values)
+    return text

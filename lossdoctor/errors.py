@@ -1,0 +1,50 @@
+"""Typed errors. Library code raises these; only the CLI turns them into exit codes."""
+
+from __future__ import annotations
+
+from .exitcodes import ExitCode
+
+
+class LossdoctorError(Exception):
+    """Base of every error lossdoctor reports to a user as one line."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    kind: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(LossdoctorError):
+    """A log that cannot be read: the message names the file and the problem."""
+
+    exit_code = ExitCode.INPUT
+    kind = "input"
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class NothingToDiagnose(LossdoctorError):
+    """The log was read but holds no loss series."""
+
+    exit_code = ExitCode.NOTHING
+    kind = "nothing"
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ConfigError(LossdoctorError):
+    """A bad config file, rule file or option value: names the file and the path inside it."""
+
+    exit_code = ExitCode.USAGE
+    kind = "config"

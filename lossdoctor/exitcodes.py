@@ -1,0 +1,17 @@
+"""The process exit codes: one table, documented in the README and pinned by tests."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What `lossdoctor` returns to the shell."""
+
+    OK = 0  # nothing at or above --fail-on
+    FINDINGS = 1  # a finding at or above --fail-on
+    USAGE = 2  # bad command line, config or rule file (click uses 2 for usage too)
+    INPUT = 3  # a log that cannot be read
+    NOTHING = 4  # read fine, but no loss series to diagnose
+    INTERNAL = 70  # a bug in lossdoctor (EX_SOFTWARE); never a negative code
+    INTERRUPTED = 130  # Ctrl-C

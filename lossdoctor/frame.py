@@ -1,0 +1,115 @@
+"""The common run model every parser produces: a Run holds named Series over an x-axis.
+
+Parsers hand raw arrays to `make_series`, which applies the two rules every format
+shares: a step that goes backwards means the run was restarted or resumed (later points
+supersede earlier ones at the same or later steps), and several points logged at one
+step are all kept, spread in logged order across that step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+AXES = ("step", "epoch", "row")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric as logged: x positions (non-decreasing) and float64 values, NaN/Inf kept."""
+
+    name: str
+    steps: np.ndarray
+    values: np.ndarray
+    axis: str = "step"
+
+    def __post_init__(self) -> None:
+        if self.steps.shape != self.values.shape:
+            raise ValueError(f"series {self.name!r}: steps and values differ in length")
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def finite(self) -> np.ndarray:
+        """Mask of the finite values."""
+        return np.isfinite(self.values)
+
+
+@dataclass
+class Run:
+    """One training run: where it came from, its format, its series by original name."""
+
+    path: str
+    format: str
+    series: dict[str, Series] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        """Total number of logged points over all series."""
+        return sum(len(s) for s in self.series.values())
+
+    def add(self, series: Series | None) -> None:
+        """Add a series; empty ones are dropped (a column with no values is not a metric)."""
+        if series is not None and len(series):
+            self.series[series.name] = series
+
+
+def make_series(
+    name: str,
+    steps: np.ndarray,
+    values: np.ndarray,
+    axis: str = "step",
+    notes: list[str] | None = None,
+) -> Series | None:
+    """Build a Series from points in logged order.
+
+    Points whose step is missing are dropped (they cannot be placed); values are never
+    dropped for being NaN/Inf. Returns None when nothing is left.
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    placed = np.isfinite(steps)
+    if not placed.all():
+        steps, values = steps[placed], values[placed]
+    if steps.size == 0:
+        return None
+    keep = _not_superseded(steps)
+    if not keep.all():
+        if notes is not None:
+            restarts = int(np.count_nonzero(np.diff(steps) < 0))
+            notes.append(
+                f"{name}: the step went backwards {restarts} time(s) (a restarted or resumed run); "
+                f"kept the latest points for each step, dropped {int((~keep).sum())} superseded point(s)"
+            )
+        steps, values = steps[keep], values[keep]
+    return Series(name, _spread_ties(steps), values, axis)
+
+
+def _not_superseded(steps: np.ndarray) -> np.ndarray:
+    """Mask of points that no later segment (a restart at a step <= theirs) replaces."""
+    back = np.flatnonzero(np.diff(steps) < 0) + 1  # first index of each later segment
+    if back.size == 0:
+        return np.ones(steps.shape, dtype=bool)
+    # For every point, the lowest start step of any segment that begins after it.
+    start_at = np.full(steps.shape, np.inf)
+    start_at[back - 1] = steps[back]
+    later_min = np.minimum.accumulate(start_at[::-1])[::-1]
+    return steps < later_min
+
+
+def _spread_ties(steps: np.ndarray) -> np.ndarray:
+    """Give points that share a step distinct positions in [step, next step), in logged order."""
+    if steps.size < 2 or not np.any(steps[1:] == steps[:-1]):
+        return steps
+    starts = np.concatenate(([True], steps[1:] != steps[:-1]))
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    rank = np.arange(steps.size) - first[group]
+    size = np.diff(np.append(first, steps.size))[group]
+    uniq = steps[first]
+    gaps = np.diff(uniq)
+    width = np.append(gaps, gaps[-1] if gaps.size else 1.0)[group]
+    return steps + width * rank / size

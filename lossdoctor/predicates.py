@@ -1,0 +1,320 @@
+"""The numeric predicates rules are built from: small pure functions with named parameters.
+
+Each predicate takes a Subject and its parameters and returns evidence (a dict of
+numbers, with `step`, `end_step` and `metric` where it has them) when it holds, or None.
+Thresholds are scale-free: ratios, relative changes, shares of points, robust z-scores.
+The registry at the bottom is the only list of predicates a rule file may name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import signals
+from .subject import SLOTS, Curve, Subject
+
+Evidence = dict[str, Any]
+
+
+def _curve(subj: Subject, slot: str, min_points: int) -> Curve | None:
+    c = subj.curve(slot)
+    return c if c is not None and c.n >= min_points else None
+
+
+def nonfinite(subj: Subject, slot: str) -> Evidence | None:
+    """The series holds NaN or Inf; evidence is the first such step (exact, as logged)."""
+    s = subj.series(slot)
+    if s is None:
+        return None
+    first = signals.first_nonfinite(s.values)
+    if first is None:
+        return None
+    bad = s.values[~np.isfinite(s.values)]
+    kind = "NaN" if np.isnan(s.values[first]) else ("+Inf" if s.values[first] > 0 else "-Inf")
+    before = s.values[:first][np.isfinite(s.values[:first])]
+    return {"metric": s.name, "step": float(s.steps[first]), "end_step": float(s.steps[-1]),
+            "kind": kind, "count": int(bad.size), "points": len(s),
+            "last_finite": float(before[-1]) if before.size else None}
+
+
+def hidden_nonfinite(subj: Subject) -> Evidence | None:
+    """grad_norm is NaN/Inf at steps where the logged train loss is finite (HF's NaN filter)."""
+    g, loss = subj.series("grad_norm"), subj.series("train_loss")
+    if g is None or loss is None:
+        return None
+    bad_steps = g.steps[~np.isfinite(g.values)]
+    hidden = bad_steps[np.isin(bad_steps, loss.steps[np.isfinite(loss.values)])]
+    if hidden.size == 0:
+        return None
+    return {"metric": g.name, "step": float(hidden[0]), "end_step": float(hidden[-1]),
+            "count": int(hidden.size), "loss_metric": loss.name}
+
+
+def diverges(subj: Subject, slot: str, min_ratio: float, sustain: float, tail: float,
+             min_points: int) -> Evidence | None:
+    """The curve ends far above its best and stays there (or grows from the start)."""
+    c = _curve(subj, slot, min_points)
+    if c is None:
+        return None
+    k = signals.edge_count(c.n, tail, least=2)
+    s = c.smoothed
+    best_i = int(np.argmin(s[: c.n - k]))
+    best, tail_vals = float(s[best_i]), c.values[-k:]
+    final = float(np.median(tail_vals))
+    if best <= 0 or final < best * min_ratio or final - best < 0.25 * (c.start - best):
+        return None
+    held = float(np.mean(tail_vals > best * (1 + (min_ratio - 1) / 2)))
+    if held < sustain:
+        return None
+    cross = best_i + int(np.argmax(s[best_i:] >= best + 0.5 * (final - best)))
+    onset = _left_best_at(s, best_i, cross, best * (1 + (min_ratio - 1) / 4))
+    return {"metric": c.series.name, "step": c.step_at(onset), "end_step": c.step_at(c.n - 1),
+            "best": best, "best_step": c.step_at(best_i), "final": final,
+            "ratio": final / best, "start": c.start}
+
+
+def _left_best_at(s: np.ndarray, best_i: int, cross: int, near: float) -> int:
+    """The first index of the climb that reaches `cross`: just after the curve was last near its best."""
+    still_near = np.flatnonzero(s[best_i:cross] <= near)
+    return best_i + int(still_near[-1]) + 1 if still_near.size else best_i + 1
+
+
+def spike(subj: Subject, slot: str, min_ratio: float, min_z: float, window: int,
+          min_points: int, recover_within: int) -> Evidence | None:
+    """A sudden jump far above the recent median that comes back down (the largest one)."""
+    c = _curve(subj, slot, min_points)
+    if c is None:
+        return None
+    w = max(window, signals.odd_window(c.n, 0.02))
+    found = [sp for sp in signals.spikes(c.values, w, min_ratio, min_z, recover_within)
+             if sp.recovered_index is not None]
+    if not found:
+        return None
+    top = max(found, key=lambda sp: sp.ratio)
+    return {"metric": c.series.name, "step": c.step_at(top.index),
+            "end_step": c.step_at(top.recovered_index), "value": top.value,
+            "baseline": top.baseline, "ratio": top.ratio, "z": top.z, "count": len(found)}
+
+
+def oscillates(subj: Subject, slot: str, min_points: int, min_swing: float, min_flips: float,
+               max_trend: float) -> Evidence | None:
+    """Large step-to-step swings that keep changing direction, with no downward trend."""
+    c = _curve(subj, slot, min_points)
+    if c is None:
+        return None
+    swing, flips = signals.swing_stats(c.values)
+    if swing < min_swing or flips < min_flips or c.trend < -max_trend:
+        return None
+    return {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
+            "swing": swing, "flips": flips, "trend": c.trend,
+            "low": float(c.values.min()), "high": float(c.values.max())}
+
+
+def val_rises(subj: Subject, min_rise: float, min_after: int, min_points: int) -> Evidence | None:
+    """Validation loss ends clearly above its best (smoothed) point."""
+    c = _curve(subj, "val_loss", min_points)
+    if c is None:
+        return None
+    s = signals.smooth(c.values, 0.1)
+    best_i = int(np.argmin(s))
+    if c.n - 1 - best_i < min_after or s[best_i] <= 0:
+        return None
+    final = float(np.median(s[-signals.edge_count(c.n, 0.1):]))
+    rise = signals.rel_change(float(s[best_i]), final)
+    if rise < min_rise:
+        return None
+    return {"metric": c.series.name, "step": c.step_at(best_i), "end_step": c.step_at(c.n - 1),
+            "best_step": c.step_at(best_i), "best": float(c.values[best_i]),
+            "final": float(c.values[-1]), "rise": rise}
+
+
+def train_falls_after_val_best(subj: Subject, min_drop: float) -> Evidence | None:
+    """Train loss keeps falling after the step where validation loss was best."""
+    t, v = subj.curve("train_loss"), subj.curve("val_loss")
+    if t is None or v is None or t.n < 3 or v.n < 2:
+        return None
+    best_step = v.step_at(int(np.argmin(signals.smooth(v.values, 0.1))))
+    at_best = float(np.interp(best_step, t.steps, t.smoothed))
+    drop = -signals.rel_change(at_best, t.end)
+    if drop < min_drop:
+        return None
+    return {"train_at_best": at_best, "train_final": t.end, "train_drop": drop}
+
+
+def flat(subj: Subject, slot: str, max_trend: float, min_points: int) -> Evidence | None:
+    """The curve hardly moves: first-third to last-third change within +/- max_trend."""
+    c = _curve(subj, slot, min_points)
+    if c is None or abs(c.trend) > max_trend:
+        return None
+    return {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
+            "start": c.start, "final": c.end, "trend": c.trend}
+
+
+def trend_between(subj: Subject, slot: str, low: float, high: float,
+                  min_points: int) -> Evidence | None:
+    """The first-third to last-third relative change lies in [low, high] (negative = falls)."""
+    c = _curve(subj, slot, min_points)
+    if c is None or not low <= c.trend <= high:
+        return None
+    return {f"{slot}_trend": c.trend}
+
+
+def stalled(subj: Subject, slot: str, tolerance: float, min_share: float,
+            min_points: int) -> Evidence | None:
+    """The curve reached (within tolerance) its final best early and stayed there."""
+    c = _curve(subj, slot, min_points)
+    if c is None:
+        return None
+    s = c.smoothed
+    best = float(s.min())
+    band = tolerance * max(abs(best), c.start - best)
+    since = int(np.argmax(s <= best + band))
+    span = c.steps[-1] - c.steps[0]
+    share = (c.steps[-1] - c.steps[since]) / span if span > 0 else 0.0
+    if share < min_share:
+        return None
+    return {"metric": c.series.name, "step": c.step_at(since), "end_step": c.step_at(c.n - 1),
+            "level": best, "share": float(share), "start": c.start}
+
+
+def still_falling(subj: Subject, slot: str, tail: float, min_drop: float,
+                  min_points: int) -> Evidence | None:
+    """Over the last part of the run the smoothed curve is still going down."""
+    c = _curve(subj, slot, min_points)
+    if c is None:
+        return None
+    k = signals.edge_count(c.n, tail, least=3)
+    seg = c.smoothed[-k:]
+    drop = -signals.rel_change(float(seg[0]), float(seg[-1]))
+    if drop < min_drop or seg[-1] > seg.min() * (1 + min_drop / 2):
+        return None
+    return {"metric": c.series.name, "step": c.step_at(c.n - k), "end_step": c.step_at(c.n - 1),
+            "recent_drop": drop}
+
+
+def train_above_val(subj: Subject, min_share: float, min_gap: float,
+                    min_points: int) -> Evidence | None:
+    """Train loss sits above validation loss at (nearly) every validation point."""
+    t, v = subj.curve("train_loss"), subj.curve("val_loss")
+    if t is None or v is None or v.n < min_points or t.n < 2:
+        return None
+    if t.series.axis != v.series.axis:
+        return None
+    train_at = signals.interp_at(t.steps, t.smoothed, v.steps)
+    ok = np.isfinite(train_at) & (v.values != 0)
+    if ok.sum() < min_points:
+        return None
+    gap = (train_at[ok] - v.values[ok]) / np.abs(v.values[ok])
+    share, median = float(np.mean(gap > 0)), float(np.median(gap))
+    if share < min_share or median < min_gap or gap[-1] <= 0:
+        return None
+    first = v.steps[ok][0]
+    return {"metric": t.series.name, "step": float(first), "end_step": v.step_at(v.n - 1),
+            "share": share, "median_gap": median, "train_final": t.end, "val_final": v.end}
+
+
+def magnitude(subj: Subject, slot: str, final_at_least: float,
+              start_at_least: float) -> Evidence | None:
+    """The loss is large in absolute terms (unscaled regression targets put it there)."""
+    c = _curve(subj, slot, 3)
+    if c is None or not (c.end >= final_at_least or c.start >= start_at_least):
+        return None
+    return {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
+            "start": c.start, "final": c.end}
+
+
+def acc_flat(subj: Subject, max_range: float, max_level: float,
+             min_points: int) -> Evidence | None:
+    """Every logged accuracy stays within a narrow band, below near-perfect: it is stuck."""
+    ranges, levels = {}, []
+    for slot in ("train_acc", "val_acc"):
+        c = subj.curve(slot)
+        if c is not None and c.n >= min_points:
+            scale = 100.0 if c.values.max() > 1.5 else 1.0  # accuracy logged in percent
+            ranges[slot] = float(np.ptp(c.values)) / scale
+            levels.append(float(np.median(c.values)) / scale)
+    if not ranges or max(ranges.values()) > max_range or max(levels) > max_level:
+        return None
+    return {f"{k}_range": v for k, v in ranges.items()}
+
+
+def format_is(subj: Subject, formats: list[str]) -> Evidence | None:
+    """The run's log format is one of `formats`."""
+    return {} if subj.format in formats else None
+
+
+def axis_is(subj: Subject, slot: str, axes: list[str]) -> Evidence | None:
+    """The series in `slot` is indexed by one of `axes` (step, epoch, row)."""
+    s = subj.series(slot)
+    return {} if s is not None and s.axis in axes else None
+
+
+def has(subj: Subject, slot: str, min_points: int) -> Evidence | None:
+    """The slot holds a series with at least `min_points` finite points."""
+    return {} if _curve(subj, slot, min_points) is not None else None
+
+
+@dataclass(frozen=True)
+class Param:
+    """A predicate parameter: its kind (checked when a rule file is loaded) and default."""
+
+    kind: str  # fraction | ratio | count | number | slot | names
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A registered predicate: the function and its declared parameters."""
+
+    fn: Callable[..., Evidence | None]
+    params: dict[str, Param]
+
+
+def _p(kind: str, default: Any = None) -> Param:
+    return Param(kind, default)
+
+
+SLOT = _p("slot")
+PREDICATES: dict[str, Predicate] = {
+    "nonfinite": Predicate(nonfinite, {"slot": SLOT}),
+    "hidden_nonfinite": Predicate(hidden_nonfinite, {}),
+    "diverges": Predicate(diverges, {"slot": SLOT, "min_ratio": _p("ratio", 2.0),
+                                     "sustain": _p("fraction", 0.8), "tail": _p("fraction", 0.15),
+                                     "min_points": _p("count", 8)}),
+    "spike": Predicate(spike, {"slot": SLOT, "min_ratio": _p("ratio", 2.0),
+                               "min_z": _p("number", 6.0), "window": _p("count", 5),
+                               "min_points": _p("count", 20), "recover_within": _p("count", 10)}),
+    "oscillates": Predicate(oscillates, {"slot": SLOT, "min_points": _p("count", 8),
+                                         "min_swing": _p("fraction", 0.08),
+                                         "min_flips": _p("fraction", 0.5),
+                                         "max_trend": _p("fraction", 0.1)}),
+    "val_rises": Predicate(val_rises, {"min_rise": _p("fraction", 0.1), "min_after": _p("count", 2),
+                                       "min_points": _p("count", 4)}),
+    "train_falls_after_val_best": Predicate(train_falls_after_val_best,
+                                            {"min_drop": _p("fraction", 0.05)}),
+    "flat": Predicate(flat, {"slot": SLOT, "max_trend": _p("fraction", 0.05),
+                             "min_points": _p("count", 5)}),
+    "trend_between": Predicate(trend_between, {"slot": SLOT, "low": _p("number"),
+                                               "high": _p("number"), "min_points": _p("count", 5)}),
+    "stalled": Predicate(stalled, {"slot": SLOT, "tolerance": _p("fraction", 0.02),
+                                   "min_share": _p("fraction", 0.3), "min_points": _p("count", 10)}),
+    "still_falling": Predicate(still_falling, {"slot": SLOT, "tail": _p("fraction", 0.25),
+                                               "min_drop": _p("fraction", 0.02),
+                                               "min_points": _p("count", 6)}),
+    "train_above_val": Predicate(train_above_val, {"min_share": _p("fraction", 0.9),
+                                                   "min_gap": _p("fraction", 0.05),
+                                                   "min_points": _p("count", 3)}),
+    "magnitude": Predicate(magnitude, {"slot": SLOT, "final_at_least": _p("number", 20.0),
+                                       "start_at_least": _p("number", 1e4)}),
+    "acc_flat": Predicate(acc_flat, {"max_range": _p("fraction", 0.03),
+                                     "max_level": _p("fraction", 0.95),
+                                     "min_points": _p("count", 5)}),
+    "format_is": Predicate(format_is, {"formats": _p("names")}),
+    "axis_is": Predicate(axis_is, {"slot": SLOT, "axes": _p("names")}),
+    "has": Predicate(has, {"slot": SLOT, "min_points": _p("count", 1)}),
+}
+
+SLOT_NAMES = SLOTS

@@ -1,0 +1,208 @@
+"""Which series plays which role: train/val loss, accuracy, learning rate, gradient norm.
+
+Names are normalised (CamelCase split, separators folded to `_`) and read as tokens:
+a *split* token (train / val / test) and a *kind* token (loss / acc / lr / grad_norm).
+No split token means train (Keras' `loss`). The alias table below is the documented
+contract; `--metric ROLE=NAME` overrides it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .frame import Run, Series
+
+ROLE_NAMES = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm")
+
+SPLIT_TOKENS = {
+    "train": {"train", "training", "trn"},
+    "val": {"val", "valid", "validation", "eval", "evaluation", "dev"},
+    "test": {"test"},
+}
+IGNORED_TOKENS = {"predict", "prediction", "hp"}  # HF predict_* entries, Lightning hp_metric
+AXIS_TOKENS = {"step", "epoch"}  # Lightning's *_step / *_epoch twins, Keras' epoch_loss
+ERROR_KINDS = {"mae", "mse", "rmse", "error", "err"}  # loss-like when no '*loss' exists
+PRIMARY_HINTS = ("total", "mean", "avg", "average", "overall")
+
+
+def tokens_of(name: str) -> list[str]:
+    """`Loss/val` -> [loss, val]; `TrainLoss` -> [train, loss]; `lr-Adam` -> [lr, adam]."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    return [t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A series name read as split + kind + base (the name without split and axis tokens)."""
+
+    name: str
+    split: str
+    kind: str
+    base: tuple[str, ...]
+
+
+def classify(name: str) -> Metric | None:
+    """Read a metric name; None for names that are no role's business."""
+    toks = tokens_of(name)
+    if not toks or IGNORED_TOKENS & set(toks):
+        return None
+    split = next((s for s, words in SPLIT_TOKENS.items() if words & set(toks)), "train")
+    base = tuple(t for t in toks if t not in SPLIT_TOKENS[split] and t not in AXIS_TOKENS)
+    return Metric(name, split, _kind(toks), base)
+
+
+def _kind(toks: list[str]) -> str:
+    if any(t == "loss" or t.endswith("loss") for t in toks):
+        return "loss"
+    if ("grad" in toks and "norm" in toks) or "gradnorm" in toks:
+        return "grad_norm"
+    if any(re.fullmatch(r"lr\d*", t) for t in toks) or ("learning" in toks and "rate" in toks):
+        return "lr"
+    if any(t.startswith("acc") for t in toks) or "accuracy" in toks:
+        return "acc"
+    if ERROR_KINDS & set(toks):
+        return "error"
+    return "other"
+
+
+@dataclass
+class Roles:
+    """The resolved roles of a run, plus every train/val loss pair and every loss series.
+
+    `pairs[0]` is the main pair. When a log has several loss terms and no total (YOLO's
+    box/cls/dfl), the main pair is their sum, kept in `derived`.
+    """
+
+    by_role: dict[str, str] = field(default_factory=dict)
+    pairs: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    losses: list[str] = field(default_factory=list)
+    derived: dict[str, Series] = field(default_factory=dict)
+    producer: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve(run: Run, overrides: dict[str, str] | None = None) -> Roles:
+    """Assign roles by the alias rules, then apply explicit overrides (which win)."""
+    roles = Roles()
+    usable = {n: s for n, s in run.series.items() if not _all_zero(s, roles)}
+    metrics = [m for m in (classify(n) for n in usable) if m is not None]
+    losses = _loss_metrics(metrics)
+    roles.losses = [m.name for m in losses]
+    val_split = "val" if any(m.split == "val" for m in losses) else "test"
+    train = _primary([m for m in losses if m.split == "train"], usable)
+    val = _primary([m for m in losses if m.split == val_split], usable)
+    _set(roles, "train_loss", train)
+    _set(roles, "val_loss", val)
+    for role, kind, split in (("train_acc", "acc", "train"), ("val_acc", "acc", val_split),
+                              ("lr", "lr", None), ("grad_norm", "grad_norm", None)):
+        cands = [m for m in metrics if m.kind == kind and (split is None or m.split == split)]
+        _set(roles, role, _primary(cands, usable))
+    for role, name in (overrides or {}).items():
+        roles.by_role[role] = name
+        if role.endswith("_loss") and name not in roles.losses:
+            roles.losses.append(name)
+    roles.pairs = _pairs(losses, val_split, roles)
+    if roles.pairs and roles.pairs[0][0] != "loss":
+        _add_total(roles, usable)
+    roles.producer = producer_of(run.series)
+    return roles
+
+
+# Naming conventions that identify the tool that wrote a log, where it matters for reading
+# the curves (e.g. Ultralytics computes train losses on augmented mosaics, val on clean images).
+PRODUCERS = {
+    "ultralytics": re.compile(r"^(train|val)/(box|cls|dfl|obj)_loss$|^metrics/mAP"),
+    "detectron2": re.compile(r"^(loss_rpn_cls|loss_box_reg|fast_rcnn/)"),
+}
+
+
+def producer_of(names: object) -> str | None:
+    """The tool whose naming conventions the metric names follow, if one is recognised."""
+    for tool, pattern in PRODUCERS.items():
+        if any(pattern.search(str(n).strip()) for n in names):  # type: ignore[attr-defined]
+            return tool
+    return None
+
+
+def _add_total(roles: Roles, series: dict[str, Series]) -> None:
+    """Sum the loss terms of each split into a main pair when they share one step grid."""
+    totals = []
+    for col in (1, 2):
+        names = [p[col] for p in roles.pairs if p[col]]
+        total = _sum_on_grid([series[n] for n in names])
+        name = None
+        if total is not None:
+            split = "train" if col == 1 else "val"
+            name = f"{split} total ({' + '.join(names)})"
+            roles.derived[name] = Series(name, total[0], total[1], series[names[0]].axis)
+        totals.append(name)
+    if totals[0] or totals[1]:
+        roles.pairs.insert(0, ("total", totals[0], totals[1]))
+        roles.notes.append("no total loss logged: the main curves are the sum of the loss terms")
+
+
+def _sum_on_grid(parts: list[Series]) -> tuple[np.ndarray, np.ndarray] | None:
+    if len(parts) < 2 or any(p.steps.shape != parts[0].steps.shape for p in parts):
+        return None
+    if any(not np.array_equal(p.steps, parts[0].steps) for p in parts[1:]):
+        return None
+    return parts[0].steps, np.sum([p.values for p in parts], axis=0)
+
+
+def _all_zero(series: Series, roles: Roles) -> bool:
+    """A loss term that is 0 at every step is switched off (YOLO cls loss with one class)."""
+    v = series.values
+    if v.size and np.all(v == 0):
+        roles.notes.append(f"{series.name}: 0 at every point (a switched-off term); not diagnosed")
+        return True
+    return False
+
+
+def _loss_metrics(metrics: list[Metric]) -> list[Metric]:
+    """Series named *loss*; error metrics (mae, mse) count only in a split with no *loss*."""
+    out = [m for m in metrics if m.kind == "loss"]
+    have = {m.split for m in out}
+    return out + [m for m in metrics if m.kind == "error" and m.split not in have]
+
+
+def _primary(cands: list[Metric], series: dict[str, Series]) -> Metric | None:
+    """The main series among candidates: plain `loss`, then total/mean, then a lone one."""
+    if not cands:
+        return None
+
+    def rank(m: Metric) -> tuple[int, int]:
+        plain = m.base in (("loss",), ("acc",), ("accuracy",), ("lr",), ("grad", "norm"))
+        hinted = any(h in m.base for h in PRIMARY_HINTS)
+        tier = 0 if plain else 1 if hinted else 2
+        return tier, -len(series[m.name])
+
+    best = min(cands, key=rank)
+    if rank(best)[0] == 2 and len({m.base for m in cands}) > 1:
+        return None  # several unrelated components and no total: no single primary
+    return best
+
+
+def _set(roles: Roles, role: str, metric: Metric | None) -> None:
+    if metric is not None:
+        roles.by_role[role] = metric.name
+
+
+def _pairs(losses: list[Metric], val_split: str, roles: Roles) -> list[tuple[str, str | None, str | None]]:
+    """(label, train name, val name): the primary pair first, then components by base name."""
+    train_name = roles.by_role.get("train_loss")
+    val_name = roles.by_role.get("val_loss")
+    pairs: list[tuple[str, str | None, str | None]] = []
+    if train_name or val_name:
+        pairs.append(("loss", train_name, val_name))
+    used = {train_name, val_name}
+    trains = {m.base: m.name for m in losses if m.split == "train" and m.name not in used}
+    vals = {m.base: m.name for m in losses if m.split == val_split and m.name not in used}
+    for base in sorted(set(trains) & set(vals)):
+        pairs.append(("_".join(base), trains[base], vals[base]))
+    if not pairs:
+        # No primary and no matched pairs: diagnose each train component on its own.
+        pairs = [("_".join(b), n, None) for b, n in sorted(trains.items())]
+    return pairs

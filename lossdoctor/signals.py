@@ -1,0 +1,154 @@
+"""Small pure numeric features of one series: smoothing, levels, best point, spikes, swings.
+
+Everything here is vectorised (numpy / pandas rolling windows) so a diagnosis stays
+linear in the number of points. Functions take plain arrays of the finite points of a
+series (callers strip NaN/Inf first: non-finite values are a finding of their own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def odd_window(n: int, fraction: float, cap: int = 501) -> int:
+    """An odd rolling window covering about `fraction` of n points (at least 1)."""
+    w = int(round(n * fraction))
+    w = max(1, min(w, cap))
+    return w if w % 2 else w + 1
+
+
+def smooth(values: np.ndarray, fraction: float = 0.05) -> np.ndarray:
+    """Centred rolling median: robust to single-step noise and spikes, keeps trends."""
+    n = values.size
+    w = odd_window(n, fraction)
+    if w <= 1 or n < 3:
+        return values.astype(np.float64, copy=True)
+    return pd.Series(values).rolling(w, center=True, min_periods=1).median().to_numpy()
+
+
+def edge_count(n: int, fraction: float = 0.1, least: int = 1) -> int:
+    """How many points make up the 'start' or 'end' of a series of n points."""
+    return max(least, min(n, int(round(n * fraction))))
+
+
+def start_level(values: np.ndarray, fraction: float = 0.1) -> float:
+    """Median of the first points: where the curve starts, robust to one odd value."""
+    return float(np.median(values[: edge_count(values.size, fraction)]))
+
+
+def end_level(values: np.ndarray, fraction: float = 0.1) -> float:
+    """Median of the last points: where the curve ends."""
+    return float(np.median(values[-edge_count(values.size, fraction) :]))
+
+
+def rel_change(a: float, b: float) -> float:
+    """Change from a to b relative to |a| (scale-free); 0 when a is 0 and b is 0."""
+    base = abs(a)
+    if base == 0.0:
+        return 0.0 if b == a else float(np.sign(b - a)) * np.inf
+    return (b - a) / base
+
+
+def first_nonfinite(values: np.ndarray) -> int | None:
+    """Index of the first NaN/Inf value, or None."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    return int(bad[0]) if bad.size else None
+
+
+@dataclass(frozen=True)
+class Spike:
+    """A sudden jump above the recent baseline."""
+
+    index: int
+    value: float
+    baseline: float
+    ratio: float
+    z: float
+    recovered_index: int | None
+
+
+def spikes(
+    values: np.ndarray, window: int, min_ratio: float, min_z: float, recover_within: int
+) -> list[Spike]:
+    """Points far above the median of the `window` points before them (log scale, robust z).
+
+    Works on positive values only (losses); the z-score uses the MAD of the log residuals
+    so per-step batch noise, which is large in log space, does not count as a spike.
+    """
+    if values.size <= window or np.any(values <= 0):
+        return []
+    logv = np.log(values)
+    base = pd.Series(logv).shift(1).rolling(window, min_periods=window).median().to_numpy()
+    resid = logv - base
+    ok = np.isfinite(resid)
+    mad = float(np.median(np.abs(resid[ok] - np.median(resid[ok])))) if ok.any() else 0.0
+    scale = max(1.4826 * mad, 1e-12)
+    z = np.where(ok, resid / scale, 0.0)
+    hits = np.flatnonzero((z >= min_z) & (resid >= np.log(min_ratio)))
+    return _distinct_spikes(values, base, z, hits, window, recover_within)
+
+
+def _distinct_spikes(
+    values: np.ndarray, base: np.ndarray, z: np.ndarray, hits: np.ndarray,
+    window: int, recover_within: int,
+) -> list[Spike]:
+    """Collapse consecutive hit points into one spike each and look for its recovery."""
+    found: list[Spike] = []
+    hit_set = set(hits.tolist())
+    last_end = -1
+    for i in hits:
+        if i <= last_end:
+            continue
+        j = i
+        while j + 1 in hit_set:
+            j += 1
+        peak = i + int(np.argmax(values[i : j + 1]))
+        baseline = float(np.exp(base[i]))
+        after = values[peak + 1 : peak + 1 + recover_within]
+        down = np.flatnonzero(after <= values[peak] / 1.5)
+        rec = int(peak + 1 + down[0]) if down.size else None
+        found.append(Spike(int(peak), float(values[peak]), baseline,
+                           float(values[peak] / baseline), float(z[peak]), rec))
+        last_end = j
+    return found
+
+
+def swing_stats(values: np.ndarray) -> tuple[float, float]:
+    """(median |relative step change|, share of direction reversals) of a curve."""
+    d = np.diff(values)
+    if d.size < 2:
+        return 0.0, 0.0
+    level = np.abs(values[:-1])
+    rel = np.abs(d) / np.where(level > 0, level, np.nan)
+    signs = np.sign(d[d != 0])
+    flips = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
+    med = float(np.nanmedian(rel)) if np.isfinite(rel).any() else 0.0
+    return med, flips
+
+
+def interp_at(steps: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Values of a curve at other steps (linear), NaN outside the curve's step range."""
+    out = np.interp(at, steps, values)
+    out[(at < steps[0]) | (at > steps[-1])] = np.nan
+    return out
+
+
+def thirds_trend(values: np.ndarray) -> float:
+    """Relative change from the median of the first third to the median of the last third.
+
+    Medians of thirds judge a noisy curve's direction without being moved by single points.
+    """
+    n = values.size
+    if n < 3:
+        return 0.0
+    k = n // 3
+    return rel_change(float(np.median(values[:k])), float(np.median(values[-k:])))
+
+
+def improvement(values: np.ndarray, smoothed: np.ndarray) -> float:
+    """How far the smoothed curve got below its start, relative to the start (0 = none)."""
+    start = start_level(values)
+    return -rel_change(start, float(np.min(smoothed))) if values.size else 0.0

@@ -1,0 +1,69 @@
+"""Parsers: one per log format, each turning a file (or run folder) into a `Run`.
+
+The registry is a plain dict from format name to reader. `read_run` is the one entry
+point the rest of lossdoctor uses: it accepts a file or a run folder, detects the
+format from the content, and raises `InputError` (naming the file) when it cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from ..errors import InputError
+from ..frame import Run
+from .csv_logs import read_csv
+from .folder import plan_folder, read_folder
+from .hf_trainer import read_hf_trainer_state
+from .jsonl import read_json_records, read_jsonl
+from .mlflow import read_mlflow
+from .sniff import sniff
+
+
+def _read_tensorboard(path: Path) -> Run:
+    """Import the TensorBoard reader only when used: CSV users never load protobuf."""
+    from .tensorboard import read_tensorboard
+
+    return read_tensorboard(path)
+
+
+READERS: dict[str, Callable[[Path], Run]] = {
+    "keras_csv": partial(read_csv, fmt="keras_csv"),
+    "lightning_csv": partial(read_csv, fmt="lightning_csv"),
+    "ultralytics_csv": partial(read_csv, fmt="ultralytics_csv"),
+    "csv": partial(read_csv, fmt="csv"),
+    "jsonl": read_jsonl,
+    "json_records": read_json_records,
+    "hf_trainer_state": read_hf_trainer_state,
+    "mlflow": read_mlflow,  # one metric file, or a whole run folder
+    "tensorboard": _read_tensorboard,  # one event file, or a folder of them
+}
+
+
+def detect_format(path: Path) -> str | None:
+    """The format of a file (sniffed from its first 64 KB, then its name) or of a run folder.
+
+    Returns None when unrecognised or unreadable; `read_run` says why.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            choice = plan_folder(path, sniff).choice()
+            return choice[0][0] if choice else None
+        return sniff(path)
+    except (InputError, OSError):
+        return None
+
+
+def read_run(path: str | Path) -> Run:
+    """Read one run from a log file or a run folder; raises InputError when it cannot."""
+    path = Path(path)
+    if path.is_dir():
+        return read_folder(path, READERS, sniff)
+    if not path.exists() and not path.is_symlink():
+        raise InputError(path, "no such file or directory")
+    fmt = sniff(path)
+    if fmt is None:
+        raise InputError(path, "unrecognised log format")
+    return READERS[fmt](path)

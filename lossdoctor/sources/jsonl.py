@@ -1,0 +1,84 @@
+"""JSON logs: one object per line (Detectron2, MMEngine, MAE log.txt ...) or one JSON document.
+
+Python's json accepts the bare NaN / Infinity tokens these tools write. A garbage line in
+a JSON-lines log is skipped with a note; a log that is mostly garbage is an InputError.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import InputError
+from ..frame import Run
+from .columns import RunBuilder
+from .records import add_records, flatten
+from .text import read_text
+
+
+def load_json(path: Path, notes: list[str] | None = None) -> object:
+    """Parse a whole JSON document; a syntax error names the line and column."""
+    text = read_text(path, notes)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        cut = " (file cut off?)" if exc.pos >= len(text.rstrip()) else ""
+        raise InputError(path, f"invalid JSON at line {exc.lineno} col {exc.colno}{cut}") from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply") from None
+
+
+def read_jsonl(path: Path) -> Run:
+    """Read a JSON-lines log: one object per line, blank lines and garbage lines skipped."""
+    builder = RunBuilder(path, "jsonl")
+    records, bad, total = [], [], 0
+    for number, line in enumerate(read_text(path, builder.notes).split("\n"), start=1):
+        if not line.strip():
+            continue
+        total += 1
+        record = _parse_line(line)
+        if record is None:
+            bad.append(number)
+        else:
+            records.append(flatten(record))
+    if not total:
+        raise InputError(path, "empty file (only blank lines)")
+    if len(bad) * 2 > total or not records:
+        raise InputError(path, f"not JSON lines: {len(bad)} of {total} lines are not JSON objects (first: line {bad[0]})")
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        builder.notes.append(f"skipped {len(bad)} line(s) that are not JSON objects: line {shown}")
+    add_records(builder, records)
+    return builder.finish()
+
+
+def _parse_line(line: str) -> dict | None:
+    """One JSON object, or None for anything else (garbage, a cut-off line, a bare list)."""
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def read_json_records(path: Path) -> Run:
+    """Read a JSON list of records, or a dict of metric lists (Keras `history.history`)."""
+    builder = RunBuilder(path, "json_records")
+    document = load_json(path, builder.notes)
+    if isinstance(document, dict) and document and all(isinstance(v, list) for v in document.values()):
+        document = _columns_to_records(document)
+    if not isinstance(document, list):
+        raise InputError(path, "JSON is neither a list of records nor a dict of metric lists")
+    records = [flatten(item) for item in document if isinstance(item, dict)]
+    if len(records) < len(document):
+        builder.notes.append(f"skipped {len(document) - len(records)} list item(s) that are not objects")
+    if not records:
+        raise InputError(path, "JSON list holds no records")
+    add_records(builder, records)
+    return builder.finish()
+
+
+def _columns_to_records(columns: dict[str, list]) -> list[dict]:
+    """{'loss': [..], 'val_loss': [..]} -> one record per row (shorter lists just end)."""
+    length = max(len(v) for v in columns.values())
+    return [{k: v[i] for k, v in columns.items() if i < len(v)} for i in range(length)]

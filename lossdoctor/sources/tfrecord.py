@@ -1,0 +1,233 @@
+"""TFRecord framing, walked with numpy: where every record's data starts and how long it is.
+
+A TFRecord frame is: uint64 LE length, uint32 masked CRC32C of those 8 bytes, the data,
+uint32 masked CRC32C of the data. Walking frames is sequential by nature, so instead of
+reading one header after another we find every position that *could* start a frame
+(4 zero high bytes in the length, data starting with 0x09 = Event.wall_time), keep those
+whose length checksum matches, and check that they chain from byte 0 to the end. Any
+gap in that chain (a record without wall_time, a truncated or corrupt tail) is walked
+one header at a time in Python, so the fast path never decides correctness alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+_HEADER = 12  # 8 length bytes + 4 length-checksum bytes
+_PAD = 32  # zero bytes after the file so 8-byte reads near the end stay in bounds
+_CHUNK = 1024  # long records are checksummed as chunks of this many bytes, then combined
+
+
+def _crc_table() -> np.ndarray:
+    """The reflected CRC32C (Castagnoli) byte table."""
+    t = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        t = np.where(t & 1, (t >> 1) ^ np.uint32(0x82F63B78), t >> 1).astype(np.uint32)
+    return t
+
+
+_TABLE = _crc_table()
+_TABLE_PY = [int(v) for v in _TABLE]
+_MASK_DELTA = 0xA282EAD8
+
+
+def crc32c_py(raw: bytes) -> int:
+    """CRC32C of a short byte string, in plain Python (for single headers)."""
+    reg = 0xFFFFFFFF
+    for b in raw:
+        reg = _TABLE_PY[(reg ^ b) & 0xFF] ^ (reg >> 8)
+    return reg ^ 0xFFFFFFFF
+
+
+def masked(crc: np.ndarray | int) -> np.ndarray | int:
+    """TFRecord's masked checksum: rotate right by 15 and add a constant (mod 2**32)."""
+    if isinstance(crc, int):
+        return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+    return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_DELTA)
+
+
+class Buffer:
+    """A whole file in a zero-padded uint8 array, with unaligned 8-byte reads by position."""
+
+    def __init__(self, path: Path) -> None:
+        self.size = path.stat().st_size
+        self.data = np.zeros(self.size + _PAD, np.uint8)
+        with open(path, "rb") as f:
+            f.readinto(memoryview(self.data)[: self.size])
+        n = len(self.data)
+        # Views at every byte offset: an unaligned read is a plain index into one of them.
+        self.u64 = [np.frombuffer(self.data, "<u8", (n - k) // 8, k) for k in range(8)]
+        self.u32 = [np.frombuffer(self.data, "<u4", (self.size - k) // 4, k) for k in range(4)]
+
+    def words_at(self, pos: np.ndarray, count: int = 1) -> list[np.ndarray]:
+        """`count` consecutive uint64 (little-endian) words from every byte position in `pos`."""
+        base = pos >> 3
+        right = ((pos & 7) << 3).astype(np.uint64)
+        left = np.uint64(63) - right
+        aligned = [self.u64[0][base + j] for j in range(count + 1)]
+        # (hi << 1) << (63 - r) is hi << (64 - r) without an undefined 64-bit shift when r = 0
+        return [(aligned[j] >> right) | ((aligned[j + 1] << np.uint64(1)) << left) for j in range(count)]
+
+
+def _length_tables() -> list[np.ndarray]:
+    """CRC32C of 8 bytes whose high 4 are zero is affine in the low 4: crc(0) ^ sum of 4 lookups."""
+    zero = crc32c_py(bytes(8))
+    return [np.array([crc32c_py((v << 8 * j).to_bytes(8, "little")) ^ zero for v in range(256)], np.uint32)
+            for j in range(4)] + [np.uint32(zero)]
+
+
+_LENGTH_TABLES = _length_tables()
+
+
+def masked_length_crc(low: np.ndarray) -> np.ndarray:
+    """Masked CRC32C of 8-byte lengths < 2**32, given as their low uint32 half."""
+    t0, t1, t2, t3, zero = _LENGTH_TABLES
+    crc = t0[low & 0xFF] ^ t1[(low >> 8) & 0xFF] ^ t2[(low >> 16) & 0xFF] ^ t3[low >> 24] ^ zero
+    return masked(crc)
+
+
+def _registers(data: np.ndarray, starts: np.ndarray, length: int, reg: np.ndarray) -> np.ndarray:
+    """Run the raw CRC32C register over `length` bytes from every start (one round per byte)."""
+    for j in range(length):
+        reg = _TABLE[(reg ^ data[starts + j]) & np.uint32(0xFF)] ^ (reg >> np.uint32(8))
+    return reg
+
+
+def _shift_tables(zeros: int) -> list[list[int]]:
+    """Tables for the (linear) map 'run the register over `zeros` zero bytes'."""
+    basis = _registers(np.zeros(zeros + 1, np.uint8), np.zeros(32, np.int64), zeros,
+                       (np.uint32(1) << np.arange(32, dtype=np.uint32)))
+    tables = []
+    for byte in range(4):
+        row = [0] * 256
+        for v in range(1, 256):
+            low = v & -v
+            row[v] = row[v ^ low] ^ int(basis[8 * byte + low.bit_length() - 1])
+        tables.append(row)
+    return tables
+
+
+_SHIFT: list[list[int]] = []
+
+
+def crc32c_rows(buf: Buffer, starts: np.ndarray, length: int) -> np.ndarray:
+    """CRC32C (unmasked) of `length` bytes at every start."""
+    full = np.full(starts.shape, 0xFFFFFFFF, np.uint32)
+    if length <= 4 * _CHUNK or starts.size * _CHUNK >= length:
+        return _registers(buf.data, starts, length, full) ^ np.uint32(0xFFFFFFFF)
+    # A long record: checksum its chunks side by side, then fold them in order, using
+    # crc(A + B) = shift(crc(A), len(B)) ^ crc0(B) (the register update is linear).
+    if not _SHIFT:
+        _SHIFT.extend(_shift_tables(_CHUNK))
+    t0, t1, t2, t3 = _SHIFT
+    out = np.empty(starts.shape, np.uint32)
+    head, count = length % _CHUNK, length // _CHUNK
+    for i, s in enumerate(starts):
+        reg = int(_registers(buf.data, np.array([s]), head, full[:1])[0])
+        chunks = s + head + _CHUNK * np.arange(count)
+        for c in _registers(buf.data, chunks, _CHUNK, np.zeros(count, np.uint32)).tolist():
+            reg = t0[reg & 255] ^ t1[(reg >> 8) & 255] ^ t2[(reg >> 16) & 255] ^ t3[reg >> 24] ^ c
+        out[i] = reg ^ 0xFFFFFFFF
+    return out
+
+
+class FrameError(Exception):
+    """The framing is broken before the end of the file: `offset` is the bad record."""
+
+    def __init__(self, offset: int, problem: str) -> None:
+        super().__init__(problem)
+        self.offset = offset
+        self.problem = problem
+
+
+@dataclass
+class Frames:
+    """Record data positions (`starts`, at the data, not the header) and `lengths`."""
+
+    starts: np.ndarray
+    lengths: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def _candidates(buf: Buffer) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted header positions whose length checksum matches and whose record fits the file."""
+    heads, lengths = [], []
+    for k in range(4):
+        u32 = buf.u32[k]
+        i = np.flatnonzero(u32[1:-2] == 0) + 1  # u32[i] is the length's high half
+        q = 4 * i + (k - 4)
+        sel = buf.data[q + _HEADER] == 0x09
+        i, q = i[sel], q[sel]
+        low = u32[i - 1]
+        ok = (low <= buf.size - q - 16) & (masked_length_crc(low) == u32[i + 1])
+        heads.append(q[ok])
+        lengths.append(low[ok].astype(np.int64))
+    q = np.concatenate(heads)
+    order = np.argsort(q, kind="stable")  # merges 4 sorted runs: cheap
+    return q[order], np.concatenate(lengths)[order]
+
+
+def walk_frames(buf: Buffer) -> Frames:
+    """Every whole record of the file in order; raises FrameError on a corrupt middle."""
+    if buf.size < _HEADER or not _header_ok(buf, 0):
+        raise FrameError(0, "not a TensorBoard event file")
+    heads, lengths = _candidates(buf)
+    ends = heads + lengths + 16
+    breaks = np.flatnonzero(ends[:-1] != heads[1:])  # where a run of chained records stops
+    pieces_h, pieces_l, notes = [], [], []
+    pos = 0
+    while pos < buf.size:
+        j = int(np.searchsorted(heads, pos))
+        if j < heads.size and heads[j] == pos:  # jump over a whole chained run at once
+            b = int(np.searchsorted(breaks, j))
+            k = int(breaks[b]) if b < breaks.size else heads.size - 1
+            pieces_h.append(heads[j : k + 1])
+            pieces_l.append(lengths[j : k + 1])
+            pos = int(ends[k])
+            continue
+        length = _read_one(buf, pos, heads, notes)
+        if length is None:
+            break
+        pieces_h.append(np.array([pos], np.int64))
+        pieces_l.append(np.array([length], np.int64))
+        pos += length + 16
+    starts = np.concatenate(pieces_h) + _HEADER
+    return Frames(starts, np.concatenate(pieces_l), notes)
+
+
+def _header_ok(buf: Buffer, pos: int) -> bool:
+    """Whether the length checksum of the header at `pos` matches."""
+    raw = bytes(buf.data[pos : pos + 8])
+    return masked(crc32c_py(raw)) == int.from_bytes(bytes(buf.data[pos + 8 : pos + 12]), "little")
+
+
+def _read_one(buf: Buffer, pos: int, heads: np.ndarray, notes: list[str]) -> int | None:
+    """Read one header the slow way; None (with a note) when it is a damaged last record."""
+    if buf.size - pos < _HEADER:
+        notes.append(f"ignored a truncated last record at byte {pos:,}")
+        return None
+    if not _header_ok(buf, pos):
+        if heads.size and heads[-1] > pos:  # a good record follows: damage in the middle
+            raise FrameError(pos, f"corrupt record at byte {pos:,} (length checksum mismatch)")
+        notes.append(f"ignored an unreadable last record at byte {pos:,} (length checksum mismatch)")
+        return None
+    length = int.from_bytes(bytes(buf.data[pos : pos + 8]), "little")
+    if pos + 16 + length > buf.size:
+        notes.append(f"ignored a truncated last record at byte {pos:,}")
+        return None
+    return length
+
+
+def first_bad_data(buf: Buffer, frames: Frames) -> int | None:
+    """Header offset of the first record whose data checksum is wrong, or None."""
+    bad = []
+    for length in np.unique(frames.lengths).tolist():
+        s = frames.starts[frames.lengths == length]
+        stored = (buf.words_at(s + length)[0] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        wrong = masked(crc32c_rows(buf, s, length)) != stored
+        if wrong.any():
+            bad.append(int(s[wrong].min()) - _HEADER)
+    return min(bad) if bad else None
