@@ -23,6 +23,9 @@ class Series:
     steps: np.ndarray
     values: np.ndarray
     axis: str = "step"
+    # True when the first points kept follow a superseded segment at about the same level:
+    # a resumed run whose step counter restarted, so its first point is not a fresh start.
+    resumed: bool = False
 
     def __post_init__(self) -> None:
         if self.steps.shape != self.values.shape:
@@ -77,7 +80,9 @@ def make_series(
     if steps.size == 0:
         return None
     keep = _not_superseded(steps)
+    resumed = False
     if not keep.all():
+        resumed = _continues(values, keep)
         if notes is not None:
             restarts = int(np.count_nonzero(np.diff(steps) < 0))
             notes.append(
@@ -85,7 +90,22 @@ def make_series(
                 f"kept the latest points for each step, dropped {int((~keep).sum())} superseded point(s)"
             )
         steps, values = steps[keep], values[keep]
-    return Series(name, _spread_ties(steps), values, axis)
+    return Series(name, _spread_ties(steps), values, axis, resumed)
+
+
+def _continues(values: np.ndarray, keep: np.ndarray) -> bool:
+    """Does the kept part start where the superseded part before it left off (within 25%)?
+
+    A run restarted from scratch jumps back up to its initial loss; a resumed one goes on
+    at the level it had reached.
+    """
+    first = int(np.argmax(keep))
+    if first == 0:
+        return False
+    before, after = values[first - 1], values[first]
+    if not (np.isfinite(before) and np.isfinite(after)) or before == 0:
+        return False
+    return bool(abs(after - before) <= 0.25 * abs(before))
 
 
 def _not_superseded(steps: np.ndarray) -> np.ndarray:

@@ -82,15 +82,20 @@ def _left_best_at(s: np.ndarray, best_i: int, cross: int, near: float) -> int:
     return best_i + int(still_near[-1]) + 1 if still_near.size else best_i + 1
 
 
-def spike(subj: Subject, slot: str, min_ratio: float, min_z: float, window: int,
-          min_points: int, recover_within: int) -> Evidence | None:
-    """A sudden jump far above the recent median that comes back down (the largest one)."""
+def spike(subj: Subject, slot: str, min_ratio: float, min_z: float, min_height: float,
+          window: int, min_points: int, recover_within: int) -> Evidence | None:
+    """A sudden jump far above the recent median that comes back down (the largest one).
+
+    `min_height` is the jump's size as a share of the curve's whole range: near a loss of
+    0 (a memorised training set), log-scale noise is huge but meaningless.
+    """
     c = _curve(subj, slot, min_points)
     if c is None:
         return None
     w = max(window, signals.odd_window(c.n, 0.02))
+    span = float(np.ptp(c.smoothed))
     found = [sp for sp in signals.spikes(c.values, w, min_ratio, min_z, recover_within)
-             if sp.recovered_index is not None]
+             if sp.recovered_index is not None and sp.value - sp.baseline >= min_height * span]
     if not found:
         return None
     top = max(found, key=lambda sp: sp.ratio)
@@ -106,37 +111,59 @@ def oscillates(subj: Subject, slot: str, min_points: int, min_swing: float, min_
     if c is None:
         return None
     swing, flips = signals.swing_stats(c.values)
-    if swing < min_swing or flips < min_flips or c.trend < -max_trend:
-        return None
+    if swing < min_swing or flips < min_flips or abs(c.trend) > max_trend:
+        return None  # a rising swinging curve is overfitting or divergence, a falling one learns
     return {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
             "swing": swing, "flips": flips, "trend": c.trend,
             "low": float(c.values.min()), "high": float(c.values.max())}
 
 
-def val_rises(subj: Subject, min_rise: float, min_after: int, min_points: int) -> Evidence | None:
-    """Validation loss ends clearly above its best (smoothed) point."""
+def val_rises(subj: Subject, min_rise: float, min_snr: float, min_after: int,
+              min_points: int) -> Evidence | None:
+    """Validation loss ends clearly above its best (smoothed) point, by more than its noise."""
     c = _curve(subj, "val_loss", min_points)
     if c is None:
         return None
     s = signals.smooth(c.values, 0.1)
-    best_i = int(np.argmin(s))
-    if c.n - 1 - best_i < min_after or s[best_i] <= 0:
+    best_i = _best_logged_near(c.values, s)  # the step to report: a checkpoint to keep
+    level = float(s.min())  # the level to measure the rise from: robust to one lucky dip
+    if c.n - 1 - best_i < min_after or level <= 0:
         return None
     final = float(np.median(s[-signals.edge_count(c.n, 0.1):]))
-    rise = signals.rel_change(float(s[best_i]), final)
-    if rise < min_rise:
+    rise = signals.rel_change(level, final)
+    if rise < min_rise or rise < min_snr * c.swing:
         return None
     return {"metric": c.series.name, "step": c.step_at(best_i), "end_step": c.step_at(c.n - 1),
             "best_step": c.step_at(best_i), "best": float(c.values[best_i]),
-            "final": float(c.values[-1]), "rise": rise}
+            "final": float(c.values[-1]), "rise": rise, "noise": c.swing}
+
+
+def _comparable(t: Curve, v: Curve) -> bool:
+    """Train and validation are logged over the same x-axis and span (not steps vs epochs)."""
+    if t.series.axis != v.series.axis or t.n == 0 or v.n == 0:
+        return False
+    t_end, v_end = float(t.steps[-1]), float(v.steps[-1])
+    return t_end <= 0 or v_end <= 0 or 0.5 <= v_end / t_end <= 2.0
+
+
+def _best_logged_near(values: np.ndarray, smoothed: np.ndarray) -> int:
+    """The best logged point around the smoothed minimum: the checkpoint worth keeping.
+
+    The smoothed minimum says where the curve is lowest; the checkpoint to keep is the
+    lowest logged value within half a smoothing window of it.
+    """
+    i = int(np.argmin(smoothed))
+    half = max(signals.odd_window(values.size, 0.1), 3 if values.size >= 7 else 1) // 2
+    lo = max(0, i - half)
+    return lo + int(np.argmin(values[lo : i + half + 1]))
 
 
 def train_falls_after_val_best(subj: Subject, min_drop: float) -> Evidence | None:
     """Train loss keeps falling after the step where validation loss was best."""
     t, v = subj.curve("train_loss"), subj.curve("val_loss")
-    if t is None or v is None or t.n < 3 or v.n < 2:
+    if t is None or v is None or t.n < 3 or v.n < 2 or not _comparable(t, v):
         return None
-    best_step = v.step_at(int(np.argmin(signals.smooth(v.values, 0.1))))
+    best_step = v.step_at(_best_logged_near(v.values, signals.smooth(v.values, 0.1)))
     at_best = float(np.interp(best_step, t.steps, t.smoothed))
     drop = -signals.rel_change(at_best, t.end)
     if drop < min_drop:
@@ -144,10 +171,12 @@ def train_falls_after_val_best(subj: Subject, min_drop: float) -> Evidence | Non
     return {"train_at_best": at_best, "train_final": t.end, "train_drop": drop}
 
 
-def flat(subj: Subject, slot: str, max_trend: float, min_points: int) -> Evidence | None:
-    """The curve hardly moves: first-third to last-third change within +/- max_trend."""
+def flat(subj: Subject, slot: str, max_trend: float, max_improvement: float,
+         min_points: int) -> Evidence | None:
+    """The curve hardly moves: no trend from the first to the last third, and never more
+    than `max_improvement` below its smoothed start (an early drop is real learning)."""
     c = _curve(subj, slot, min_points)
-    if c is None or abs(c.trend) > max_trend:
+    if c is None or abs(c.trend) > max_trend or c.improvement > max_improvement:
         return None
     return {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
             "start": c.start, "final": c.end, "trend": c.trend}
@@ -162,16 +191,41 @@ def trend_between(subj: Subject, slot: str, low: float, high: float,
     return {f"{slot}_trend": c.trend}
 
 
+def improved_between(subj: Subject, slot: str, low: float, high: float,
+                     min_points: int) -> Evidence | None:
+    """The smoothed curve got between `low` and `high` (fractions) below its start."""
+    c = _curve(subj, slot, min_points)
+    if c is None or not low <= c.improvement <= high:
+        return None
+    return {f"{slot}_improvement": c.improvement}
+
+
+def fresh_start(subj: Subject, slot: str, max_share: float) -> Evidence | None:
+    """The log starts near step 0, not mid-run: a resumed run's first point is not its start."""
+    s = subj.series(slot)
+    if s is None or not len(s) or s.resumed:
+        return None
+    first, last = float(s.steps[0]), float(s.steps[-1])
+    return {} if last <= 0 or first <= max_share * last else None
+
+
 def stalled(subj: Subject, slot: str, tolerance: float, min_share: float,
             min_points: int) -> Evidence | None:
-    """The curve reached (within tolerance) its final best early and stayed there."""
+    """The smoothed curve has stayed within a narrow band of its best for a final stretch.
+
+    The band is `tolerance` of the best level, widened to twice the smoothed curve's own
+    wobble on noisy logs; the stretch starts after the last point outside the band.
+    """
     c = _curve(subj, slot, min_points)
     if c is None:
         return None
     s = c.smoothed
     best = float(s.min())
-    band = tolerance * max(abs(best), c.start - best)
-    since = int(np.argmax(s <= best + band))
+    band = max(tolerance * abs(best), 2 * signals.noise_band(c.values, s))
+    outside = np.flatnonzero(s > best + band)
+    since = int(outside[-1]) + 1 if outside.size else 0
+    if since >= c.n:
+        return None
     span = c.steps[-1] - c.steps[0]
     share = (c.steps[-1] - c.steps[since]) / span if span > 0 else 0.0
     if share < min_share:
@@ -199,9 +253,7 @@ def train_above_val(subj: Subject, min_share: float, min_gap: float,
                     min_points: int) -> Evidence | None:
     """Train loss sits above validation loss at (nearly) every validation point."""
     t, v = subj.curve("train_loss"), subj.curve("val_loss")
-    if t is None or v is None or v.n < min_points or t.n < 2:
-        return None
-    if t.series.axis != v.series.axis:
+    if t is None or v is None or v.n < min_points or t.n < 2 or not _comparable(t, v):
         return None
     train_at = signals.interp_at(t.steps, t.smoothed, v.steps)
     ok = np.isfinite(train_at) & (v.values != 0)
@@ -236,14 +288,22 @@ def acc_flat(subj: Subject, max_range: float, max_level: float,
             scale = 100.0 if c.values.max() > 1.5 else 1.0  # accuracy logged in percent
             ranges[slot] = float(np.ptp(c.values)) / scale
             levels.append(float(np.median(c.values)) / scale)
-    if not ranges or max(ranges.values()) > max_range or max(levels) > max_level:
+    # Validation accuracy is the evidence; a train accuracy alone may be a metric that
+    # means nothing for the task (Keras logs 'accuracy' for regressions too).
+    if "val_acc" not in ranges or max(ranges.values()) > max_range or max(levels) > max_level:
         return None
-    return {f"{k}_range": v for k, v in ranges.items()}
+    shown = subj.series("val_acc") or subj.series("train_acc")
+    return {"metric": shown.name, **{f"{k}_range": v for k, v in ranges.items()}}
 
 
 def format_is(subj: Subject, formats: list[str]) -> Evidence | None:
     """The run's log format is one of `formats`."""
     return {} if subj.format in formats else None
+
+
+def produced_by(subj: Subject, tools: list[str]) -> Evidence | None:
+    """The log follows the naming conventions of one of `tools` (ultralytics, detectron2)."""
+    return {} if subj.producer in tools else None
 
 
 def axis_is(subj: Subject, slot: str, axes: list[str]) -> Evidence | None:
@@ -285,18 +345,26 @@ PREDICATES: dict[str, Predicate] = {
                                      "sustain": _p("fraction", 0.8), "tail": _p("fraction", 0.15),
                                      "min_points": _p("count", 8)}),
     "spike": Predicate(spike, {"slot": SLOT, "min_ratio": _p("ratio", 2.0),
-                               "min_z": _p("number", 6.0), "window": _p("count", 5),
+                               "min_z": _p("number", 4.5), "min_height": _p("fraction", 0.05),
+                               "window": _p("count", 5),
                                "min_points": _p("count", 20), "recover_within": _p("count", 10)}),
     "oscillates": Predicate(oscillates, {"slot": SLOT, "min_points": _p("count", 8),
                                          "min_swing": _p("fraction", 0.08),
                                          "min_flips": _p("fraction", 0.5),
                                          "max_trend": _p("fraction", 0.1)}),
-    "val_rises": Predicate(val_rises, {"min_rise": _p("fraction", 0.1), "min_after": _p("count", 2),
+    "val_rises": Predicate(val_rises, {"min_rise": _p("fraction", 0.1), "min_snr": _p("number", 1.5),
+                                       "min_after": _p("count", 2),
                                        "min_points": _p("count", 4)}),
     "train_falls_after_val_best": Predicate(train_falls_after_val_best,
                                             {"min_drop": _p("fraction", 0.05)}),
     "flat": Predicate(flat, {"slot": SLOT, "max_trend": _p("fraction", 0.05),
+                             "max_improvement": _p("fraction", 0.1),
                              "min_points": _p("count", 5)}),
+    "improved_between": Predicate(improved_between, {"slot": SLOT, "low": _p("number"),
+                                                     "high": _p("number"),
+                                                     "min_points": _p("count", 5)}),
+    "fresh_start": Predicate(fresh_start, {"slot": SLOT, "max_share": _p("fraction", 0.1)}),
+    "produced_by": Predicate(produced_by, {"tools": _p("names")}),
     "trend_between": Predicate(trend_between, {"slot": SLOT, "low": _p("number"),
                                                "high": _p("number"), "min_points": _p("count", 5)}),
     "stalled": Predicate(stalled, {"slot": SLOT, "tolerance": _p("fraction", 0.02),

@@ -21,9 +21,13 @@ def odd_window(n: int, fraction: float, cap: int = 501) -> int:
 
 
 def smooth(values: np.ndarray, fraction: float = 0.05) -> np.ndarray:
-    """Centred rolling median: robust to single-step noise and spikes, keeps trends."""
+    """Centred rolling median: robust to single-step noise and spikes, keeps trends.
+
+    Short curves get a window of at least 3 (from 7 points) or 5 (from 15 points): on
+    a 20-point validation curve a 5% window is one point, which smooths nothing.
+    """
     n = values.size
-    w = odd_window(n, fraction)
+    w = max(odd_window(n, fraction), 5 if n >= 15 else 3 if n >= 7 else 1)
     if w <= 1 or n < 3:
         return values.astype(np.float64, copy=True)
     return pd.Series(values).rolling(w, center=True, min_periods=1).median().to_numpy()
@@ -149,6 +153,20 @@ def thirds_trend(values: np.ndarray) -> float:
 
 
 def improvement(values: np.ndarray, smoothed: np.ndarray) -> float:
-    """How far the smoothed curve got below its start, relative to the start (0 = none)."""
-    start = start_level(values)
-    return -rel_change(start, float(np.min(smoothed))) if values.size else 0.0
+    """How far the smoothed curve got below where the log starts, relative to that start.
+
+    The start is the median of the first three logged points, not a smoothed or 10%
+    level: a loss that drops within its first few points has learnt, however long the
+    log goes on after that.
+    """
+    if smoothed.size == 0:
+        return 0.0
+    return -rel_change(float(np.median(values[:3])), float(np.min(smoothed)))
+
+
+def noise_band(values: np.ndarray, smoothed: np.ndarray, fraction: float = 0.05) -> float:
+    """How much the smoothed curve itself still wobbles: the residual spread over sqrt(window)."""
+    resid = values - smoothed
+    spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) if resid.size else 0.0
+    w = max(odd_window(values.size, fraction), 1)
+    return spread / np.sqrt(w)

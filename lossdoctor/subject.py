@@ -49,6 +49,16 @@ class Curve:
         """Relative change from the first third's median to the last third's."""
         return signals.thirds_trend(self.values)
 
+    @cached_property
+    def improvement(self) -> float:
+        """How far the smoothed curve got below its smoothed start (0 = not at all)."""
+        return signals.improvement(self.values, self.smoothed)
+
+    @cached_property
+    def swing(self) -> float:
+        """Median relative change from one logged point to the next: the noise level."""
+        return signals.swing_stats(self.values)[0]
+
     def step_at(self, index: int) -> float:
         """The step of the finite point at `index`."""
         return float(self.steps[index])

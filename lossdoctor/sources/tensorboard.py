@@ -50,15 +50,15 @@ def read_event_scalars(path: Path, verify: bool = False, notes: list[str] | None
         try:
             if length > _MAX_GROUPED or idx.size < _MIN_GROUP:
                 for i in idx.tolist():
-                    points.add_layout(i, _parse(buf, int(frames.starts[i]), length, path))
+                    points.add_layout(i, _parse(buf, int(frames.starts[i]), length))
             else:
-                _decode_class(buf, frames.starts, idx, length, points, path)
+                _decode_class(buf, frames.starts, idx, length, points)
         except WireError as e:  # raised from _parse with the record's offset
             raise InputError(path, str(e)) from None
     return points.result()
 
 
-def _parse(buf: Buffer, start: int, length: int, path: Path) -> Layout:
+def _parse(buf: Buffer, start: int, length: int) -> Layout:
     """Decode one record with the wire decoder, naming its byte offset if it is malformed."""
     try:
         return parse_event(buf.data[start : start + length].tobytes())
@@ -66,8 +66,7 @@ def _parse(buf: Buffer, start: int, length: int, path: Path) -> Layout:
         raise WireError(f"record at byte {start - 12:,} is not a valid event ({e})") from None
 
 
-def _decode_class(buf: Buffer, starts: np.ndarray, idx: np.ndarray, length: int,
-                  points: "_Points", path: Path) -> None:
+def _decode_class(buf: Buffer, starts: np.ndarray, idx: np.ndarray, length: int, points: "_Points") -> None:
     """Decode every record of one length: one layout per group of byte-identical records."""
     s = starts[idx]
     nw = length // 8 + 2  # one spare word so a field can straddle the record's last word
@@ -75,7 +74,7 @@ def _decode_class(buf: Buffer, starts: np.ndarray, idx: np.ndarray, length: int,
     pending = np.arange(idx.size)
     while pending.size:
         first = int(pending[0])
-        layout = _parse(buf, int(s[first]), length, path)
+        layout = _parse(buf, int(s[first]), length)
         if not layout.slots or not layout.fixed:
             points.add_layout(int(idx[first]), layout)
             pending = pending[1:]
