@@ -13,7 +13,8 @@ from typing import Callable
 
 import click
 
-from . import __version__, commands
+from . import __version__
+from .commands import diagnose as diagnose_command
 from .errors import LossdoctorError
 from .exitcodes import ExitCode
 from .report import FORMAT_CHOICES
@@ -64,5 +65,5 @@ def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str, metrics: tuple[str
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, debug: bool) -> None:
     """Diagnose training logs: a file (CSV, JSON lines, trainer_state.json, TensorBoard
     event file) or a run folder."""
-    sys.exit(guarded(debug, lambda: commands.diagnose(
+    sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
         paths, fmt, fail_on, metrics, ignore, rule_paths, output)))

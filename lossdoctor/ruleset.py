@@ -243,16 +243,14 @@ def param_problem(param: Param, value: Any) -> str | None:
 
 
 def default_rule_dir() -> Path:
-    """Where the packaged rules are: installed as `lossdoctor.rulebook`, or `rules/` in a checkout."""
-    try:
-        from importlib.resources import files
+    """The packaged rules: `lossdoctor/rulebook/` when installed, `rules/` in a checkout.
 
-        installed = Path(str(files("lossdoctor.rulebook")))
-        if installed.is_dir():
-            return installed
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parent.parent / "rules"
+    pyproject.toml installs the top-level rules/ folder as the package data folder
+    `lossdoctor/rulebook`; an editable install or a source checkout has no such folder.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "rulebook"
+    return installed if installed.is_dir() else here.parent / "rules"
 
 
 def rule_files_in(folder: Path) -> list[Path]:

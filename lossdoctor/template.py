@@ -48,18 +48,25 @@ def render(text: str, values: Mapping[str, Any]) -> str:
         value = values.get(name)
         if value is None:
             raise MissingField(name)
-        out.append(format_value(value, spec or ""))
+        out.append(format_step(value) if name.endswith("step") and not spec else format_value(value, spec or ""))
     return "".join(out)
 
 
+def format_step(step: Any) -> str:
+    """A step as a person counts it: 12,345 (or 12.5 for a point between two steps)."""
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)
+    return f"{step:,}" if isinstance(step, int) else f"{step:,.4g}"
+
+
 def format_value(value: Any, spec: str = "") -> str:
-    """Numbers read well by default: whole numbers with thousands separators, else 4 digits."""
+    """A measured value: small whole numbers as they are, everything else to 4 digits."""
     if spec:
         return format(value, spec)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        return f"{value:,}" if abs(value) < 10**6 else f"{value:.4g}"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

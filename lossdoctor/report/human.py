@@ -10,8 +10,8 @@ from typing import TextIO
 
 from ..findings import Diagnosis, Finding, Severity
 from ..frame import Series
-from ..template import format_value
-from .sparkline import marker_line, sparkline, wants_log
+from ..template import format_step, format_value
+from .sparkline import marker_line, sparkline, wants_log, x_range
 
 Segment = tuple[str, str]
 Line = list[Segment]
@@ -49,18 +49,18 @@ def _verdict(diag: Diagnosis) -> Line:
 
 def _curves(diag: Diagnosis) -> list[Line]:
     lines: list[Line] = []
-    for role, series in diag.curves.items():
-        if not len(series):
-            continue
+    drawn = {r: s for r, s in diag.curves.items() if len(s)}
+    xr = x_range(*drawn.values()) if drawn else None
+    for role, series in drawn.items():
         log = wants_log(series)
-        spark = sparkline(series, WIDTH, log=log)
+        spark = sparkline(series, WIDTH, log=log, xr=xr)
         lines.append([(f"  {role:<11}", "bold"), (spark, "green"), (_range(series, log), "dim")])
         for f in diag.findings:
             if f.metric == series.name and f.step is not None and f.severity > Severity.INFO:
                 pad = " " * 13
-                mark = marker_line(series, f.step, WIDTH)
+                mark = marker_line(series, f.step, WIDTH, xr)
                 lines.append([(pad + mark, STYLE[f.severity]),
-                              (f" {f.rule} @ {format_value(f.step)}", STYLE[f.severity])])
+                              (f" {f.rule} @ {format_step(f.step)}", STYLE[f.severity])])
     return lines
 
 
@@ -71,7 +71,7 @@ def _range(series: Series, log: bool) -> str:
 
 
 def _finding(f: Finding) -> list[Line]:
-    where = ", ".join(x for x in (f.metric, f"step {format_value(f.step)}" if f.step is not None else None) if x)
+    where = ", ".join(x for x in (f.metric, f"step {format_step(f.step)}" if f.step is not None else None) if x)
     lines: list[Line] = [[],
                          [(f"{f.severity.label.upper():<8}", STYLE[f.severity]), (f"{f.rule}", "bold"),
                           (f"  {f.title}", ""), (f"  ({where})" if where else "", "dim")],

@@ -10,10 +10,19 @@ BARS = "▁▂▃▄▅▆▇█"
 NONFINITE = "×"
 
 
-def bins_of(series: Series, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+XRange = tuple[float, float]
+
+
+def x_range(*series: Series) -> XRange:
+    """One step range for curves drawn above each other, so that columns line up."""
+    return (min(float(s.steps[0]) for s in series), max(float(s.steps[-1]) for s in series))
+
+
+def bins_of(series: Series, width: int, xr: XRange | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bin edges over the step range, mean finite value per bin, any-non-finite per bin)."""
     steps, values = series.steps, series.values
-    lo, hi = float(steps[0]), float(steps[-1])
+    lo, hi = xr or (float(steps[0]), float(steps[-1]))
     edges = np.linspace(lo, hi if hi > lo else lo + 1, width + 1)
     idx = np.clip(np.searchsorted(edges, steps, side="right") - 1, 0, width - 1)
     ok = np.isfinite(values)
@@ -22,7 +31,8 @@ def bins_of(series: Series, width: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     bad = np.bincount(idx[~ok], minlength=width) > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
-    return edges, _carry_forward(means), bad
+    means[idx.min() if idx.size else 0 :] = _carry_forward(means[idx.min() if idx.size else 0 :])
+    return edges, means, bad
 
 
 def _carry_forward(means: np.ndarray) -> np.ndarray:
@@ -33,13 +43,18 @@ def _carry_forward(means: np.ndarray) -> np.ndarray:
     return filled
 
 
-def sparkline(series: Series, width: int = 48, log: bool = False) -> str:
-    """One character per bin: bar height for the bin's mean, × where a NaN/Inf was logged."""
-    _, means, bad = bins_of(series, width)
+def sparkline(series: Series, width: int = 48, log: bool = False, xr: XRange | None = None) -> str:
+    """One character per bin: bar height for the bin's mean, × where a NaN/Inf was logged.
+
+    Linear bars of a positive curve start at 0, so a loss that barely moves looks flat.
+    """
+    _, means, bad = bins_of(series, width, xr)
     shown = np.log10(np.where(means > 0, means, np.nan)) if log else means
     finite = np.isfinite(shown)
     chars = []
     lo = np.nanmin(shown) if finite.any() else 0.0
+    if not log and lo > 0:
+        lo = 0.0
     span = (np.nanmax(shown) - lo) if finite.any() else 0.0
     for value, is_bad, ok in zip(shown, bad, finite):
         if is_bad:
@@ -52,9 +67,9 @@ def sparkline(series: Series, width: int = 48, log: bool = False) -> str:
     return "".join(chars)
 
 
-def marker_line(series: Series, step: float, width: int = 48) -> str:
+def marker_line(series: Series, step: float, width: int = 48, xr: XRange | None = None) -> str:
     """A line with `^` under the bin holding `step`."""
-    edges, _, _ = bins_of(series, width)
+    edges, _, _ = bins_of(series, width, xr)
     col = int(np.clip(np.searchsorted(edges, step, side="right") - 1, 0, width - 1))
     return " " * col + "^"
 

@@ -1,18 +1,14 @@
-"""What each CLI command does, as plain functions that take values and return an ExitCode."""
+"""What several commands share: the --fail-on gate, rule loading, option parsing, exit codes."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
-from .diagnose import Settings, diagnose_safely
-from .errors import ConfigError
-from .exitcodes import ExitCode
-from .findings import Diagnosis, Severity
-from .report import MACHINE_FORMATS, RENDERERS, resolve_format
-from .ruleset import Rule, default_rules, load_rule_files, rule_files_in
+from ..errors import ConfigError
+from ..exitcodes import ExitCode
+from ..findings import Diagnosis, Severity
+from ..ruleset import Rule, default_rules, load_rule_files, rule_files_in
 
 
 @dataclass(frozen=True)
@@ -76,26 +72,6 @@ def check_ignored(ignore: tuple[str, ...], rules: list[Rule]) -> frozenset[str]:
         if rid not in known:
             raise ConfigError(f"--ignore {rid}: no such rule (see `lossdoctor rules`)")
     return frozenset(ignore)
-
-
-def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str, metrics: tuple[str, ...],
-             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: TextIO | None) -> ExitCode:
-    """`lossdoctor diagnose`: report every path, return the gate's exit code."""
-    rules = load_rules(rule_paths)
-    settings = Settings(tuple(rules), parse_metrics(metrics), check_ignored(ignore, rules))
-    gate = FailOn.parse(fail_on, {r.id for r in rules})
-    diagnoses = [diagnose_safely(p, settings) for p in paths]
-    stream = output or sys.stdout
-    name = resolve_format(fmt, stream)
-    for d in diagnoses:
-        if d.error:
-            print(f"lossdoctor: error: {d.error['message']}", file=sys.stderr)
-    # A lone unreadable run is said once, on stderr; in a batch it keeps its row.
-    shown = diagnoses if name in MACHINE_FORMATS or len(diagnoses) > 1 else \
-        [d for d in diagnoses if not d.error]
-    if shown:
-        RENDERERS[name](shown, stream)
-    return exit_code(diagnoses, gate)
 
 
 def exit_code(diagnoses: list[Diagnosis], gate: FailOn) -> ExitCode:

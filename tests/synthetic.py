@@ -1,0 +1,107 @@
+"""Seeded synthetic training logs, written in the shapes real tools write.
+
+Each maker returns the log's path. Curves are built from the shape they are meant to
+show (with multiplicative noise), so a test knows where the event happens. The real
+logs in tests/data/corpus are the first test data; these cover shapes it lacks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+EPOCHS = 60
+
+
+def _noise(n: int, scale: float, seed: int) -> np.ndarray:
+    return np.exp(np.random.default_rng(seed).normal(0.0, scale, n))
+
+
+def decay(n: int, start: float, floor: float, tau: float) -> np.ndarray:
+    """An exponential learning curve from `start` down to `floor`."""
+    t = np.arange(n, dtype=float)
+    return floor + (start - floor) * np.exp(-t / tau)
+
+
+def keras_csv(path: Path, loss: np.ndarray, val: np.ndarray | None = None) -> Path:
+    """Write a Keras CSVLogger file (epoch,loss[,val_loss])."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = "epoch,loss" + (",val_loss" if val is not None else "")
+    rows = [head]
+    for i, x in enumerate(loss):
+        cells = [str(i), repr(float(x))] + ([repr(float(val[i]))] if val is not None else [])
+        rows.append(",".join(cells))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def hf_state(path: Path, loss: np.ndarray, grad: np.ndarray, every: int = 10) -> Path:
+    """Write an HF Trainer trainer_state.json with train entries every `every` steps."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hist = [{"epoch": round((i + 1) / len(loss), 4), "grad_norm": float(g), "learning_rate": 2e-5,
+             "loss": float(x), "step": (i + 1) * every} for i, (x, g) in enumerate(zip(loss, grad))]
+    doc = {"global_step": len(loss) * every, "log_history": hist}
+    path.write_text(json.dumps(doc, indent=2))  # json writes NaN as the bare token, as HF does
+    return path
+
+
+def healthy(d: Path) -> Path:
+    loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 1)
+    val = decay(EPOCHS, 2.2, 0.35, 12) * _noise(EPOCHS, 0.02, 2)
+    return keras_csv(d / "healthy" / "training_log.csv", loss, val)
+
+
+def overfit(d: Path) -> Path:
+    loss = decay(EPOCHS, 2.3, 0.05, 10) * _noise(EPOCHS, 0.02, 3)
+    t = np.arange(EPOCHS)
+    val = (decay(EPOCHS, 2.2, 0.5, 6) + 0.012 * np.clip(t - 20, 0, None)) * _noise(EPOCHS, 0.01, 4)
+    return keras_csv(d / "overfit" / "training_log.csv", loss, val)
+
+
+def diverge(d: Path) -> Path:
+    loss = decay(EPOCHS, 2.3, 0.4, 8) * _noise(EPOCHS, 0.02, 5)
+    loss[36:] = 6.0 * _noise(EPOCHS - 36, 0.05, 6)  # blows up at epoch 36 and stays up
+    val = decay(EPOCHS, 2.2, 0.45, 8) * _noise(EPOCHS, 0.02, 7)
+    val[36:] = 6.5 * _noise(EPOCHS - 36, 0.05, 8)
+    return keras_csv(d / "diverge" / "training_log.csv", loss, val)
+
+
+def nan(d: Path) -> Path:
+    loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 9)
+    loss[41:] = np.nan
+    return keras_csv(d / "nan" / "training_log.csv", loss)
+
+
+def not_learning(d: Path) -> Path:
+    loss = np.full(EPOCHS, np.log(10)) * _noise(EPOCHS, 0.01, 10)
+    val = np.full(EPOCHS, np.log(10)) * _noise(EPOCHS, 0.01, 11)
+    return keras_csv(d / "not_learning" / "training_log.csv", loss, val)
+
+
+def underfit(d: Path) -> Path:
+    loss = decay(EPOCHS, 1.2, 1.0, 4) * _noise(EPOCHS, 0.005, 12)  # 17% better, then flat
+    return keras_csv(d / "underfit" / "training_log.csv", loss)
+
+
+def hidden_nan(d: Path) -> Path:
+    n = 80
+    loss = decay(n, 2.0, 0.6, 15) * _noise(n, 0.03, 13)
+    grad = 1.0 * _noise(n, 0.2, 14)
+    grad[[50, 51, 60]] = [np.nan, np.inf, np.nan]  # steps 510, 520, 610
+    return hf_state(d / "hidden_nan" / "trainer_state.json", loss, grad)
+
+
+def hf_clean(d: Path) -> Path:
+    n = 80
+    loss = decay(n, 2.0, 0.6, 15) * _noise(n, 0.03, 15)
+    return hf_state(d / "hf_clean" / "trainer_state.json", loss, _noise(n, 0.2, 16))
+
+
+MAKERS: dict[str, Callable[[Path], Path]] = {
+    "healthy": healthy, "overfit": overfit, "diverge": diverge, "nan": nan,
+    "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
+    "hf_clean": hf_clean,
+}

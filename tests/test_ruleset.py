@@ -1,0 +1,101 @@
+"""Meta-tests over the packaged rule set, and the loader's validation errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lossdoctor.errors import ConfigError
+from lossdoctor.findings import Severity
+from lossdoctor.ruleset import default_rule_dir, default_rules, load_rule_file
+
+REQUIRED_IDS = {"nan_loss", "divergence", "loss_spike", "oscillation", "overfitting",
+                "not_learning", "underfitting", "plateau", "inverted_gap", "data_problem",
+                "unscaled_loss", "still_improving", "hidden_nan"}
+SEVERITIES = {"nan_loss": "error", "divergence": "error", "loss_spike": "warning",
+              "oscillation": "warning", "overfitting": "warning", "not_learning": "error",
+              "underfitting": "warning", "plateau": "info", "inverted_gap": "warning",
+              "data_problem": "warning", "unscaled_loss": "info", "still_improving": "info",
+              "hidden_nan": "error"}
+
+
+def test_the_issue_rule_ids_exist_with_their_severities() -> None:
+    rules = {r.id: r for r in default_rules()}
+    assert REQUIRED_IDS <= set(rules)
+    assert {i: rules[i].severity.label for i in REQUIRED_IDS} == SEVERITIES
+
+
+@pytest.mark.parametrize("rule", default_rules(), ids=lambda r: r.id)
+def test_rule_is_complete(rule) -> None:
+    assert rule.title and rule.messages and rule.description
+    assert rule.severity in Severity
+    assert len(rule.remedies) >= 1
+    assert rule.knowledge and all(re.fullmatch(r"P\d+", k) for k in rule.knowledge)
+
+
+def test_every_knowledge_base_entry_is_reachable() -> None:
+    cited = {k for r in default_rules() for k in r.knowledge}
+    in_remedies = {m for r in default_rules() for rm in r.remedies
+                   for m in re.findall(r"P\d+", rm.text + (rm.fallback or ""))}
+    every = {f"P{i}" for i in range(1, 31)}
+    assert every <= cited | in_remedies, sorted(every - cited - in_remedies)
+
+
+def test_every_rule_file_is_a_thresholds_documented_file() -> None:
+    for path in default_rule_dir().glob("*.yaml"):
+        text = path.read_text()
+        if "params:" in text:
+            block = text.split("params:", 1)[1].split("when:", 1)[0]
+            assert "#" in block, f"{path.name}: thresholds need their reasons"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "custom.yaml"
+    p.write_text(text)
+    return p
+
+
+BASE = """id: my_rule
+title: T
+severity: warning
+message: "{metric} at {step}"
+remedies: ["do it"]
+"""
+
+
+@pytest.mark.parametrize("when,expected", [
+    ("when: {val_rise: {}}", "when: unknown predicate 'val_rise'"),
+    ("when: {all: [{has: {slot: val_loss}}, {flat: {slop: 1}}]}", "when.all[1].flat: unknown parameter 'slop'"),
+    ("when: {flat: {slot: wat}}", "when.flat.slot: expected one of"),
+    ("when: {spike: {slot: train_loss, min_points: -3}}", "when.spike.min_points: expected a positive integer, got -3"),
+    ("when: {flat: {slot: train_loss, max_trend: $nope}}", "'$nope' is not declared under params"),
+    ("when: {all: []}", "when.all: expected a non-empty list"),
+])
+def test_loader_names_file_rule_and_key(tmp_path: Path, when: str, expected: str) -> None:
+    path = write(tmp_path, BASE + when + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_rule_file(path)
+    assert str(err.value).startswith(f"{path}: rule my_rule: ")
+    assert expected in str(err.value)
+
+
+def test_loader_rejects_python_tags(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "when: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_rule_file(path)
+
+
+@pytest.mark.parametrize("template", ["{metric.__class__}", "{metric[0]}", "{metric!r}", "{step:{x}}"])
+def test_templates_cannot_reach_attributes(tmp_path: Path, template: str) -> None:
+    path = write(tmp_path, BASE.replace("{metric} at {step}", template) + "when: {has: {slot: train_loss}}\n")
+    with pytest.raises(ConfigError, match="message"):
+        load_rule_file(path)
+
+
+def test_unknown_key_and_bad_severity(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown key 'sevrity'"):
+        load_rule_file(write(tmp_path, BASE + "sevrity: x\nwhen: {has: {slot: val_loss}}\n"))
+    with pytest.raises(ConfigError, match="severity: unknown severity 'fatal'"):
+        load_rule_file(write(tmp_path, BASE.replace("warning", "fatal") + "when: {has: {slot: val_loss}}\n"))
