@@ -14,7 +14,9 @@ from typing import Callable
 import click
 
 from . import __version__
+from .commands import audit as audit_command
 from .commands import diagnose as diagnose_command
+from .commands import rules as rules_command
 from .errors import LossdoctorError
 from .exitcodes import ExitCode
 from .report import FORMAT_CHOICES
@@ -49,10 +51,10 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
-              help="Output format; auto = rich on a terminal, plain otherwise.")
-@click.option("--fail-on", default="error", show_default=True, metavar="SEVERITY|RULES",
+              help="Output format; auto = github under GitHub Actions, rich on a terminal, plain otherwise.")
+@click.option("--fail-on", default=None, metavar="SEVERITY|RULES",
               help="Exit 1 when a finding is at/above this severity (info, warning, error, never) "
-                   "or is one of these comma-separated rule ids.")
+                   "or is one of these comma-separated rule ids.  [default: error, or the config's fail-on]")
 @click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME",
               help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm).")
 @click.option("--ignore", multiple=True, metavar="RULE", help="Do not run this rule (repeatable).")
@@ -60,10 +62,86 @@ def main() -> None:
               help="Extra rule file or folder of *.yaml rules (repeatable).")
 @click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
               help="Write the report to this file instead of stdout.")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's.")
+@click.option("--verify", is_flag=True,
+              help="Check every TensorBoard record's data checksum (slower; length checksums are always checked).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str, metrics: tuple[str, ...],
-             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, debug: bool) -> None:
+def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
+             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
+             verify: bool, debug: bool) -> None:
     """Diagnose training logs: a file (CSV, JSON lines, trainer_state.json, TensorBoard
     event file) or a run folder."""
     sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
-        paths, fmt, fail_on, metrics, ignore, rule_paths, output)))
+        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify)))
+
+
+@main.command()
+@click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(audit_command.AUDIT_FORMAT_CHOICES), default="table",
+              show_default=True, help="table = rich on a terminal, plain text otherwise.")
+@click.option("--fail-on", default=None, metavar="SEVERITY|RULES",
+              help="Exit 1 when any run has a finding at/above this severity or one of these rule ids.  "
+                   "[default: error, or the config's fail-on]")
+@click.option("--sort", type=click.Choice(tuple(audit_command.SORT_KEYS)), default="run", show_default=True,
+              help="Row order: run/format ascending; points, verdict, findings worst/largest first.")
+@click.option("--only", multiple=True, metavar="RULE", help="Show only runs where this rule fired (repeatable).")
+@click.option("--min-severity", type=click.Choice(("info", "warning", "error")), default=None,
+              help="Show only runs whose worst finding is at least this severe.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: all cores; 1 = in-process).")
+@click.option("--follow-symlinks", is_flag=True, help="Follow symlinks that lead out of the roots.")
+@click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME", help="As for diagnose.")
+@click.option("--ignore", multiple=True, metavar="RULE", help="Do not run this rule (repeatable).")
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Extra rule file or folder of *.yaml rules (repeatable).")
+@click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
+              help="Write the report to this file instead of stdout.")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def audit(roots: tuple[Path, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
+          min_severity: str | None, jobs: int | None, follow_symlinks: bool, metrics: tuple[str, ...],
+          ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
+          debug: bool) -> None:
+    """Find every run under ROOTS (TensorBoard, Lightning, HF Trainer, YOLO, MLflow, loose
+    CSV/JSON logs), diagnose them all in parallel, and print one table."""
+    opts = audit_command.AuditOptions(roots, fmt, fail_on, metrics, ignore, rule_paths, jobs, sort,
+                                      only, min_severity, follow_symlinks, config)
+    sys.exit(guarded(debug, lambda: audit_command.run_audit(opts, output)))
+
+
+def _config_options(fn: Callable) -> Callable:
+    """--config and --rules, shared by the `rules` listings (they honour the config)."""
+    fn = click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
+                      help="Extra rule file or folder of *.yaml rules (repeatable).")(fn)
+    return click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+                        help="Config file layered over the project's (lossdoctor.yaml / pyproject.toml).")(fn)
+
+
+@main.group(invoke_without_command=True)
+@_config_options
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def rules(ctx: click.Context, config: Path | None, rule_paths: tuple[Path, ...], debug: bool) -> None:
+    """List the rules (id, severity, title); `rules show ID` explains one; `rules check PATH...`
+    validates custom rule files."""
+    if ctx.invoked_subcommand is None:
+        sys.exit(guarded(debug, lambda: rules_command.list_rules(config, rule_paths)))
+
+
+@rules.command("show")
+@click.argument("rule_id", metavar="ID")
+@_config_options
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def rules_show(rule_id: str, config: Path | None, rule_paths: tuple[Path, ...], debug: bool) -> None:
+    """Explain one rule: what it means, the evidence it uses, its thresholds, remedies."""
+    sys.exit(guarded(debug, lambda: rules_command.show_rule(rule_id, config, rule_paths)))
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def rules_check(paths: tuple[Path, ...], debug: bool) -> None:
+    """Validate custom rule files or folders: `N rules OK`, or the located error (exit 2)."""
+    sys.exit(guarded(debug, lambda: rules_command.check_rules(paths)))

@@ -73,10 +73,14 @@ def load_rule_files(paths: list[Path]) -> list[Rule]:
     return rules
 
 
+# libyaml's safe loader when PyYAML has it: 10x faster, and rule files are read on every run.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_rule_file(path: Path) -> list[Rule]:
     """Parse one YAML rule file (safe loader: tags like !!python/object are rejected)."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read rule file ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Config, load_config
+from ..diagnose import Settings
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
-from ..findings import Diagnosis, Severity
-from ..ruleset import Rule, default_rules, load_rule_files, rule_files_in
+from ..findings import Diagnosis, Finding, Severity
+from ..report import RenderOptions
+from ..ruleset import Rule, default_rule_dir, default_rules, load_rule_files, rule_files_in
 
 
 @dataclass(frozen=True)
@@ -19,8 +22,8 @@ class FailOn:
     rules: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, text: str, known: set[str]) -> "FailOn":
-        """`error`, `warning`, `info`, `never`, or `rule_a,rule_b`."""
+    def parse(cls, text: str, known: set[str], where: str = "--fail-on") -> "FailOn":
+        """`error`, `warning`, `info`, `never`, or `rule_a,rule_b`; `where` locates errors."""
         value = text.strip().lower()
         if value == "never":
             return cls(None)
@@ -31,14 +34,28 @@ class FailOn:
         ids = frozenset(v.strip() for v in value.split(",") if v.strip())
         unknown = sorted(ids - known)
         if unknown or not ids:
-            raise ConfigError(f"--fail-on: '{unknown[0] if unknown else text}' is neither a severity "
+            raise ConfigError(f"{where}: '{unknown[0] if unknown else text}' is neither a severity "
                               "(info, warning, error, never) nor a rule id")
         return cls(None, ids)
 
     def fails(self, diag: Diagnosis) -> bool:
         """True when a finding of this run is at/above the threshold or a named rule."""
-        return any((self.threshold is not None and f.severity >= self.threshold)
-                   or f.rule in self.rules for f in diag.findings)
+        return any(self.fails_finding(f) for f in diag.findings)
+
+    def fails_finding(self, finding: Finding) -> bool:
+        """True when this finding is at/above the threshold or from a named rule."""
+        return (self.threshold is not None and finding.severity >= self.threshold) \
+            or finding.rule in self.rules
+
+    @property
+    def label(self) -> str:
+        """The gate as written on the command line: `error`, `never`, `nan_loss,divergence`."""
+        if self.rules:
+            return ",".join(sorted(self.rules))
+        return self.threshold.label if self.threshold is not None else "never"
+
+
+DEFAULT_GATE = FailOn(Severity.ERROR)
 
 
 def load_rules(extra: tuple[Path, ...] = ()) -> list[Rule]:
@@ -51,7 +68,8 @@ def load_rules(extra: tuple[Path, ...] = ()) -> list[Rule]:
             files.append(path)
         else:
             raise ConfigError(f"{path}: no such rule file or folder")
-    return default_rules() + (load_rule_files(files) if files else [])
+    # One call over packaged + extra files, so an extra rule reusing a packaged id is an error.
+    return load_rule_files(rule_files_in(default_rule_dir()) + files) if files else default_rules()
 
 
 def parse_metrics(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -84,3 +102,32 @@ def exit_code(diagnoses: list[Diagnosis], gate: FailOn) -> ExitCode:
     if any(gate.fails(d) for d in diagnoses):
         return ExitCode.FINDINGS
     return ExitCode.OK
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Everything the config layers and the flags decide for a diagnosis."""
+
+    settings: Settings
+    gate: FailOn
+    config: Config
+
+    def render_options(self) -> RenderOptions:
+        """What renderers need: the gate, the rules that ran and those ignored."""
+        ran = tuple(r.id for r in self.settings.rules if r.id not in self.settings.ignore)
+        return RenderOptions(gate=self.gate.fails_finding, gate_label=self.gate.label, rules=ran,
+                             ignored=self.settings.ignore, root=str(Path.cwd()))
+
+
+def resolve(config_file: Path | None, fail_on: str | None, metrics: tuple[str, ...] = (),
+            ignore: tuple[str, ...] = (), rule_paths: tuple[Path, ...] = ()) -> Resolved:
+    """Layer the flags over the config files: flags win (`--fail-on`, `--metric` by role);
+    `--ignore` and `--rules` add to what the files set. `fail_on=None` means not given."""
+    config = load_config(config_file, rule_paths)
+    rules = list(config.rules)
+    known = {r.id for r in rules}
+    gates = [FailOn.parse(text, known, where) for where, text in config.fail_on]  # check every layer
+    gate = FailOn.parse(fail_on, known) if fail_on is not None else (gates[-1] if gates else DEFAULT_GATE)
+    settings = Settings(tuple(rules), {**config.metrics, **parse_metrics(metrics)},
+                        config.ignore | check_ignored(ignore, rules))
+    return Resolved(settings, gate, config)

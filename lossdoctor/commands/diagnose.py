@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from ..diagnose import Settings, diagnose_safely
+from ..diagnose import diagnose_safely
 from ..exitcodes import ExitCode
 from ..report import MACHINE_FORMATS, RENDERERS, resolve_format
-from .common import FailOn, check_ignored, exit_code, load_rules, parse_metrics
+from .common import exit_code, resolve
 
 
-def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str, metrics: tuple[str, ...],
-             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: TextIO | None) -> ExitCode:
-    """`lossdoctor diagnose`: report every path, return the gate's exit code."""
-    rules = load_rules(rule_paths)
-    settings = Settings(tuple(rules), parse_metrics(metrics), check_ignored(ignore, rules))
-    gate = FailOn.parse(fail_on, {r.id for r in rules})
+def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
+             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: TextIO | None,
+             config: Path | None = None, verify: bool = False) -> ExitCode:
+    """`lossdoctor diagnose`: report every path, return the gate's exit code.
+
+    `fail_on=None` means "not given": the config files (or the default, error) decide."""
+    resolved = resolve(config, fail_on, metrics, ignore, rule_paths)
+    settings, gate = resolved.settings, resolved.gate
+    if verify:
+        settings = dataclasses.replace(settings, verify=True)
     diagnoses = [diagnose_safely(p, settings) for p in paths]
     stream = output or sys.stdout
     name = resolve_format(fmt, stream)
@@ -28,5 +33,5 @@ def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str, metrics: tuple[str
     shown = diagnoses if name in MACHINE_FORMATS or len(diagnoses) > 1 else \
         [d for d in diagnoses if not d.error]
     if shown:
-        RENDERERS[name](shown, stream)
+        RENDERERS[name](shown, stream, resolved.render_options())
     return exit_code(diagnoses, gate)

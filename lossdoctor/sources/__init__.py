@@ -18,14 +18,15 @@ from .folder import plan_folder, read_folder
 from .hf_trainer import read_hf_trainer_state
 from .jsonl import read_json_records, read_jsonl
 from .mlflow import read_mlflow
+from .mlflow_db import read_mlflow_db, split_ref
 from .sniff import sniff
 
 
-def _read_tensorboard(path: Path) -> Run:
+def _read_tensorboard(path: Path, verify: bool = False) -> Run:
     """Import the TensorBoard reader only when used: CSV users never load protobuf."""
     from .tensorboard import read_tensorboard
 
-    return read_tensorboard(path)
+    return read_tensorboard(path, verify)
 
 
 READERS: dict[str, Callable[[Path], Run]] = {
@@ -56,14 +57,19 @@ def detect_format(path: Path) -> str | None:
         return None
 
 
-def read_run(path: str | Path) -> Run:
-    """Read one run from a log file or a run folder; raises InputError when it cannot."""
+def read_run(path: str | Path, verify: bool = False) -> Run:
+    """Read one run from a log file, a run folder or `mlflow.db#<run_uuid>`; raises
+    InputError when it cannot. `verify` checks every TensorBoard record's data checksum."""
+    db_run = split_ref(path)
+    if db_run is not None:  # one run of an MLflow SQLite store
+        return read_mlflow_db(*db_run)
     path = Path(path)
+    readers = {**READERS, "tensorboard": partial(_read_tensorboard, verify=True)} if verify else READERS
     if path.is_dir():
-        return read_folder(path, READERS, sniff)
+        return read_folder(path, readers, sniff)
     if not path.exists() and not path.is_symlink():
         raise InputError(path, "no such file or directory")
     fmt = sniff(path)
     if fmt is None:
         raise InputError(path, "unrecognised log format")
-    return READERS[fmt](path)
+    return readers[fmt](path)

@@ -1,0 +1,157 @@
+"""`lossdoctor audit`: find every run under some roots, diagnose them all, one table.
+
+A run that cannot be read is a row with its error, not a failure of the audit: the exit
+code is the --fail-on gate's (0/1), 4 when no run was found or every run failed, 130
+when interrupted (after printing what finished).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+from ..audit import VERDICT_RANK, AuditResult, AuditRow, audit
+from ..discover import Discovery, discover
+from ..errors import ConfigError
+from ..exitcodes import ExitCode
+from ..findings import Severity
+from ..report.audit_formats import AUDIT_FORMAT_CHOICES, AUDIT_MACHINE_FORMATS, AUDIT_RENDERERS  # noqa: F401 - cli uses the choices
+from ..report.audit_table import rule_ids
+from .common import FailOn, resolve
+
+_LAST = float("inf")
+SORT_KEYS: dict[str, Callable[[AuditRow], tuple]] = {
+    "run": lambda r: (r.path,),
+    "format": lambda r: (r.diagnosis.format or "~", r.path),
+    "points": lambda r: (-r.diagnosis.points, r.path),
+    "verdict": lambda r: (-VERDICT_RANK[r.verdict], r.path),
+    "findings": lambda r: (-len(rule_ids(r)), -VERDICT_RANK[r.verdict], r.path),
+    "best-step": lambda r: (_LAST if r.best_val_step is None else r.best_val_step, r.path),
+}
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Everything `lossdoctor audit` was asked, as plain values."""
+
+    roots: tuple[Path, ...]
+    fmt: str = "table"
+    fail_on: str | None = None  # None: the config files (or the default, error) decide
+    metrics: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    rule_paths: tuple[Path, ...] = ()
+    jobs: int | None = None
+    sort: str = "run"
+    only: tuple[str, ...] = ()
+    min_severity: str | None = None
+    follow_symlinks: bool = False
+    config: Path | None = None
+
+
+def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
+    """`lossdoctor audit`: discover, diagnose in parallel, render, return the exit code."""
+    # The same layers as diagnose: packaged rules <- project file <- --config <- flags.
+    resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths)
+    settings, gate = resolved.settings, resolved.gate
+    keep = _row_filter(opts, {r.id for r in settings.rules})
+    found = discover(opts.roots, opts.follow_symlinks)
+    where = ", ".join(str(r) for r in opts.roots)
+    if not found.runs:
+        _say(f"lossdoctor: error: no runs found under {where}{_skips(found)}")
+        return ExitCode.NOTHING
+    with _progress(len(found.runs)) as tick:
+        result = audit(found.runs, settings, opts.jobs or os.cpu_count() or 1, tick)
+    return _report(opts, found, result, keep, gate, output or sys.stdout)
+
+
+def _report(opts: AuditOptions, found: Discovery, result: AuditResult,
+            keep: Callable[[AuditRow], bool], gate: FailOn, stream: TextIO) -> ExitCode:
+    name = _table_kind(stream) if opts.fmt == "table" else opts.fmt
+    summary = summarise(found, result)
+    shown = sorted((r for r in result.rows if keep(r)), key=SORT_KEYS[opts.sort])
+    AUDIT_RENDERERS[name](shown, summary, stream)
+    line = _summary_line(summary, len(shown), len(result.rows), result.interrupted)
+    print(line, file=sys.stderr if name in AUDIT_MACHINE_FORMATS else stream)
+    if result.interrupted:
+        _say("lossdoctor: interrupted")
+        return ExitCode.INTERRUPTED
+    if summary["diagnosed"] == 0:
+        _say(f"lossdoctor: error: no run under {', '.join(map(str, opts.roots))} could be diagnosed")
+        return ExitCode.NOTHING
+    return ExitCode.FINDINGS if any(gate.fails(r.diagnosis) for r in result.rows) else ExitCode.OK
+
+
+def summarise(found: Discovery, result: AuditResult) -> dict[str, Any]:
+    """Counts over every run found: found = diagnosed + errors (+ not_run when interrupted)."""
+    errors = sum(1 for r in result.rows if r.diagnosis.error)
+    summary = {"found": len(found.runs), "diagnosed": len(result.rows) - errors, "errors": errors,
+               "verdicts": dict(sorted(Counter(r.verdict for r in result.rows).items())),
+               "skipped": dict(sorted(found.skipped.items()))}
+    if result.interrupted:
+        summary["not_run"] = len(found.runs) - len(result.rows)
+    return summary
+
+
+def _summary_line(summary: dict[str, Any], shown: int, done: int, interrupted: bool) -> str:
+    verdicts = ", ".join(f"{n} {v}" for v, n in summary["verdicts"].items())
+    text = (f"{summary['found']} runs found: {summary['diagnosed']} diagnosed, {summary['errors']} "
+            f"could not be diagnosed" + (f" ({verdicts})" if verdicts else ""))
+    if interrupted:
+        text += f"; interrupted: {summary['not_run']} not run"
+    if shown != done:
+        text += f"; {shown} shown"
+    skipped = ", ".join(f"{n} {why}" for why, n in summary["skipped"].items())
+    return text + (f"; skipped: {skipped}" if skipped else "")
+
+
+def _skips(found: Discovery) -> str:
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(found.skipped.items()))
+    return f" (skipped: {skipped})" if skipped else ""
+
+
+def _row_filter(opts: AuditOptions, known: set[str]) -> Callable[[AuditRow], bool]:
+    """--only RULE (any of) and --min-severity: which rows are shown (the gate sees all)."""
+    for rid in opts.only:
+        if rid not in known:
+            raise ConfigError(f"--only {rid}: no such rule (see `lossdoctor rules`)")
+    try:
+        floor = Severity.parse(opts.min_severity) if opts.min_severity else None
+    except ValueError as exc:
+        raise ConfigError(f"--min-severity: {exc}") from None
+    only = set(opts.only)
+
+    def keep(row: AuditRow) -> bool:
+        rules = {f.rule for f in row.diagnosis.findings}
+        worst = row.diagnosis.worst
+        return (not only or bool(rules & only)) and (floor is None or (worst is not None and worst >= floor))
+    return keep
+
+
+def _table_kind(stream: TextIO) -> str:
+    """table = rich on a terminal, plain text otherwise."""
+    tty = getattr(stream, "isatty", lambda: False)()
+    return "rich" if tty and os.environ.get("TERM") != "dumb" else "plain"
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("audit", total=total)
+        yield lambda n: bar.advance(task, n)

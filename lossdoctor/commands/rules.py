@@ -1,0 +1,147 @@
+"""`lossdoctor rules`: list the rules, explain one (`show ID`), validate custom rule files (`check`).
+
+Listings honour the config (severity and threshold overrides, extra rule folders), so
+`rules show` explains the rule as `diagnose` will run it.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import Config, rule_files
+from ..config_schema import unknown_rule
+from ..errors import ConfigError
+from ..exitcodes import ExitCode
+from ..predicates import PREDICATES
+from ..ruleset import Rule, default_rules, load_rule_files
+from ..template import format_value
+from .common import resolve
+
+FOR_EACH = {"main": "the run's main train/val pair", "pair": "every train/val pair (main, then each loss term)",
+            "series": "every loss series and the gradient norm"}
+
+
+def list_rules(config_file: Path | None, rule_paths: tuple[Path, ...]) -> ExitCode:
+    """A table of id, severity and title, worst first; overrides and ignores marked."""
+    config = resolve(config_file, None, rule_paths=rule_paths).config  # validates fail-on too
+    rows = sorted(config.rules, key=lambda r: -r.severity)
+    width = max(len(r.id) for r in rows)
+    click.echo(f"{'id':<{width}}  {'severity':<9} title")
+    for r in rows:
+        mark = "*" if "severity" in config.origins.get(r.id, {}) else ""
+        note = "  (ignored)" if r.id in config.ignore else ""
+        click.echo(f"{r.id:<{width}}  {r.severity.label + mark:<9} {r.title}{note}")
+    used = f"; config: {', '.join(config.sources)}" if config.sources else ""
+    starred = " (* severity set by the config)" if any("severity" in o for o in config.origins.values()) else ""
+    click.echo(f"\n{len(rows)} rules{used}{starred}. More: lossdoctor rules show ID")
+    return ExitCode.OK
+
+
+def show_rule(rule_id: str, config_file: Path | None, rule_paths: tuple[Path, ...]) -> ExitCode:
+    """Explain one rule: meaning, evidence (its when: tree), thresholds, remedies, knowledge."""
+    config = resolve(config_file, None, rule_paths=rule_paths).config  # validates fail-on too
+    rule = find_rule(rule_id, config)
+    click.echo("\n".join(explain(rule, config)))
+    return ExitCode.OK
+
+
+def check_rules(paths: tuple[Path, ...]) -> ExitCode:
+    """Validate custom rule files or folders; a clash with a packaged rule id is an error too."""
+    files = [f for p in paths for f in rule_files(p, str(p))]
+    if not files:
+        raise ConfigError(f"{', '.join(map(str, paths))}: no *.yaml rule files")
+    packaged = {r.id: r.source for r in default_rules()}
+    rules = load_rule_files(files)
+    for r in rules:
+        if r.id in packaged and Path(r.source).resolve() != Path(packaged[r.id]).resolve():
+            raise ConfigError(f"{r.source}: rule {r.id}: id already defined in {packaged[r.id]}")
+    click.echo(f"{len(rules)} rule{'s' if len(rules) != 1 else ''} OK")
+    return ExitCode.OK
+
+
+def find_rule(rule_id: str, config: Config) -> Rule:
+    """The rule with this id (or alias)."""
+    for r in config.rules:
+        if rule_id == r.id or rule_id in r.aliases:
+            return r
+    raise ConfigError(f"rules show {rule_id}: {unknown_rule(rule_id, {r.id for r in config.rules})}")
+
+
+def explain(rule: Rule, config: Config) -> list[str]:
+    """The lines of `rules show`."""
+    origin = config.origins.get(rule.id, {})
+    sev = f" (set by {origin['severity']})" if "severity" in origin else ""
+    out = [f"{rule.id} — {rule.title}",
+           f"severity: {rule.severity.label}{sev} · judged on {FOR_EACH[rule.for_each]}"
+           + ("  (ignored by the config)" if rule.id in config.ignore else ""),
+           f"file: {rule.source}", "", "What it means:"]
+    out += textwrap.wrap(rule.description or rule.title, 88, initial_indent="  ", subsequent_indent="  ")
+    out += ["", "Evidence (it fires when):", *when_lines(rule.when, rule.params, 1)]
+    if rule.params:
+        notes = threshold_notes(rule)
+        out += ["", "Thresholds (override under rules." + rule.id + " in lossdoctor.yaml):"]
+        for name, value in rule.params.items():
+            by = f"  (set by {origin[name]})" if name in origin else ""
+            out.append(f"  {name} = {format_value(value)}{by}")
+            out += textwrap.wrap(notes.get(name, ""), 84, initial_indent="      ", subsequent_indent="      ")
+    out += ["", "What to do ({fields} are filled from the run's evidence):",
+            *[f"  • {r.text}" for r in rule.remedies]]
+    out += ["", f"Knowledge base: {', '.join(rule.knowledge) or 'none'}"
+            + (f" · tags: {', '.join(rule.tags)}" if rule.tags else "")]
+    return out
+
+
+def when_lines(node: Any, params: dict[str, Any], depth: int) -> list[str]:
+    """A `when:` tree as indented text, with each predicate's arguments and what it checks."""
+    pad = "  " * depth + ("- " if depth > 1 else "")
+    if isinstance(node, str):
+        node = {node: {}}
+    (key, arg), = node.items()
+    if key in ("all", "any"):
+        return [f"{pad}{key} of:"] + [line for child in arg for line in when_lines(child, params, depth + 1)]
+    if key == "not":
+        return [f"{pad}not:"] + when_lines(arg, params, depth + 1)
+    args = ", ".join(f"{k}={_arg(k, v, params)}" for k, v in (arg or {}).items())
+    doc = " ".join((PREDICATES[key].fn.__doc__ or "").strip().split("\n\n")[0].split())
+    indent = " " * (len(pad) + 2)
+    return [f"{pad}{key}({args})", *textwrap.wrap(doc, 92 - len(indent), initial_indent=indent,
+                                                  subsequent_indent=indent)]
+
+
+def _arg(key: str, value: Any, params: dict[str, Any]) -> str:
+    if isinstance(value, str) and value.startswith("$"):
+        shown = format_value(params[value[1:]])
+        return shown if value[1:] == key else f"{shown} (${value[1:]})"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def threshold_notes(rule: Rule) -> dict[str, str]:
+    """The comment lines above each threshold under the rule's `params:` (why that value)."""
+    try:
+        lines = Path(rule.source).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    start = next((i for i, line in enumerate(lines)
+                  if re.match(rf"\s*(- )?id:\s*['\"]?{rule.id}['\"]?\s*$", line)), 0)
+    notes: dict[str, str] = {}
+    pending: list[str] = []
+    indent = None
+    for line in lines[start:]:
+        if indent is None:
+            m = re.match(r"(\s*)params:\s*$", line)
+            indent = len(m.group(1)) if m else None
+            continue
+        if line.strip() and not line.lstrip().startswith("#") and len(line) - len(line.lstrip()) <= indent:
+            break  # the end of the params block
+        comment = re.match(r"\s*#\s?(.*)", line)
+        key = re.match(r"\s*(\w+)\s*:", line)
+        if comment:
+            pending.append(comment.group(1))
+        elif key and key.group(1) in rule.params:
+            notes[key.group(1)], pending = " ".join(pending), []
+    return notes

@@ -1,0 +1,42 @@
+"""What a renderer may need besides the findings: the gate, the rules that ran, a path root.
+
+Passed explicitly (a small frozen value) so no renderer reads global state or options.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from ..findings import Diagnosis, Finding, Severity
+
+
+def _error_gate(finding: Finding) -> bool:
+    return finding.severity >= Severity.ERROR
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """The --fail-on gate, the rules that were evaluated / ignored, and where paths are relative to."""
+
+    gate: Callable[[Finding], bool] = _error_gate  # True when this finding fails the run
+    gate_label: str = "error"  # the --fail-on value, as said in reports
+    rules: tuple[str, ...] = ()  # ids of the rules that ran, in order (junit: one test case each)
+    ignored: frozenset[str] = frozenset()
+    root: str | None = None  # make absolute run paths relative to this folder (annotations)
+
+    def fails(self, diag: Diagnosis) -> bool:
+        """True when a finding of this run fails the gate."""
+        return any(self.gate(f) for f in diag.findings)
+
+    def rel(self, path: str) -> str:
+        """`path` relative to `root` when it lies under it, else unchanged, with / separators."""
+        if self.root and os.path.isabs(path):
+            rel = os.path.relpath(path, self.root)
+            if not rel.startswith(".."):
+                path = rel
+        return path.replace(os.sep, "/")
+
+
+DEFAULT_OPTIONS = RenderOptions()
