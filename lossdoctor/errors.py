@@ -19,28 +19,27 @@ class LossdoctorError(Exception):
         return self.message
 
 
-class InputError(LossdoctorError):
+class PathError(LossdoctorError):
+    """An error about one input path: the message is `<path>: <problem>`."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class InputError(PathError):
     """A log that cannot be read: the message names the file and the problem."""
 
     exit_code = ExitCode.INPUT
     kind = "input"
 
-    def __init__(self, path: object, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
-
-class NothingToDiagnose(LossdoctorError):
+class NothingToDiagnose(PathError):
     """The log was read but holds no loss series."""
 
     exit_code = ExitCode.NOTHING
     kind = "nothing"
-
-    def __init__(self, path: object, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 class ConfigError(LossdoctorError):

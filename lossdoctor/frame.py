@@ -86,8 +86,8 @@ def make_series(
         if notes is not None:
             restarts = int(np.count_nonzero(np.diff(steps) < 0))
             notes.append(
-                f"{name}: the step went backwards {restarts} time(s) (a restarted or resumed run); "
-                f"kept the latest points for each step, dropped {int((~keep).sum())} superseded point(s)"
+                f"{name}: the {axis} went backwards {restarts} time(s) (a restarted or resumed run); "
+                f"kept the latest points for each {axis}, dropped {int((~keep).sum())} superseded point(s)"
             )
         steps, values = steps[keep], values[keep]
     return Series(name, _spread_ties(steps), values, axis, resumed)

@@ -69,8 +69,8 @@ def _json_kind(text: str, path: Path) -> str | None:
         return None
     lines = [line for line in body.split("\n", 40)[:40] if line.strip()]
     first = _as_dict(lines[0])
-    if first is not None and "log_history" in first:
-        return "hf_trainer_state"
+    if first is not None and ("log_history" in first or path.name.lower() == "trainer_state.json"):
+        return "hf_trainer_state"  # by name too, so a state without log_history says so
     if first is not None and len(lines) == 1 and first and all(isinstance(v, list) for v in first.values()):
         return "json_records"
     if first is not None or any(_as_dict(line) is not None for line in lines[1:]):

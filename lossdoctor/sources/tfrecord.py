@@ -60,7 +60,7 @@ class Buffer:
         n = len(self.data)
         # Views at every byte offset: an unaligned read is a plain index into one of them.
         self.u64 = [np.frombuffer(self.data, "<u8", (n - k) // 8, k) for k in range(8)]
-        self.u32 = [np.frombuffer(self.data, "<u4", (self.size - k) // 4, k) for k in range(4)]
+        self.u32 = [np.frombuffer(self.data, "<u4", max(self.size - k, 0) // 4, k) for k in range(4)]
 
     def words_at(self, pos: np.ndarray, count: int = 1) -> list[np.ndarray]:
         """`count` consecutive uint64 (little-endian) words from every byte position in `pos`."""
@@ -194,6 +194,9 @@ def walk_frames(buf: Buffer) -> Frames:
         pieces_h.append(np.array([pos], np.int64))
         pieces_l.append(np.array([length], np.int64))
         pos += length + 16
+    if not pieces_h:  # a file cut inside its very first record holds no whole record
+        empty = np.zeros(0, np.int64)
+        return Frames(empty, empty, notes)
     starts = np.concatenate(pieces_h) + _HEADER
     return Frames(starts, np.concatenate(pieces_l), notes)
 
