@@ -94,14 +94,15 @@ def spike(subj: Subject, slot: str, min_ratio: float, min_z: float, min_height: 
         return None
     w = max(window, signals.odd_window(c.n, 0.02))
     span = float(np.ptp(c.smoothed))
-    found = [sp for sp in signals.spikes(c.values, w, min_ratio, min_z, recover_within)
-             if sp.recovered_index is not None and sp.value - sp.baseline >= min_height * span]
-    if not found:
+    t = signals.spike_table(c.values, w, min_ratio, min_z, recover_within)  # arrays: a curve may have 1M spikes
+    found = np.flatnonzero((t.recovered_index >= 0) & (t.value - t.baseline >= min_height * span))
+    if not found.size:
         return None
-    top = max(found, key=lambda sp: sp.ratio)
-    return {"metric": c.series.name, "step": c.step_at(top.index),
-            "end_step": c.step_at(top.recovered_index), "value": top.value,
-            "baseline": top.baseline, "ratio": top.ratio, "z": top.z, "count": len(found)}
+    top = int(found[np.argmax(t.ratio[found])])  # the first of the largest, as max() picks
+    return {"metric": c.series.name, "step": c.step_at(int(t.index[top])),
+            "end_step": c.step_at(int(t.recovered_index[top])), "value": float(t.value[top]),
+            "baseline": float(t.baseline[top]), "ratio": float(t.ratio[top]), "z": float(t.z[top]),
+            "count": int(found.size)}
 
 
 def oscillates(subj: Subject, slot: str, min_points: int, min_swing: float, min_flips: float,
@@ -150,10 +151,12 @@ def _best_logged_near(values: np.ndarray, smoothed: np.ndarray) -> int:
     """The best logged point around the smoothed minimum: the checkpoint worth keeping.
 
     The smoothed minimum says where the curve is lowest; the checkpoint to keep is the
-    lowest logged value within half a smoothing window of it.
+    lowest logged value within 2 evaluations of it (early stopping's patience). A wider
+    search picks lucky dips: on a noisy 300-point curve, half a 10% window away is 15
+    evaluations, and the lowest single value there is noise (measured: 7 points off).
     """
     i = int(np.argmin(smoothed))
-    half = max(signals.odd_window(values.size, 0.1), 3 if values.size >= 7 else 1) // 2
+    half = min(2, max(signals.odd_window(values.size, 0.1), 3 if values.size >= 7 else 1) // 2)
     lo = max(0, i - half)
     return lo + int(np.argmin(values[lo : i + half + 1]))
 
@@ -243,7 +246,9 @@ def still_falling(subj: Subject, slot: str, tail: float, min_drop: float,
     k = signals.edge_count(c.n, tail, least=3)
     seg = c.smoothed[-k:]
     drop = -signals.rel_change(float(seg[0]), float(seg[-1]))
-    if drop < min_drop or seg[-1] > seg.min() * (1 + min_drop / 2):
+    # "Still going down": the tail fell by min_drop and ends in the lowest quarter of that
+    # fall (a noisy tail need not end exactly at its minimum, a turned one does not end low).
+    if drop < min_drop or seg[-1] - seg.min() > 0.25 * (seg[0] - seg.min()):
         return None
     return {"metric": c.series.name, "step": c.step_at(c.n - k), "end_step": c.step_at(c.n - 1),
             "recent_drop": drop}
@@ -276,6 +281,35 @@ def magnitude(subj: Subject, slot: str, final_at_least: float,
         return None
     return {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
             "start": c.start, "final": c.end}
+
+
+def at_chance(subj: Subject, slot: str, tolerance: float, acc_factor: float,
+              strict_tolerance: float, strict_classes: int, strict_max_swing: float,
+              min_points: int) -> Evidence | None:
+    """The loss ends at ln(C), the cross-entropy of a uniform guess over C classes.
+
+    With a logged accuracy, it must also sit near 1/C (two independent signs of guessing);
+    without one, only few classes, a much tighter match and the near-constant curve of a
+    model that outputs the same guess count, since any noisy loss lands near some ln(C).
+    """
+    c = _curve(subj, slot, min_points)
+    # ln 2 = 0.69 is the lowest chance level; ln of a million classes (13.8) the highest sane one.
+    if c is None or not 0.5 < c.end < 14.0:
+        return None
+    classes = int(round(float(np.exp(c.end))))
+    chance = float(np.log(classes)) if classes >= 2 else 0.0
+    if classes < 2 or abs(c.end - chance) > tolerance * chance:
+        return None
+    acc = subj.curve("val_acc") or subj.curve("train_acc")
+    ev = {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
+          "level": c.end, "classes": classes, "chance": chance}
+    if acc is not None and acc.n:
+        level = acc.end / (100.0 if acc.values.max() > 1.5 else 1.0)
+        near = 1 / (acc_factor * classes) <= level <= acc_factor / classes
+        return {**ev, "accuracy": level} if near else None
+    strict = (classes <= strict_classes and abs(c.end - chance) <= strict_tolerance * chance
+              and c.swing <= strict_max_swing)
+    return ev if strict else None
 
 
 def acc_flat(subj: Subject, max_range: float, max_level: float,
@@ -377,6 +411,12 @@ PREDICATES: dict[str, Predicate] = {
                                                    "min_points": _p("count", 3)}),
     "magnitude": Predicate(magnitude, {"slot": SLOT, "final_at_least": _p("number", 20.0),
                                        "start_at_least": _p("number", 1e4)}),
+    "at_chance": Predicate(at_chance, {"slot": SLOT, "tolerance": _p("fraction", 0.05),
+                                       "acc_factor": _p("number", 1.5),
+                                       "strict_tolerance": _p("fraction", 0.01),
+                                       "strict_classes": _p("count", 10),
+                                       "strict_max_swing": _p("fraction", 0.02),
+                                       "min_points": _p("count", 5)}),
     "acc_flat": Predicate(acc_flat, {"max_range": _p("fraction", 0.03),
                                      "max_level": _p("fraction", 0.95),
                                      "min_points": _p("count", 5)}),

@@ -74,6 +74,21 @@ class Spike:
     recovered_index: int | None
 
 
+@dataclass(frozen=True)
+class SpikeTable:
+    """The spikes of a curve as arrays (one entry per spike), for curves with very many."""
+
+    index: np.ndarray
+    value: np.ndarray
+    baseline: np.ndarray
+    ratio: np.ndarray
+    z: np.ndarray
+    recovered_index: np.ndarray  # -1 where the curve did not come back down
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+
 def spikes(
     values: np.ndarray, window: int, min_ratio: float, min_z: float, recover_within: int
 ) -> list[Spike]:
@@ -82,8 +97,17 @@ def spikes(
     Works on positive values only (losses); the z-score uses the MAD of the log residuals
     so per-step batch noise, which is large in log space, does not count as a spike.
     """
+    t = spike_table(values, window, min_ratio, min_z, recover_within)
+    return [Spike(int(i), float(v), float(b), float(r), float(z), int(k) if k >= 0 else None)
+            for i, v, b, r, z, k in zip(t.index, t.value, t.baseline, t.ratio, t.z, t.recovered_index)]
+
+
+def spike_table(
+    values: np.ndarray, window: int, min_ratio: float, min_z: float, recover_within: int
+) -> SpikeTable:
+    """`spikes` as arrays: no Python object per spike, however many there are."""
     if values.size <= window or np.any(values <= 0):
-        return []
+        return _distinct_spikes(values, values, values, np.zeros(0, np.int64), window, recover_within)
     logv = np.log(values)
     base = pd.Series(logv).shift(1).rolling(window, min_periods=window).median().to_numpy()
     resid = logv - base
@@ -98,26 +122,27 @@ def spikes(
 def _distinct_spikes(
     values: np.ndarray, base: np.ndarray, z: np.ndarray, hits: np.ndarray,
     window: int, recover_within: int,
-) -> list[Spike]:
-    """Collapse consecutive hit points into one spike each and look for its recovery."""
-    found: list[Spike] = []
-    hit_set = set(hits.tolist())
-    last_end = -1
-    for i in hits:
-        if i <= last_end:
-            continue
-        j = i
-        while j + 1 in hit_set:
-            j += 1
-        peak = i + int(np.argmax(values[i : j + 1]))
-        baseline = float(np.exp(base[i]))
-        after = values[peak + 1 : peak + 1 + recover_within]
-        down = np.flatnonzero(after <= values[peak] / 1.5)
-        rec = int(peak + 1 + down[0]) if down.size else None
-        found.append(Spike(int(peak), float(values[peak]), baseline,
-                           float(values[peak] / baseline), float(z[peak]), rec))
-        last_end = j
-    return found
+) -> SpikeTable:
+    """Collapse each run of consecutive hit points into one spike at the run's (first)
+    highest point, with the run's baseline, and find where it came back down (vectorised)."""
+    first = np.diff(hits, prepend=-2) != 1  # where a run of consecutive hits starts
+    run = np.cumsum(first) - 1
+    v = values[hits]
+    top = np.maximum.reduceat(v, np.flatnonzero(first)) if hits.size else v
+    at_top = np.flatnonzero(v == top[run])
+    peak = hits[at_top[np.unique(run[at_top], return_index=True)[1]]]
+    baseline = np.exp(base[hits[first]])
+    rec = np.full(peak.size, -1, np.int64)
+    level = values[peak] / 1.5
+    open_ = np.arange(peak.size)
+    for k in range(1, max(recover_within, 0) + 1):  # a few steps after each peak, all peaks at once
+        open_ = open_[peak[open_] + k < values.size]
+        down = values[peak[open_] + k] <= level[open_]
+        rec[open_[down]] = peak[open_[down]] + k
+        open_ = open_[~down]
+        if not open_.size:
+            break
+    return SpikeTable(peak, values[peak], baseline, values[peak] / baseline, z[peak], rec)
 
 
 def swing_stats(values: np.ndarray) -> tuple[float, float]:
