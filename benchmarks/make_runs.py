@@ -3,6 +3,7 @@ the CPU, some with a real fault injected, logged through real writers' formats.
 
     .venv/bin/pip install torch==2.13.0 scikit-learn   # for this generator only
     .venv/bin/python benchmarks/make_runs.py            # ~ a few minutes on 2 cores
+    .venv/bin/python benchmarks/make_runs.py plateau_   # only runs whose name holds a fragment
 
 Each recipe names a data set (scikit-learn's bundled ones, or synthetic), a model, the
 optimiser settings, the fault, and the log format. Seeds are fixed, so the output is
@@ -62,6 +63,9 @@ def load_data(name: str, seed: int) -> tuple[tuple, tuple, str]:
         x = rng.uniform(-1, 1, (1200, 2))
         y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).astype(int)
         task = "cls"
+    elif name in SYNTHETIC_REG:
+        x, y = SYNTHETIC_REG[name](rng)
+        task = "reg"
     else:
         base = name.split("_")[0]
         loader = {"digits": datasets.load_digits, "wine": datasets.load_wine,
@@ -77,6 +81,24 @@ def load_data(name: str, seed: int) -> tuple[tuple, tuple, str]:
     if task == "reg" and not name.endswith("_raw"):
         y = (y - y[:cut].mean()) / y[:cut].std()  # the unscaled variant keeps raw targets
     return _tensors(x[:cut], y[:cut], task), _tensors(x[cut:], y[cut:], task), task
+
+
+def _linear_target(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A well-conditioned linear regression (isotropic inputs): the loss surface is one
+    round bowl, so a too-high learning rate makes SGD bounce around its bottom."""
+    x = rng.normal(size=(800, 8))
+    return x, x @ rng.normal(size=8) + rng.normal(size=800)
+
+
+def _wave_target(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A strongly non-linear target with a small linear part: a linear model can explain
+    only ~20% of its variance (P20, P27)."""
+    x = rng.uniform(-2, 2, (4000, 4))
+    y = 0.7 * x[:, 0] + np.sin(3 * x[:, 1]) + x[:, 2] * x[:, 3] + 0.1 * rng.normal(size=4000)
+    return x, y
+
+
+SYNTHETIC_REG = {"linreg": _linear_target, "wave": _wave_target}
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, task: str) -> tuple:
@@ -109,11 +131,15 @@ class SeqNet(nn.Module):
 
 
 def make_model(kind: str, n_in: int, n_out: int) -> nn.Module:
-    """`linear`, `mlpW` (one hidden layer of W units), `deepW` (three), `dropP` (50%+), `gru`, `lstm`."""
+    """`linear`, `linear0` (zero init), `mlpW` (one hidden layer of W units), `deepW` (three), `dropP` (50%+), `gru`, `lstm`."""
     if kind in ("gru", "lstm"):
         return SeqNet(kind)
-    if kind == "linear":
-        return nn.Linear(n_in, n_out)
+    if kind in ("linear", "linear0"):
+        layer = nn.Linear(n_in, n_out)
+        if kind == "linear0":  # zero-initialised: it starts at the mean prediction
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        return layer
     if kind.startswith("drop"):
         p = int(kind[4:]) / 100
         return nn.Sequential(nn.Dropout(p / 2), nn.Linear(n_in, 128), nn.ReLU(), nn.Dropout(p),
@@ -213,7 +239,7 @@ def _order(y: torch.Tensor, fault: dict, g: torch.Generator) -> torch.Tensor:
 
 
 def _set_lr(opt: torch.optim.Optimizer, r: Recipe, epoch: int) -> None:
-    """A learning-rate fault: a schedule that jumps up (a mis-typed step-up), or zero."""
+    """A learning-rate fault: a step schedule that jumps (a mis-typed factor), or zero."""
     lr = 0.0 if r.fault.get("lr0") else r.lr
     jump = r.fault.get("lr_jump")
     if jump and epoch >= jump[0]:
@@ -332,27 +358,43 @@ RECIPES: list[Recipe] = [
         (0, 1, 2), epochs=6, opt="sgd", lr=0.01),
     *_r("plateau_long", ["plateau"], "seq", "gru", "tb keras lightning", (0, 1, 2), epochs=40,
         batch=64, lr=3e-3),
+    # SGD just below divergence on a round bowl: the weights bounce around the minimum, so
+    # the per-epoch validation loss swings +-20% around a flat level (P12)
+    *_r("oscillation_sgd_high_lr", ["oscillation"], "linreg", "linear", "keras lightning tb hf",
+        (0, 1, 2, 3), epochs=60, batch=16, opt="sgd", lr=0.3),
+    # a step schedule that cut the learning rate 10^4-fold at epoch 6: nothing moves after (P5)
+    *_r("plateau_lr_decayed", ["plateau"], "digits", "mlp64", "tb lightning hf", (4, 5, 6),
+        epochs=30, fault={"lr_jump": (6, 1e-4)}),
+    # a linear model on a linear task converges in 3 epochs of 30 (P11)
+    *_r("plateau_converged_linear", ["plateau"], "linreg", "linear", "keras hf", (7, 8),
+        epochs=30, lr=1e-2),
+    # a linear model on a non-linear target explains ~15% of it, then stalls (P20, P27)
+    *_r("underfit_linear_wave", ["underfitting"], "wave", "linear0", "keras hf lightning",
+        (0, 1, 2), epochs=40, batch=256, opt="sgd", lr=0.005, every=5),
 ]
 
 
 def main() -> None:
     """Train every recipe and write its run folder plus the provisional labels."""
     runs = OUT / "runs"
-    shutil.rmtree(runs, ignore_errors=True)
-    provisional = {}
-    only = sys.argv[1:]
-    for r in RECIPES:
-        if only and not any(o in r.name for o in only):
-            continue
+    only = sys.argv[1:]  # name fragments: regenerate just those runs, keep the others
+    chosen = [r for r in RECIPES if not only or any(o in r.name for o in only)]
+    if not only:
+        shutil.rmtree(runs, ignore_errors=True)
+    prov_file = OUT / "labels.provisional.yaml"
+    old = yaml.safe_load(prov_file.read_text()) if only and prov_file.exists() else None
+    provisional = dict((old or {}).get("runs") or {})
+    for r in chosen:
         steps, epochs = fit(r)
         folder = runs / r.name
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         writer = WRITERS[r.fmt]
         writer(folder, steps, epochs) if r.fmt == "keras" else writer(folder, steps, epochs, r.every)
         provisional[r.name] = {"expect": r.intent, "healthy": not r.intent}
         print(f"{r.name}: {len(steps)} steps, {len(epochs)} epochs", file=sys.stderr)
     text = yaml.safe_dump({"runs": provisional}, sort_keys=True)
-    (OUT / "labels.provisional.yaml").write_text(text)
+    prov_file.write_text(text)
 
 
 if __name__ == "__main__":

@@ -217,15 +217,17 @@ def stalled(subj: Subject, slot: str, tolerance: float, min_share: float,
     """The smoothed curve has stayed within a narrow band of its best for a final stretch.
 
     The band is `tolerance` of the best level, widened to twice the smoothed curve's own
-    wobble on noisy logs; the stretch starts after the last point outside the band.
+    wobble on noisy logs; the stretch starts after the last point outside the band. The
+    last half-window is not judged: a centred rolling median rests on a few points there.
     """
     c = _curve(subj, slot, min_points)
     if c is None:
         return None
     s = c.smoothed
-    best = float(s.min())
-    band = max(tolerance * abs(best), 2 * signals.noise_band(c.values, s))
-    outside = np.flatnonzero(s > best + band)
+    level = float(s.min())
+    band = max(tolerance * abs(level), 2 * signals.noise_band(c.values, s))
+    edge = signals.smooth_window(c.n) // 2
+    outside = np.flatnonzero(s[: c.n - edge] > level + band)
     since = int(outside[-1]) + 1 if outside.size else 0
     if since >= c.n:
         return None
@@ -234,7 +236,22 @@ def stalled(subj: Subject, slot: str, tolerance: float, min_share: float,
     if share < min_share:
         return None
     return {"metric": c.series.name, "step": c.step_at(since), "end_step": c.step_at(c.n - 1),
-            "level": best, "share": float(share), "start": c.start}
+            "level": level, "share": float(share), "start": c.start}
+
+
+def flat_tail(subj: Subject, slot: str, share: float, max_change: float,
+              min_points: int) -> Evidence | None:
+    """Over its last `share` of points the curve no longer moves: the median of that
+    stretch's first third and of its last third differ by at most `max_change`."""
+    c = _curve(subj, slot, min_points)
+    if c is None:
+        return None
+    k = signals.edge_count(c.n, share, least=6)
+    change = signals.thirds_trend(c.values[-k:])
+    if abs(change) > max_change:
+        return None
+    return {"metric": c.series.name, "step": c.step_at(c.n - k), "end_step": c.step_at(c.n - 1),
+            "level": float(np.median(c.values[-k:])), "share": k / c.n, "tail_change": change}
 
 
 def still_falling(subj: Subject, slot: str, tail: float, min_drop: float,
@@ -271,6 +288,15 @@ def train_above_val(subj: Subject, min_share: float, min_gap: float,
     first = v.steps[ok][0]
     return {"metric": t.series.name, "step": float(first), "end_step": v.step_at(v.n - 1),
             "share": share, "median_gap": median, "train_final": t.end, "val_final": v.end}
+
+
+def train_near_val(subj: Subject, max_gap: float, min_points: int) -> Evidence | None:
+    """Train and validation loss end at about the same level: no generalisation gap."""
+    t, v = subj.curve("train_loss"), subj.curve("val_loss")
+    if t is None or v is None or v.n < min_points or t.n < min_points or not _comparable(t, v):
+        return None
+    gap = signals.rel_change(v.end, t.end)
+    return {"end_gap": gap, "val_final": v.end} if abs(gap) <= max_gap else None
 
 
 def magnitude(subj: Subject, slot: str, final_at_least: float,
@@ -403,12 +429,17 @@ PREDICATES: dict[str, Predicate] = {
                                                "high": _p("number"), "min_points": _p("count", 5)}),
     "stalled": Predicate(stalled, {"slot": SLOT, "tolerance": _p("fraction", 0.02),
                                    "min_share": _p("fraction", 0.3), "min_points": _p("count", 10)}),
+    "flat_tail": Predicate(flat_tail, {"slot": SLOT, "share": _p("fraction", 0.5),
+                                       "max_change": _p("fraction", 0.03),
+                                       "min_points": _p("count", 10)}),
     "still_falling": Predicate(still_falling, {"slot": SLOT, "tail": _p("fraction", 0.25),
                                                "min_drop": _p("fraction", 0.02),
                                                "min_points": _p("count", 6)}),
     "train_above_val": Predicate(train_above_val, {"min_share": _p("fraction", 0.9),
                                                    "min_gap": _p("fraction", 0.05),
                                                    "min_points": _p("count", 3)}),
+    "train_near_val": Predicate(train_near_val, {"max_gap": _p("fraction", 0.1),
+                                                 "min_points": _p("count", 3)}),
     "magnitude": Predicate(magnitude, {"slot": SLOT, "final_at_least": _p("number", 20.0),
                                        "start_at_least": _p("number", 1e4)}),
     "at_chance": Predicate(at_chance, {"slot": SLOT, "tolerance": _p("fraction", 0.05),

@@ -20,6 +20,11 @@ def odd_window(n: int, fraction: float, cap: int = 501) -> int:
     return w if w % 2 else w + 1
 
 
+def smooth_window(n: int, fraction: float = 0.05) -> int:
+    """The rolling-median window `smooth` uses for a curve of n points."""
+    return max(odd_window(n, fraction), 5 if n >= 15 else 3 if n >= 7 else 1)
+
+
 def smooth(values: np.ndarray, fraction: float = 0.05) -> np.ndarray:
     """Centred rolling median: robust to single-step noise and spikes, keeps trends.
 
@@ -27,7 +32,7 @@ def smooth(values: np.ndarray, fraction: float = 0.05) -> np.ndarray:
     a 20-point validation curve a 5% window is one point, which smooths nothing.
     """
     n = values.size
-    w = max(odd_window(n, fraction), 5 if n >= 15 else 3 if n >= 7 else 1)
+    w = smooth_window(n, fraction)
     if w <= 1 or n < 3:
         return values.astype(np.float64, copy=True)
     return pd.Series(values).rolling(w, center=True, min_periods=1).median().to_numpy()
