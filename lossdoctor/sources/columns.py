@@ -6,6 +6,7 @@ Readers hand named columns of (step, value) points to a `RunBuilder`, which call
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable
@@ -31,6 +32,9 @@ SPECIAL_NUMBERS = {
 # an epoch's logs (e.g. no validation that epoch), R and pandas write NA / <NA>. A loss
 # that really was NaN is written 'nan' by Python, so only these mean "not logged".
 MISSING = frozenset({"", "na", "n/a", "<na>", "null", "none"})
+# Every upper/lower-case spelling of MISSING, for pandas' exact-match `na_values`.
+MISSING_SPELLINGS = sorted({"".join(c) for word in MISSING
+                            for c in itertools.product(*({ch.lower(), ch.upper()} for ch in word))})
 
 _METRIC_WORDS = re.compile(r"loss|acc|err|score|perplex|auc|f1|map|metric|reward|\blr\b")
 

@@ -2,13 +2,18 @@
 
 One reader serves all four formats; the format name only labels the Run. The delimiter
 and header line are found here (a title line above the header is skipped) because
-pandas' delimiter sniffing needs the slow python engine; the C engine then reads every
-cell as text, so an empty cell ("not logged on this row") stays distinct from 'nan'.
+pandas' delimiter sniffing needs the slow python engine. pandas' C engine then parses
+the numbers, with only the "not logged" spellings as missing, so a column it returns as
+numbers holds no 'nan' text and its NaNs are empty/NA cells. A column that is not all
+numbers (a logged 'nan', text) is read again as text and parsed cell by cell, so an empty
+cell ("not logged on this row") stays distinct from 'nan'.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +22,14 @@ import pandas as pd
 
 from ..errors import InputError
 from ..frame import Run
-from .columns import RunBuilder, choose_axis, is_counter, looks_like_metric, numeric_cells
+from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, looks_like_metric,
+                      numeric_cells, to_float)
 from .text import read_text
 
 DELIMITERS = (",", ";", "\t", "|")
 WHITESPACE = r"\s+"  # pandas' C engine handles this one regex itself
+# One column's (values, mask of logged cells, count of text cells), by column index.
+Cells = Callable[[int], tuple[np.ndarray, np.ndarray, int]]
 
 
 @dataclass(frozen=True)
@@ -79,31 +87,77 @@ def read_csv(path: Path, fmt: str = "csv") -> Run:
     shape = sniff_table(text)
     if shape is None:
         raise InputError(path, "empty file")
-    frame = _load(path, text, shape)
-    names, body = _header(frame, shape)
-    if body.empty:
-        raise InputError(path, "header only, no data rows")
-    _add_columns(builder, names, body)
+    body = text.split("\n", shape.skip)[-1] if shape.skip else text
+    fast = _fast_columns(body, shape)
+    if fast is None:
+        names, rows = _header(_load(path, body, shape))
+        if rows.empty:
+            raise InputError(path, "header only, no data rows")
+        fast = names, len(rows), lambda j: numeric_cells(rows.iloc[:, j])
+    _add_columns(builder, *fast)
     if not builder.run.series:
         raise InputError(path, "no numeric columns")
     return builder.finish()
 
 
-def _load(path: Path, text: str, shape: TableShape) -> pd.DataFrame:
-    """Read every cell as text with pandas' C engine, starting at the header line."""
-    body = text.split("\n", shape.skip)[-1] if shape.skip else text
+def _text_frame(body: str | bytes, sep: str, **options: object) -> pd.DataFrame:
+    """Cells as text with pandas' C engine; `body` (str, or UTF-8 bytes) starts at the header line."""
+    return pd.read_csv(_buffer(body), sep=sep, header=None, dtype=str, na_filter=False,
+                       engine="c", skip_blank_lines=True, skipinitialspace=True, **options)
+
+
+def _buffer(body: str | bytes) -> io.TextIOBase | io.BufferedIOBase:
+    """A file object over the text (UTF-8 bytes are read without a copy)."""
+    return io.BytesIO(body) if isinstance(body, bytes) else io.StringIO(body)
+
+
+def _fast_columns(body: str, shape: TableShape) -> tuple[list[str], int, Cells] | None:
+    """(names, rows, cells) from one numeric C-engine read; None when the text path must decide.
+
+    A repeated header line (appended logs) would turn every named column into text, so
+    when at least one named column parses as numbers there is none to drop; names that
+    read as numbers or as "not logged" would break that argument and go the text path.
+    """
     try:
-        return pd.read_csv(
-            io.StringIO(body), sep=shape.sep, header=None, dtype=str, na_filter=False,
-            engine="c", skip_blank_lines=True, skipinitialspace=True,
-        )
+        first = body.split("\n", 1)[0]  # the header line, unless a quoted name holds a newline
+        names = _names(_text_frame(body if '"' in first else first, shape.sep, nrows=1))
+        data = body.encode("utf-8")  # a StringIO of a big log costs 4 bytes per character
+        with warnings.catch_warnings():  # a column numeric in one chunk, text in another: text path
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            frame = pd.read_csv(_buffer(data), sep=shape.sep, header=None, skiprows=1, engine="c",
+                                na_values=MISSING_SPELLINGS, keep_default_na=False,
+                                skip_blank_lines=True, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+    numeric = [frame.dtypes.iloc[j].kind in "iuf" for j in range(frame.shape[1])]
+    if frame.shape[1] != len(names) or not frame.shape[0]:
+        return None  # a short first row or a ragged table: the text path decides or explains
+    if not any(numeric[j] for j, n in enumerate(names) if n) or \
+            any(to_float(n) is not None or n.lower() in MISSING for n in names if n):
+        return None
+    text_cols = [j for j, ok in enumerate(numeric) if not ok]
+    text = _text_frame(data, shape.sep, skiprows=1, usecols=text_cols) if text_cols else None
+
+    def cells(j: int) -> tuple[np.ndarray, np.ndarray, int]:
+        if not numeric[j]:
+            return numeric_cells(text[j])
+        values = frame.iloc[:, j].to_numpy(dtype=np.float64)
+        return values, ~np.isnan(values), 0  # NaN here is an empty/NA cell: 'nan' text is not numeric
+
+    return names, frame.shape[0], cells
+
+
+def _load(path: Path, body: str, shape: TableShape) -> pd.DataFrame:
+    """Read every cell as text with pandas' C engine, starting at the header line."""
+    try:
+        return _text_frame(body, shape.sep)
     except (pd.errors.ParserError, ValueError) as exc:
         detail = str(exc).split("C error: ")[-1].strip().rstrip(".")
         raise InputError(path, f"malformed CSV: {detail}") from None
 
 
-def _header(frame: pd.DataFrame, shape: TableShape) -> tuple[list[str], pd.DataFrame]:
-    """Header names (stripped, made unique) and the data rows, minus repeated headers."""
+def _names(frame: pd.DataFrame) -> list[str]:
+    """Header names from the first row of a text frame: stripped, made unique."""
     names: list[str] = []
     for cell in frame.iloc[0].astype(str):
         name = cell.strip().strip('"').strip()
@@ -111,25 +165,31 @@ def _header(frame: pd.DataFrame, shape: TableShape) -> tuple[list[str], pd.DataF
         while name and name in names:
             name, k = f"{base}.{k - 1}", k + 1
         names.append(name)
+    return names
+
+
+def _header(frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """Header names (stripped, made unique) and the data rows, minus repeated headers."""
+    names = _names(frame)
     body = frame.iloc[1:]
     # Some appended logs repeat the header line mid-file.
     repeated = (body.astype(str).apply(lambda col: col.str.strip()) == names).all(axis=1)
     return names, body[~repeated.to_numpy()]
 
 
-def _add_columns(builder: RunBuilder, names: list[str], body: pd.DataFrame) -> None:
+def _add_columns(builder: RunBuilder, names: list[str], rows: int, cells: Cells) -> None:
     """Add one series per numeric column, over the axis the table provides."""
     axis_key, axis = choose_axis(n for n in names if n)
-    steps = np.arange(len(body), dtype=np.float64)
+    steps = np.arange(rows, dtype=np.float64)
     if axis_key is not None:
-        steps = numeric_cells(body.iloc[:, names.index(axis_key)])[0]
+        steps = cells(names.index(axis_key))[0]
     elif names[0] == "":
         # An unnamed pandas index column (header starts with ','): it numbers the rows.
-        steps = numeric_cells(body.iloc[:, 0])[0]
+        steps = cells(0)[0]
     for j, name in enumerate(names):
         if not name or name == axis_key or is_counter(name):
             continue  # unnamed (index / trailing-comma) columns and counters are not metrics
-        values, present, junk = numeric_cells(body.iloc[:, j])
+        values, present, junk = cells(j)
         if junk > present.sum():
             if looks_like_metric(name):
                 builder.notes.append(f"{name}: holds text, not numbers; column skipped")

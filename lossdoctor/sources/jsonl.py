@@ -2,6 +2,8 @@
 
 Python's json accepts the bare NaN / Infinity tokens these tools write. A garbage line in
 a JSON-lines log is skipped with a note; a log that is mostly garbage is an InputError.
+Lines are parsed one by one (a joined array could glue two broken lines into one
+object); the numbers are converted a key at a time by `records`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from pathlib import Path
 from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder
-from .records import add_records, flatten
+from .records import add_records, flatten_all
 from .text import read_text
+
+# A metrics record is a few KB; a longer line is not one (a dumped tensor, a config blob,
+# a log cut and glued together) and is skipped unparsed like a garbage line.
+MAX_LINE_CHARS = 16 * 2**20
 
 
 def load_json(path: Path, notes: list[str] | None = None) -> object:
@@ -31,25 +37,33 @@ def load_json(path: Path, notes: list[str] | None = None) -> object:
 def read_jsonl(path: Path) -> Run:
     """Read a JSON-lines log: one object per line, blank lines and garbage lines skipped."""
     builder = RunBuilder(path, "jsonl")
-    records, bad, total = [], [], 0
+    records, bad, total, too_long = [], [], 0, 0
     for number, line in enumerate(read_text(path, builder.notes).split("\n"), start=1):
         if not line.strip():
             continue
         total += 1
-        record = _parse_line(line)
+        record = _parse_line(line) if len(line) <= MAX_LINE_CHARS else None
         if record is None:
             bad.append(number)
+            too_long += len(line) > MAX_LINE_CHARS
         else:
-            records.append(flatten(record))
+            records.append(record)
+    records = flatten_all(records)
     if not total:
         raise InputError(path, "empty file (only blank lines)")
     if len(bad) * 2 > total or not records:
-        raise InputError(path, f"not JSON lines: {len(bad)} of {total} lines are not JSON objects (first: line {bad[0]})")
+        raise InputError(path, f"not JSON lines: {len(bad)} of {total} lines are not JSON objects "
+                         f"(first: line {bad[0]}){_limit(too_long)}")
     if bad:
         shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        builder.notes.append(f"skipped {len(bad)} line(s) that are not JSON objects: line {shown}")
+        builder.notes.append(f"skipped {len(bad)} line(s) that are not JSON objects: line {shown}{_limit(too_long)}")
     add_records(builder, records)
     return builder.finish()
+
+
+def _limit(too_long: int) -> str:
+    """The part of a message that says how many lines were over the line limit."""
+    return f"; {too_long} longer than the {MAX_LINE_CHARS:,}-character line limit" if too_long else ""
 
 
 def _parse_line(line: str) -> dict | None:
@@ -69,7 +83,7 @@ def read_json_records(path: Path) -> Run:
         document = _columns_to_records(document)
     if not isinstance(document, list):
         raise InputError(path, "JSON is neither a list of records nor a dict of metric lists")
-    records = [flatten(item) for item in document if isinstance(item, dict)]
+    records = flatten_all([item for item in document if isinstance(item, dict)])
     if len(records) < len(document):
         builder.notes.append(f"skipped {len(document) - len(records)} list item(s) that are not objects")
     if not records:

@@ -24,6 +24,7 @@ from .tfrecord import Buffer, FrameError, first_bad_data, walk_frames
 Scalars = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
 _MAX_GROUPED = 1024  # longer records (images, graphs) are never scalar-only events
 _MIN_GROUP = 8  # below this, a length class is cheaper to decode record by record
+_CHUNK = 1 << 19  # records of one length decoded together (bounds the memory of their words)
 _SLOT_BITS = 16  # order key = record index << 16 | value index within the record
 _ROLE_DIRS = ("train", "validation", "val", "eval")
 
@@ -31,9 +32,12 @@ _ROLE_DIRS = ("train", "validation", "val", "eval")
 def read_event_scalars(path: Path, verify: bool = False, notes: list[str] | None = None) -> Scalars:
     """tag -> (steps int64, wall_times float64, values float64), in file order, every point (NaN/Inf kept)."""
     path = Path(path)
-    if path.stat().st_size == 0:
-        raise InputError(path, "empty file")
-    buf = Buffer(path)
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(path, "empty file")
+        buf = Buffer(path)
+    except OSError as e:  # permission, a vanished file, a symlink loop: one line, not a traceback
+        raise InputError(path, (e.strerror or str(e)).lower()) from None
     try:
         frames = walk_frames(buf)
     except FrameError as e:
@@ -51,8 +55,9 @@ def read_event_scalars(path: Path, verify: bool = False, notes: list[str] | None
             if length > _MAX_GROUPED or idx.size < _MIN_GROUP:
                 for i in idx.tolist():
                     points.add_layout(i, _parse(buf, int(frames.starts[i]), length))
-            else:
-                _decode_class(buf, frames.starts, idx, length, points)
+            else:  # in chunks: the words of 5M records at once would be ~1 GB
+                for a in range(0, idx.size, _CHUNK):
+                    _decode_class(buf, frames.starts, idx[a : a + _CHUNK], length, points)
         except WireError as e:  # raised from _parse with the record's offset
             raise InputError(path, str(e)) from None
     return points.result()
@@ -190,7 +195,10 @@ def read_tensorboard(path: Path, verify: bool = False) -> Run:
     streams = {"": [path]} if path.is_file() else _streams(path)
     if not streams:
         raise InputError(path, "no TensorBoard event files (names containing 'tfevents') in this folder")
-    read = {sub: _read_stream(path, files, verify, run.notes) for sub, files in streams.items()}
+    failed: list[InputError] = []
+    read = {sub: _read_stream(path, files, verify, run.notes, failed) for sub, files in streams.items()}
+    if failed and not any(read.values()):
+        raise failed[0]  # nothing readable: say why the first file is not
     for (sub, tag), name in _series_names(read).items():
         steps, _, values = read[sub][tag]
         run.add(make_series(name, steps, values, axis="step", notes=run.notes))
@@ -210,13 +218,25 @@ def _streams(root: Path) -> dict[str, list[Path]]:
     return dict(found)
 
 
-def _read_stream(root: Path, files: list[Path], verify: bool, notes: list[str]) -> Scalars:
-    """The files of one folder as one stream: ordered by their first wall time, concatenated."""
+def _read_stream(root: Path, files: list[Path], verify: bool, notes: list[str],
+                 failed: list[InputError]) -> Scalars:
+    """The files of one folder as one stream: ordered by their first wall time, concatenated.
+
+    In a folder, an unreadable event file (a zero-byte file from a run killed at start, a
+    corrupt one) is skipped with a note and kept in `failed`; a single file asked for is not.
+    """
     parts = []
     for f in files:
         file_notes: list[str] = []
-        scalars = read_event_scalars(f, verify, file_notes)
         label = f.name if f == root else f.relative_to(root).as_posix()
+        try:
+            scalars = read_event_scalars(f, verify, file_notes)
+        except InputError as e:
+            if f == root:
+                raise
+            failed.append(e)
+            notes.append(f"skipped {label}: {e.problem}")
+            continue
         notes.extend(f"{label}: {n}" for n in file_notes)
         if scalars:
             first = min(float(w[0]) for _, w, _ in scalars.values())
