@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -129,6 +128,8 @@ def chunks(refs: Sequence[RunRef], jobs: int) -> list[list[RunRef]]:
 
 def _in_pool(refs: Sequence[RunRef], settings: Settings, jobs: int,
              rows: list[AuditRow], tick: Progress) -> None:
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # only audits fork workers
+
     parts = chunks(refs, jobs)
     with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), initializer=_init_worker,
                              initargs=(settings,)) as pool:

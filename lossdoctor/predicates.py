@@ -125,7 +125,7 @@ def val_rises(subj: Subject, min_rise: float, min_snr: float, min_after: int,
     c = _curve(subj, "val_loss", min_points)
     if c is None:
         return None
-    s = signals.smooth(c.values, 0.1)
+    s = c.smoothed_wide
     best_i = _best_logged_near(c.values, s)  # the step to report: a checkpoint to keep
     level = float(s.min())  # the level to measure the rise from: robust to one lucky dip
     if c.n - 1 - best_i < min_after or level <= 0:
@@ -166,7 +166,7 @@ def train_falls_after_val_best(subj: Subject, min_drop: float) -> Evidence | Non
     t, v = subj.curve("train_loss"), subj.curve("val_loss")
     if t is None or v is None or t.n < 3 or v.n < 2 or not _comparable(t, v):
         return None
-    best_step = v.step_at(_best_logged_near(v.values, signals.smooth(v.values, 0.1)))
+    best_step = v.step_at(_best_logged_near(v.values, v.smoothed_wide))
     at_best = float(np.interp(best_step, t.steps, t.smoothed))
     drop = -signals.rel_change(at_best, t.end)
     if drop < min_drop:

@@ -35,6 +35,11 @@ class Curve:
         return signals.smooth(self.values, 0.05)
 
     @cached_property
+    def smoothed_wide(self) -> np.ndarray:
+        """Rolling median over ~10% of the points: for short evaluation curves' turns."""
+        return signals.smooth(self.values, 0.1)
+
+    @cached_property
     def start(self) -> float:
         """Robust level at the start."""
         return signals.start_level(self.values)

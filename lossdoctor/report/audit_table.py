@@ -9,9 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-
 from ..audit import AuditRow
 
 COLUMNS = ("run", "format", "points", "verdict", "findings", "best_val_step", "best_val_loss", "final_val_loss")
@@ -65,6 +62,9 @@ def render_plain(rows: list[AuditRow], out: TextIO) -> None:
 
 def render_rich(rows: list[AuditRow], out: TextIO) -> None:
     """A rich table, verdicts coloured."""
+    from rich.console import Console  # imported here: `diagnose` must not pay for rich
+    from rich.table import Table
+
     table = Table(show_lines=False, header_style="bold")
     for column in COLUMNS:
         table.add_column(header(column), justify="right" if column in _NUMERIC else "left",
