@@ -13,14 +13,14 @@ from .frame import Run
 from .predicates import PREDICATES, Evidence
 from .roles import Roles
 from .ruleset import Rule
-from .subject import Subject, main_subjects, pair_subjects, series_subjects
+from .subject import Subject, pair_subjects, series_subjects
 from .template import MissingField, render
 
 
 def evaluate_rules(run: Run, roles: Roles, rules: list[Rule]) -> list[Finding]:
     """Every finding of every rule on every subject of the run, worst first."""
-    by_kind = {"main": main_subjects(run, roles), "pair": pair_subjects(run, roles),
-               "series": series_subjects(run, roles)}
+    pairs = pair_subjects(run, roles)  # the main subject is pairs[0]: one set of answers
+    by_kind = {"main": pairs[:1], "pair": pairs, "series": series_subjects(run, roles)}
     findings = []
     for rule in rules:
         for subj in by_kind[rule.for_each]:
@@ -53,12 +53,19 @@ def evaluate(node: Any, subj: Subject, params: dict[str, Any]) -> Evidence | Non
 
 def call_predicate(name: str, args: dict[str, Any], subj: Subject,
                    params: dict[str, Any]) -> Evidence | None:
-    """Call a registered predicate with its defaults, the rule's args and `$param` values."""
+    """Call a registered predicate with its defaults, the rule's args and `$param` values.
+
+    Predicates are pure, and several rules ask the same question of one subject (is this
+    curve diverging? still falling?), so each answer is memoised on the subject.
+    """
     pred = PREDICATES[name]
     kwargs = {k: p.default for k, p in pred.params.items()}
     for k, v in args.items():
         kwargs[k] = params[v[1:]] if isinstance(v, str) and v.startswith("$") else v
-    return pred.fn(subj, **kwargs)
+    key = (name, repr(sorted(kwargs.items())))
+    if key not in subj.answers:
+        subj.answers[key] = pred.fn(subj, **kwargs)
+    return subj.answers[key]
 
 
 def make_finding(rule: Rule, subj: Subject, evidence: Evidence) -> Finding:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from typing import Any
+
 import numpy as np
 
 from . import signals
@@ -83,6 +85,8 @@ class Subject:
     slots: dict[str, Series] = field(default_factory=dict)
     producer: str | None = None
     _curves: dict[str, Curve | None] = field(default_factory=dict, repr=False)
+    # Predicate answers by (name, arguments): filled by the engine, read-only for rules.
+    answers: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def series(self, slot: str) -> Series | None:
         """The raw series in a slot (NaN/Inf included), or None."""
@@ -110,11 +114,6 @@ def pair_subjects(run: Run, roles: Roles) -> list[Subject]:
             slots["val_loss"] = known[val]
         out.append(Subject(label, run.format, slots, roles.producer))
     return out
-
-
-def main_subjects(run: Run, roles: Roles) -> list[Subject]:
-    """The main pair only (the run's total loss, or the sum of its terms)."""
-    return pair_subjects(run, roles)[:1]
 
 
 def series_subjects(run: Run, roles: Roles) -> list[Subject]:
