@@ -48,6 +48,24 @@ def main() -> None:
     """Diagnose deep-learning training logs: what the curves say, and what to do."""
 
 
+def _run_options(fn: Callable) -> Callable:
+    """The options `diagnose` and `audit` share: roles, ignored and extra rules, output, config."""
+    options = (
+        click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME",
+                     help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm)."),
+        click.option("--ignore", multiple=True, metavar="RULE", help="Do not run this rule (repeatable)."),
+        click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
+                     help="Extra rule file or folder of *.yaml rules (repeatable)."),
+        click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
+                     help="Write the report to this file instead of stdout."),
+        click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+                     help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's."),
+    )
+    for option in reversed(options):  # decorators apply bottom-up: keep the listed order in --help
+        fn = option(fn)
+    return fn
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
@@ -55,15 +73,7 @@ def main() -> None:
 @click.option("--fail-on", default=None, metavar="SEVERITY|RULES",
               help="Exit 1 when a finding is at/above this severity (info, warning, error, never) "
                    "or is one of these comma-separated rule ids.  [default: error, or the config's fail-on]")
-@click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME",
-              help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm).")
-@click.option("--ignore", multiple=True, metavar="RULE", help="Do not run this rule (repeatable).")
-@click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Extra rule file or folder of *.yaml rules (repeatable).")
-@click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
-              help="Write the report to this file instead of stdout.")
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's.")
+@_run_options
 @click.option("--verify", is_flag=True,
               help="Check every TensorBoard record's data checksum (slower; length checksums are always checked).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -91,14 +101,7 @@ def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str | None, metrics: tu
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores; 1 = in-process).")
 @click.option("--follow-symlinks", is_flag=True, help="Follow symlinks that lead out of the roots.")
-@click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME", help="As for diagnose.")
-@click.option("--ignore", multiple=True, metavar="RULE", help="Do not run this rule (repeatable).")
-@click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Extra rule file or folder of *.yaml rules (repeatable).")
-@click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
-              help="Write the report to this file instead of stdout.")
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's.")
+@_run_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def audit(roots: tuple[Path, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
           min_severity: str | None, jobs: int | None, follow_symlinks: bool, metrics: tuple[str, ...],

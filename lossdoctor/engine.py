@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .findings import Finding
 from .frame import Run
 from .predicates import PREDICATES, Evidence
@@ -22,11 +24,14 @@ def evaluate_rules(run: Run, roles: Roles, rules: list[Rule]) -> list[Finding]:
     pairs = pair_subjects(run, roles)  # the main subject is pairs[0]: one set of answers
     by_kind = {"main": pairs[:1], "pair": pairs, "series": series_subjects(run, roles)}
     findings = []
-    for rule in rules:
-        for subj in by_kind[rule.for_each]:
-            evidence = evaluate(rule.when, subj, rule.params)
-            if evidence is not None:
-                findings.append(make_finding(rule, subj, evidence))
+    # Ratios of extreme logged values (1e300 / 1e-300) overflow to +-inf, which the
+    # predicates compare correctly: that is not worth a warning on the user's terminal.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for rule in rules:
+            for subj in by_kind[rule.for_each]:
+                evidence = evaluate(rule.when, subj, rule.params)
+                if evidence is not None:
+                    findings.append(make_finding(rule, subj, evidence))
     return sorted(findings)
 
 
