@@ -122,7 +122,7 @@ def _split_streams(
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """[(name, steps, values)]: the key's points, split in two when two record kinds clash."""
     steps, values = pts.steps, pts.values
-    if steps.size < 2 or not np.any(np.diff(steps) < 0):
+    if not _goes_back(steps):
         return [(name, steps, values)]
     # A record's kind is its set of metric keys (train lines vs validation lines).
     kinds = [frozenset(k for k in records[i] if not is_counter(k)) for i in pts.records.tolist()]
@@ -138,5 +138,6 @@ def _split_streams(
 
 
 def _goes_back(steps: np.ndarray) -> bool:
-    """True when the steps decrease somewhere."""
-    return bool(steps.size > 1 and np.any(np.diff(steps) < 0))
+    """True when the steps decrease somewhere (a step logged as NaN/Inf is no position)."""
+    placed = steps[np.isfinite(steps)]
+    return bool(placed.size > 1 and np.any(np.diff(placed) < 0))
