@@ -6,6 +6,7 @@ their exit code; anything else is an internal error (a traceback only with --deb
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -34,6 +35,11 @@ def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
     except KeyboardInterrupt:
         click.echo("lossdoctor: interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # `lossdoctor ... | head`: the reader has what it wanted. Say nothing, and point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.BROKEN_PIPE)
     except Exception as exc:  # noqa: BLE001 - the boundary: a bug must not look like bad input
         if debug:
             traceback.print_exc()

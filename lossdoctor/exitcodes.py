@@ -15,3 +15,4 @@ class ExitCode(IntEnum):
     NOTHING = 4  # read fine, but no loss series to diagnose
     INTERNAL = 70  # a bug in lossdoctor (EX_SOFTWARE); never a negative code
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE, as shells report it)

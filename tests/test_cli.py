@@ -24,7 +24,19 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_exit_codes_are_pinned() -> None:
     assert {c.name: int(c) for c in ExitCode} == {
-        "OK": 0, "FINDINGS": 1, "USAGE": 2, "INPUT": 3, "NOTHING": 4, "INTERNAL": 70, "INTERRUPTED": 130}
+        "OK": 0, "FINDINGS": 1, "USAGE": 2, "INPUT": 3, "NOTHING": 4, "INTERNAL": 70, "INTERRUPTED": 130,
+        "BROKEN_PIPE": 141}
+
+
+def test_a_closed_pipe_is_not_an_internal_error() -> None:
+    # `lossdoctor diagnose ... | head -1`: the reader closes the pipe after one line, and
+    # the report of every corpus run (> 64 KB, more than a pipe buffers) hits it.
+    runs = " ".join(str(p) for p in sorted(CORPUS.iterdir()))
+    cmd = (f"{sys.executable} -m lossdoctor diagnose {runs} --format plain --fail-on never"
+           " | head -1; exit ${PIPESTATUS[0]}")
+    run = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True)
+    assert run.returncode == ExitCode.BROKEN_PIPE
+    assert run.stderr == "" and run.stdout.startswith("── ")
 
 
 def test_clean_run_exits_0_and_reports() -> None:
