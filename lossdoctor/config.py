@@ -18,7 +18,7 @@ import yaml
 
 from .config_schema import Layer, check_ignore, check_override, parse_layer, unknown_rule
 from .errors import ConfigError
-from .ruleset import Rule, default_rule_dir, load_rule_files, rule_files_in
+from .ruleset import Rule, load_rule_files, packaged_rule_files, rule_files_in
 
 try:
     import tomllib as _toml
@@ -51,7 +51,7 @@ def load_config(config_file: Path | None = None, extra_rules: tuple[Path, ...] =
     files = [f for layer in layers for i, p in enumerate(layer.rule_paths)
              for f in rule_files(p, f"{layer.where(f'rule-paths[{i}]')}: {p}")]
     files += [f for p in extra_rules for f in rule_files(p, str(p))]
-    rules = load_rule_files(rule_files_in(_packaged_dir()) + files)
+    rules = load_rule_files(packaged_rule_files() + files)
     by_id = {r.id: r for r in rules}
     overrides: dict[str, tuple[Any, dict]] = {}
     origins: dict[str, dict[str, str]] = {}
@@ -68,13 +68,6 @@ def load_config(config_file: Path | None = None, extra_rules: tuple[Path, ...] =
     metrics = {k: v for layer in layers for k, v in layer.metrics.items()}
     fail_on = tuple((layer.where("fail-on"), layer.fail_on) for layer in layers if layer.fail_on)
     return Config(tuple(rules), ignore, metrics, fail_on, tuple(layer.name for layer in layers), origins)
-
-
-def _packaged_dir() -> Path:
-    folder = default_rule_dir()
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: packaged rules not found (is lossdoctor installed correctly?)")
-    return folder
 
 
 def rule_files(path: Path, where: str) -> list[Path]:

@@ -455,5 +455,3 @@ PREDICATES: dict[str, Predicate] = {
     "axis_is": Predicate(axis_is, {"slot": SLOT, "axes": _p("names")}),
     "has": Predicate(has, {"slot": SLOT, "min_points": _p("count", 1)}),
 }
-
-SLOT_NAMES = SLOTS

@@ -17,7 +17,8 @@ import yaml
 
 from .errors import ConfigError
 from .findings import Severity
-from .predicates import PREDICATES, SLOT_NAMES, Param
+from .predicates import PREDICATES, Param
+from .subject import SLOTS
 from .template import check_template
 
 RULE_KEYS = {"id", "title", "severity", "for_each", "when", "message", "remedies",
@@ -231,7 +232,7 @@ def param_problem(param: Param, value: Any) -> str | None:
     """Why `value` does not fit a parameter of this kind, or None when it does."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if param.kind == "slot":
-        return None if value in SLOT_NAMES else f"expected one of {', '.join(SLOT_NAMES)}, got {value!r}"
+        return None if value in SLOTS else f"expected one of {', '.join(SLOTS)}, got {value!r}"
     if param.kind == "names":
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return None if ok else f"expected a list of names, got {value!r}"
@@ -262,9 +263,14 @@ def rule_files_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def default_rules() -> list[Rule]:
-    """The packaged rule set."""
+def packaged_rule_files() -> list[Path]:
+    """The packaged rule files; a ConfigError when the installation lost them."""
     folder = default_rule_dir()
     if not folder.is_dir():
         raise ConfigError(f"{folder}: packaged rules not found (is lossdoctor installed correctly?)")
-    return load_rule_files(rule_files_in(folder))
+    return rule_files_in(folder)
+
+
+def default_rules() -> list[Rule]:
+    """The packaged rule set."""
+    return load_rule_files(packaged_rule_files())

@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from ..exitcodes import ExitCode
 from ..findings import Diagnosis, Finding, Severity
 from ..report import RenderOptions
-from ..ruleset import Rule, default_rule_dir, default_rules, load_rule_files, rule_files_in
+from ..ruleset import Rule
 
 
 @dataclass(frozen=True)
@@ -56,20 +56,6 @@ class FailOn:
 
 
 DEFAULT_GATE = FailOn(Severity.ERROR)
-
-
-def load_rules(extra: tuple[Path, ...] = ()) -> list[Rule]:
-    """The packaged rules plus extra rule files or folders."""
-    files: list[Path] = []
-    for path in extra:
-        if path.is_dir():
-            files += rule_files_in(path)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise ConfigError(f"{path}: no such rule file or folder")
-    # One call over packaged + extra files, so an extra rule reusing a packaged id is an error.
-    return load_rule_files(rule_files_in(default_rule_dir()) + files) if files else default_rules()
 
 
 def parse_metrics(pairs: tuple[str, ...]) -> dict[str, str]:

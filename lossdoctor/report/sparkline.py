@@ -31,16 +31,15 @@ def bins_of(series: Series, width: int, xr: XRange | None = None
     bad = np.bincount(idx[~ok], minlength=width) > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
-    means[idx.min() if idx.size else 0 :] = _carry_forward(means[idx.min() if idx.size else 0 :])
-    return edges, means, bad
+    return edges, _carry_forward(means), bad
 
 
 def _carry_forward(means: np.ndarray) -> np.ndarray:
-    """Empty bins (steps between sparse log points) show the last value before them."""
+    """Empty bins (steps between sparse log points) show the last value before them; bins
+    before the curve's first point (another curve's x-range) stay empty."""
     idx = np.where(np.isfinite(means), np.arange(means.size), 0)
     np.maximum.accumulate(idx, out=idx)
-    filled = means[idx]
-    return filled
+    return means[idx]
 
 
 def sparkline(series: Series, width: int = 48, log: bool = False, xr: XRange | None = None) -> str:
