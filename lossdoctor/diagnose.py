@@ -74,5 +74,6 @@ def _check_overrides(run: Run, metrics: dict[str, str]) -> None:
             raise ConfigError(f"--metric {role}={name}: unknown role '{role}' "
                               f"(roles: {', '.join(ROLE_NAMES)})")
         if name not in run.series:
-            raise NothingToDiagnose(run.path, f"--metric {role}={name}: no series named "
+            # The mapping may come from --metric or from a config file's `metrics:`.
+            raise NothingToDiagnose(run.path, f"metric role {role}={name}: no series named "
                                     f"'{name}' (it has: {', '.join(sorted(run.series)[:8])})")
