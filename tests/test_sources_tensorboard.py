@@ -245,3 +245,46 @@ def test_record_by_record_path_alone_matches(path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(tb, "_MIN_GROUP", 10**12)  # no grouped decoding at all
     assert_same(read_event_scalars(path), reference(path))
+
+
+@pytest.mark.parametrize("segment", [16, 1000, 1 << 16])
+def test_segmented_reading_matches(segment: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file read a few bytes or KB at a time (records cut at every boundary) reads the same."""
+    import lossdoctor.sources.tfrecord as tfrecord
+
+    monkeypatch.setattr(tfrecord, "SEGMENT", segment)
+    for path in CORPUS_FILES:
+        assert_same(read_event_scalars(path), reference(path))
+
+
+def test_damage_is_located_across_segments(small_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lossdoctor.sources.tfrecord as tfrecord
+
+    monkeypatch.setattr(tfrecord, "SEGMENT", 100)  # about two records per segment
+    offsets = record_offsets(small_file)
+    original = small_file.read_bytes()
+    data = bytearray(original)
+    data[offsets[30]] ^= 0x01  # a corrupt middle, then 20 good records in later segments
+    small_file.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=f"corrupt record at byte {offsets[30]:,} \\(length checksum"):
+        read_event_scalars(small_file)
+    small_file.write_bytes(original[: offsets[-1] + 14])
+    notes: list[str] = []
+    assert len(read_event_scalars(small_file, notes=notes)["loss"][0]) == len(offsets) - 2
+    assert notes == [f"ignored a truncated last record at byte {offsets[-1]:,}"]
+    data = bytearray(original)
+    data[offsets[20] + 12 + 3] ^= 0x10
+    small_file.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=f"byte {offsets[20]:,} \\(data checksum"):
+        read_event_scalars(small_file, verify=True)
+
+
+def test_garbage_tail_longer_than_a_segment(small_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lossdoctor.sources.tfrecord as tfrecord
+
+    monkeypatch.setattr(tfrecord, "SEGMENT", 64)
+    end = small_file.stat().st_size
+    small_file.write_bytes(small_file.read_bytes() + bytes(range(256)) * 4)
+    notes: list[str] = []
+    assert len(read_event_scalars(small_file, notes=notes)["loss"][0]) == 50
+    assert notes == [f"ignored an unreadable last record at byte {end:,} (length checksum mismatch)"]

@@ -7,18 +7,24 @@ reading one header after another we find every position that *could* start a fra
 whose length checksum matches, and check that they chain from byte 0 to the end. Any
 gap in that chain (a record without wall_time, a truncated or corrupt tail) is walked
 one header at a time in Python, so the fast path never decides correctness alone.
+
+A file is read in segments of about `SEGMENT` bytes, each starting at a record, so a
+multi-GB event file never sits in memory whole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 _HEADER = 12  # 8 length bytes + 4 length-checksum bytes
 _PAD = 32  # zero bytes after the file so 8-byte reads near the end stay in bounds
 _CHUNK = 1024  # long records are checksummed as chunks of this many bytes, then combined
+_BLOCK = 1 << 22  # bytes scanned for headers at a time
+SEGMENT = 64 << 20  # bytes walked and decoded at a time: bounds memory, big enough to amortise
 
 
 def _crc_table() -> np.ndarray:
@@ -50,17 +56,27 @@ def masked(crc: np.ndarray | int) -> np.ndarray | int:
 
 
 class Buffer:
-    """A whole file in a zero-padded uint8 array, with unaligned 8-byte reads by position."""
+    """A stretch of a file from byte `base`, in a zero-padded uint8 array, with unaligned 8-byte
+    reads by position. `final`: the stretch runs to the end of the file."""
 
-    def __init__(self, path: Path) -> None:
-        self.size = path.stat().st_size
-        self.data = np.zeros(self.size + _PAD, np.uint8)
-        with open(path, "rb") as f:
-            f.readinto(memoryview(self.data)[: self.size])
-        n = len(self.data)
+    def __init__(self, data: np.ndarray, base: int = 0, final: bool = True) -> None:
+        self.data, self.base, self.final = data, base, final
+        self.size = data.size - _PAD
+        n = data.size
         # Views at every byte offset: an unaligned read is a plain index into one of them.
-        self.u64 = [np.frombuffer(self.data, "<u8", (n - k) // 8, k) for k in range(8)]
-        self.u32 = [np.frombuffer(self.data, "<u4", max(self.size - k, 0) // 4, k) for k in range(4)]
+        self.u64 = [np.frombuffer(data, "<u8", (n - k) // 8, k) for k in range(8)]
+        self.u32 = [np.frombuffer(data, "<u4", max(self.size - k, 0) // 4, k) for k in range(4)]
+
+    @classmethod
+    def read(cls, f: BinaryIO, base: int, size: int, final: bool) -> "Buffer":
+        """`size` bytes of `f` from `base` (fewer, and final, if the file shrank meanwhile)."""
+        data = np.empty(size + _PAD, np.uint8)  # not zero-filled: readinto writes every byte
+        f.seek(base)
+        got = f.readinto(memoryview(data)[:size]) or 0
+        if got < size:
+            data, final = data[: got + _PAD], True
+        data[got:] = 0
+        return cls(data, base, final)
 
     def words_at(self, pos: np.ndarray, count: int = 1) -> list[np.ndarray]:
         """`count` consecutive uint64 (little-endian) words from every byte position in `pos`."""
@@ -145,40 +161,58 @@ class FrameError(Exception):
 
 @dataclass
 class Frames:
-    """Record data positions (`starts`, at the data, not the header) and `lengths`."""
+    """Record data positions (`starts`, at the data, not the header) and `lengths`, local to
+    the buffer. `end`: where the walk stopped; `need`: bytes the next segment must hold from
+    `end` (0 when the walk reached the end of the file)."""
 
     starts: np.ndarray
     lengths: np.ndarray
     notes: list[str] = field(default_factory=list)
+    end: int = 0
+    need: int = 0
 
 
 def _candidates(buf: Buffer) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted header positions whose length checksum matches and whose record fits the file."""
+    """Sorted header positions whose length checksum matches and whose record fits the buffer.
+
+    Scanned in blocks of `_BLOCK` bytes: the temporaries stay in cache and are reused
+    instead of page-faulted in fresh (that, not arithmetic, dominated a whole-buffer scan)."""
     heads, lengths = [], []
-    for k in range(4):
-        u32 = buf.u32[k]
-        i = np.flatnonzero(u32[1:-2] == 0) + 1  # u32[i] is the length's high half
-        q = 4 * i + (k - 4)
-        sel = buf.data[q + _HEADER] == 0x09
-        i, q = i[sel], q[sel]
-        low = u32[i - 1]
-        ok = (low <= buf.size - q - 16) & (masked_length_crc(low) == u32[i + 1])
-        heads.append(q[ok])
-        lengths.append(low[ok].astype(np.int64))
+    for lo in range(0, buf.size, _BLOCK):
+        for k in range(4):
+            h, n = _candidates_in(buf, k, lo, min(lo + _BLOCK, buf.size))
+            heads.append(h)
+            lengths.append(n)
     q = np.concatenate(heads)
-    order = np.argsort(q, kind="stable")  # merges 4 sorted runs: cheap
+    order = np.argsort(q, kind="stable")  # merges sorted runs: cheap
     return q[order], np.concatenate(lengths)[order]
 
 
+def _candidates_in(buf: Buffer, k: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate headers whose length's high half is a u32 of alignment `k` in bytes [lo, hi)."""
+    u32 = buf.u32[k]
+    # u32[i] is the length's high half: i >= 1 (a low half before it), i + 2 < size (checksum after)
+    first, last = max(1, (lo - k + 3) // 4), min(u32.size - 2, (hi - k + 3) // 4)
+    if first >= last:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    i = np.flatnonzero(u32[first:last] == 0) + first
+    q = 4 * i + (k - 4)
+    sel = buf.data[q + _HEADER] == 0x09
+    i, q = i[sel], q[sel]
+    low = u32[i - 1]
+    ok = (low <= buf.size - q - 16) & (masked_length_crc(low) == u32[i + 1])
+    return q[ok], low[ok].astype(np.int64)
+
+
 def walk_frames(buf: Buffer) -> Frames:
-    """Every whole record of the file in order; raises FrameError on a corrupt middle."""
-    if buf.size < _HEADER or not _header_ok(buf, 0):
+    """Every whole record of the buffer in order; raises FrameError on a corrupt middle."""
+    if buf.base == 0 and (buf.size < _HEADER or not _header_ok(buf, 0)):
         raise FrameError(0, "not a TensorBoard event file")
     heads, lengths = _candidates(buf)
     ends = heads + lengths + 16
     breaks = np.flatnonzero(ends[:-1] != heads[1:])  # where a run of chained records stops
     pieces_h, pieces_l, notes = [], [], []
-    pos = 0
+    pos = need = 0
     while pos < buf.size:
         j = int(np.searchsorted(heads, pos))
         if j < heads.size and heads[j] == pos:  # jump over a whole chained run at once
@@ -188,17 +222,32 @@ def walk_frames(buf: Buffer) -> Frames:
             pieces_l.append(lengths[j : k + 1])
             pos = int(ends[k])
             continue
-        length = _read_one(buf, pos, heads, notes)
+        length, need = _read_one(buf, pos, heads, notes)
         if length is None:
             break
         pieces_h.append(np.array([pos], np.int64))
         pieces_l.append(np.array([length], np.int64))
         pos += length + 16
-    if not pieces_h:  # a file cut inside its very first record holds no whole record
+    if pos >= buf.size and not buf.final:
+        need = _HEADER  # the segment ended on a record boundary: go on from there
+    if not pieces_h:  # e.g. a file cut inside its very first record holds no whole record
         empty = np.zeros(0, np.int64)
-        return Frames(empty, empty, notes)
+        return Frames(empty, empty, notes, pos, need)
     starts = np.concatenate(pieces_h) + _HEADER
-    return Frames(starts, np.concatenate(pieces_l), notes)
+    return Frames(starts, np.concatenate(pieces_l), notes, pos, need)
+
+
+def segments(f: BinaryIO, size: int) -> Iterator[tuple[Buffer, Frames]]:
+    """The whole records of a file of `size` bytes, about `SEGMENT` bytes at a time."""
+    base, need = 0, SEGMENT
+    while base < size:
+        n = min(max(SEGMENT, need), size - base)
+        buf = Buffer.read(f, base, n, final=base + n >= size)
+        frames = walk_frames(buf)
+        yield buf, frames
+        if not frames.need:
+            return
+        base, need = base + frames.end, frames.need
 
 
 def _header_ok(buf: Buffer, pos: int) -> bool:
@@ -207,25 +256,33 @@ def _header_ok(buf: Buffer, pos: int) -> bool:
     return masked(crc32c_py(raw)) == int.from_bytes(bytes(buf.data[pos + 8 : pos + 12]), "little")
 
 
-def _read_one(buf: Buffer, pos: int, heads: np.ndarray, notes: list[str]) -> int | None:
-    """Read one header the slow way; None (with a note) when it is a damaged last record."""
+def _read_one(buf: Buffer, pos: int, heads: np.ndarray, notes: list[str]) -> tuple[int | None, int]:
+    """Read one header the slow way: (its data length, 0), or (None, bytes the next segment
+    needs from `pos`) when the walk must stop here; a damaged last record gets a note."""
+    at = buf.base + pos
     if buf.size - pos < _HEADER:
-        notes.append(f"ignored a truncated last record at byte {pos:,}")
-        return None
+        if not buf.final:
+            return None, _HEADER
+        notes.append(f"ignored a truncated last record at byte {at:,}")
+        return None, 0
     if not _header_ok(buf, pos):
         if heads.size and heads[-1] > pos:  # a good record follows: damage in the middle
-            raise FrameError(pos, f"corrupt record at byte {pos:,} (length checksum mismatch)")
-        notes.append(f"ignored an unreadable last record at byte {pos:,} (length checksum mismatch)")
-        return None
+            raise FrameError(at, f"corrupt record at byte {at:,} (length checksum mismatch)")
+        if not buf.final:  # nothing good after it in this segment: look further
+            return None, 2 * (buf.size - pos)
+        notes.append(f"ignored an unreadable last record at byte {at:,} (length checksum mismatch)")
+        return None, 0
     length = int.from_bytes(bytes(buf.data[pos : pos + 8]), "little")
     if pos + 16 + length > buf.size:
-        notes.append(f"ignored a truncated last record at byte {pos:,}")
-        return None
-    return length
+        if not buf.final:
+            return None, length + 16
+        notes.append(f"ignored a truncated last record at byte {at:,}")
+        return None, 0
+    return length, 0
 
 
 def first_bad_data(buf: Buffer, frames: Frames) -> int | None:
-    """Header offset of the first record whose data checksum is wrong, or None."""
+    """File offset of the header of the first record whose data checksum is wrong, or None."""
     bad = []
     for length in np.unique(frames.lengths).tolist():
         s = frames.starts[frames.lengths == length]
@@ -233,4 +290,4 @@ def first_bad_data(buf: Buffer, frames: Frames) -> int | None:
         wrong = masked(crc32c_rows(buf, s, length)) != stored
         if wrong.any():
             bad.append(int(s[wrong].min()) - _HEADER)
-    return min(bad) if bad else None
+    return buf.base + min(bad) if bad else None
