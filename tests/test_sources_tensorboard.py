@@ -288,3 +288,21 @@ def test_garbage_tail_longer_than_a_segment(small_file: Path, monkeypatch: pytes
     notes: list[str] = []
     assert len(read_event_scalars(small_file, notes=notes)["loss"][0]) == 50
     assert notes == [f"ignored an unreadable last record at byte {end:,} (length checksum mismatch)"]
+
+
+def test_many_tags_of_one_length(tmp_path: Path) -> None:
+    """40 tags whose records all have one length: past the first groups, keys are sorted."""
+    events = [simple(s, 1e9 + s, **{f"m_{t:02d}": s + t / 100 for t in range(40)}) for s in range(3)]
+    events += [simple(s, 1e9 + s, **{f"m_{t:02d}": -s}) for s in range(20) for t in range(40)]
+    path = write_events(tmp_path, events)
+    got = read_event_scalars(path)
+    assert_same(got, reference(path))
+    assert len(got) == 40 and all(len(v[0]) == 23 for v in got.values())
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.parent.name)
+def test_sorted_grouping_alone_matches(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lossdoctor.sources.tensorboard as tb
+
+    monkeypatch.setattr(tb, "_SCAN_ROUNDS", 0)
+    assert_same(read_event_scalars(path), reference(path))

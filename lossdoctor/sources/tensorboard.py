@@ -25,6 +25,7 @@ Scalars = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
 _MAX_GROUPED = 1024  # longer records (images, graphs) are never scalar-only events
 _MIN_GROUP = 8  # below this, a length class is cheaper to decode record by record
 _CHUNK = 1 << 16  # records of one length decoded together: their bytes stay in cache
+_SCAN_ROUNDS = 16  # groups of one length class found by a pass over its keys, before sorting them
 _SLOT_BITS = 16  # order key = record index << 16 | value index within the record
 _ROLE_DIRS = ("train", "validation", "val", "eval")
 
@@ -92,24 +93,46 @@ def _decode_class(buf: Buffer, starts: np.ndarray, idx: np.ndarray, length: int,
     rows = _gather(buf, s, width)
     words = rows.view("<u8").reshape(idx.size, width // 8)
     done = np.zeros(idx.size, bool)
-    pending, i = np.arange(idx.size), 0  # pending[i:] are still to decode
     hashed: np.ndarray | None = None
-    while i < pending.size:
-        first = int(pending[i])
+    runs: dict[int, np.ndarray] | None = None
+    rounds, first = 0, 0
+    while first < idx.size:
         layout = _parse(buf, int(s[first]), length)
         if not layout.slots or not layout.fixed:  # nothing to share: this record alone
             points.add_layout(int(idx[first]), layout)
-            done[first], i = True, i + 1
+            done[first] = True
+            first = _next_pending(done, first)
             continue
         mask = _mask(layout, length, width // 8)
         if hashed is None or not np.array_equal(mask, hashed):
-            hashed, keys = mask, _hash(words, mask)
-        members = np.flatnonzero((keys == keys[first]) & ~done)
+            hashed, keys, runs = mask, _hash(words, mask), None
+        if rounds < _SCAN_ROUNDS:  # few groups (the usual case): one pass over the keys each
+            members = np.flatnonzero((keys == keys[first]) & ~done)
+        else:  # many same-length tags: sort the keys once rather than pass over them per group
+            runs = runs if runs is not None else _runs(keys)
+            members = runs[int(keys[first])]
+            members = members[~done[members]]
         members = members[_matches(words, members, first, mask)]
         whole = members.size == idx.size
         points.add_group(idx[members], layout, rows if whole else rows[members], width)
         done[members] = True
-        pending, i = np.flatnonzero(~done), 0
+        rounds += 1
+        first = _next_pending(done, first)
+
+
+def _next_pending(done: np.ndarray, after: int) -> int:
+    """The first index > `after` not done yet (len(done) if none)."""
+    rest = done[after + 1 :]
+    j = int(rest.argmin()) if rest.size else 0
+    return after + 1 + j if rest.size and not rest[j] else done.size
+
+
+def _runs(keys: np.ndarray) -> dict[int, np.ndarray]:
+    """key -> ascending indices of the rows with that key."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    return dict(zip(ordered[np.r_[0, cuts]].tolist(), np.split(order, cuts)))
 
 
 def _gather(buf: Buffer, starts: np.ndarray, width: int) -> np.ndarray:
