@@ -28,49 +28,73 @@ def evaluate_rules(run: Run, roles: Roles, rules: list[Rule]) -> list[Finding]:
     # predicates compare correctly: that is not worth a warning on the user's terminal.
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         for rule in rules:
+            when = compiled(rule)
             for subj in by_kind[rule.for_each]:
-                evidence = evaluate(rule.when, subj, rule.params)
+                evidence = _holds(when, subj)
                 if evidence is not None:
                     findings.append(make_finding(rule, subj, evidence))
     return sorted(findings)
 
 
-def evaluate(node: Any, subj: Subject, params: dict[str, Any]) -> Evidence | None:
-    """Evidence when the condition holds, None when it does not."""
+# A `when:` tree with its `$param`s filled in and each predicate call's arguments and memo
+# key worked out: ("all", [nodes]), ("any", [nodes]), ("not", node) or ("call", fn, kwargs, key).
+Node = tuple
+
+
+def compile_when(node: Any, params: dict[str, Any]) -> Node:
+    """Resolve a rule's `when:` tree once, so evaluating it on a subject does no parsing."""
     if isinstance(node, str):
         node = {node: {}}
     (key, arg), = node.items()
-    if key == "all":
+    if key in ("all", "any"):
+        return key, [compile_when(child, params) for child in arg]
+    if key == "not":
+        return key, compile_when(arg, params)
+    pred = PREDICATES[key]
+    kwargs = {k: p.default for k, p in pred.params.items()}
+    for k, v in (arg or {}).items():
+        kwargs[k] = params[v[1:]] if isinstance(v, str) and v.startswith("$") else v
+    return "call", pred.fn, kwargs, (key, repr(sorted(kwargs.items())))
+
+
+_COMPILED: dict[int, tuple[Rule, Node]] = {}  # by id(rule); holding the rule keeps its id unique
+
+
+def compiled(rule: Rule) -> Node:
+    """The rule's compiled `when:` tree, worked out once per rule per process."""
+    hit = _COMPILED.get(id(rule))
+    if hit is None or hit[0] is not rule:
+        if len(_COMPILED) > 4096:  # rules loaded over and over (tests): start afresh
+            _COMPILED.clear()
+        hit = _COMPILED[id(rule)] = (rule, compile_when(rule.when, rule.params))
+    return hit[1]
+
+
+def _holds(node: Node, subj: Subject) -> Evidence | None:
+    """Evidence when the compiled condition holds on the subject, None when it does not.
+
+    Predicates are pure, and several rules ask the same question of one subject (is this
+    curve diverging? still falling?), so each answer is memoised on the subject.
+    """
+    kind = node[0]
+    if kind == "call":
+        _, fn, kwargs, key = node
+        answers = subj.answers
+        if key not in answers:
+            answers[key] = fn(subj, **kwargs)
+        return answers[key]
+    if kind == "all":
         merged: Evidence = {}
-        for child in arg:
-            ev = evaluate(child, subj, params)
+        for child in node[1]:
+            ev = _holds(child, subj)
             if ev is None:
                 return None
             for k, v in ev.items():
                 merged.setdefault(k, v)
         return merged
-    if key == "any":
-        return next((ev for ev in (evaluate(c, subj, params) for c in arg) if ev is not None), None)
-    if key == "not":
-        return {} if evaluate(arg, subj, params) is None else None
-    return call_predicate(key, arg or {}, subj, params)
-
-
-def call_predicate(name: str, args: dict[str, Any], subj: Subject,
-                   params: dict[str, Any]) -> Evidence | None:
-    """Call a registered predicate with its defaults, the rule's args and `$param` values.
-
-    Predicates are pure, and several rules ask the same question of one subject (is this
-    curve diverging? still falling?), so each answer is memoised on the subject.
-    """
-    pred = PREDICATES[name]
-    kwargs = {k: p.default for k, p in pred.params.items()}
-    for k, v in args.items():
-        kwargs[k] = params[v[1:]] if isinstance(v, str) and v.startswith("$") else v
-    key = (name, repr(sorted(kwargs.items())))
-    if key not in subj.answers:
-        subj.answers[key] = pred.fn(subj, **kwargs)
-    return subj.answers[key]
+    if kind == "any":
+        return next((ev for ev in (_holds(c, subj) for c in node[1]) if ev is not None), None)
+    return {} if _holds(node[1], subj) is None else None
 
 
 def make_finding(rule: Rule, subj: Subject, evidence: Evidence) -> Finding:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import signals
+from . import medians, signals
 from .subject import SLOTS, Curve, Subject
 
 Evidence = dict[str, Any]
@@ -63,7 +63,7 @@ def diverges(subj: Subject, slot: str, min_ratio: float, sustain: float, tail: f
     s = c.smoothed
     best_i = int(np.argmin(s[: c.n - k]))
     best, tail_vals = float(s[best_i]), c.values[-k:]
-    final = float(np.median(tail_vals))
+    final = medians.median(tail_vals)
     if best <= 0 or final < best * min_ratio or final - best < 0.25 * (c.start - best):
         return None
     held = float(np.mean(tail_vals > best * (1 + (min_ratio - 1) / 2)))
@@ -130,7 +130,7 @@ def val_rises(subj: Subject, min_rise: float, min_snr: float, min_after: int,
     level = float(s.min())  # the level to measure the rise from: robust to one lucky dip
     if c.n - 1 - best_i < min_after or level <= 0:
         return None
-    final = float(np.median(s[-signals.edge_count(c.n, 0.1):]))
+    final = medians.median(s[-signals.edge_count(c.n, 0.1):])
     rise = signals.rel_change(level, final)
     if rise < min_rise or rise < min_snr * c.swing:
         return None
@@ -251,7 +251,7 @@ def flat_tail(subj: Subject, slot: str, share: float, max_change: float,
     if abs(change) > max_change:
         return None
     return {"metric": c.series.name, "step": c.step_at(c.n - k), "end_step": c.step_at(c.n - 1),
-            "level": float(np.median(c.values[-k:])), "share": k / c.n, "tail_change": change}
+            "level": medians.median(c.values[-k:]), "share": k / c.n, "tail_change": change}
 
 
 def still_falling(subj: Subject, slot: str, tail: float, min_drop: float,
@@ -282,7 +282,7 @@ def train_above_val(subj: Subject, min_share: float, min_gap: float,
     if ok.sum() < min_points:
         return None
     gap = (train_at[ok] - v.values[ok]) / np.abs(v.values[ok])
-    share, median = float(np.mean(gap > 0)), float(np.median(gap))
+    share, median = float(np.mean(gap > 0)), medians.median(gap)
     if share < min_share or median < min_gap or gap[-1] <= 0:
         return None
     first = v.steps[ok][0]
@@ -347,7 +347,7 @@ def acc_flat(subj: Subject, max_range: float, max_level: float,
         if c is not None and c.n >= min_points:
             scale = 100.0 if c.values.max() > 1.5 else 1.0  # accuracy logged in percent
             ranges[slot] = float(np.ptp(c.values)) / scale
-            levels.append(float(np.median(c.values)) / scale)
+            levels.append(medians.median(c.values) / scale)
     # Validation accuracy is the evidence; a train accuracy alone may be a metric that
     # means nothing for the task (Keras logs 'accuracy' for regressions too).
     if "val_acc" not in ranges or max(ranges.values()) > max_range or max(levels) > max_level:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class Metric:
     base: tuple[str, ...]
 
 
+@lru_cache(maxsize=4096)  # the same few names come back run after run in an audit
 def classify(name: str) -> Metric | None:
     """Read a metric name; None for names that are no role's business."""
     toks = tokens_of(name)

@@ -1,8 +1,9 @@
 """Small pure numeric features of one series: smoothing, levels, best point, spikes, swings.
 
-Everything here is vectorised (numpy / pandas rolling windows) so a diagnosis stays
-linear in the number of points. Functions take plain arrays of the finite points of a
-series (callers strip NaN/Inf first: non-finite values are a finding of their own).
+Everything here is vectorised (numpy, and the rolling medians of `medians`) so a
+diagnosis stays linear in the number of points. Functions take plain arrays of the
+finite points of a series (callers strip NaN/Inf first: non-finite values are a
+finding of their own).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+
+from . import medians
 
 
 def odd_window(n: int, fraction: float, cap: int = 501) -> int:
@@ -35,7 +37,7 @@ def smooth(values: np.ndarray, fraction: float = 0.05) -> np.ndarray:
     w = smooth_window(n, fraction)
     if w <= 1 or n < 3:
         return values.astype(np.float64, copy=True)
-    return pd.Series(values).rolling(w, center=True, min_periods=1).median().to_numpy()
+    return medians.centred(values, w)
 
 
 def edge_count(n: int, fraction: float = 0.1, least: int = 1) -> int:
@@ -45,12 +47,12 @@ def edge_count(n: int, fraction: float = 0.1, least: int = 1) -> int:
 
 def start_level(values: np.ndarray, fraction: float = 0.1) -> float:
     """Median of the first points: where the curve starts, robust to one odd value."""
-    return float(np.median(values[: edge_count(values.size, fraction)]))
+    return medians.median(values[: edge_count(values.size, fraction)])
 
 
 def end_level(values: np.ndarray, fraction: float = 0.1) -> float:
     """Median of the last points: where the curve ends."""
-    return float(np.median(values[-edge_count(values.size, fraction) :]))
+    return medians.median(values[-edge_count(values.size, fraction) :])
 
 
 def rel_change(a: float, b: float) -> float:
@@ -114,13 +116,15 @@ def spike_table(
     if values.size <= window or np.any(values <= 0):
         return _distinct_spikes(values, values, values, np.zeros(0, np.int64), window, recover_within)
     logv = np.log(values)
-    base = pd.Series(logv).shift(1).rolling(window, min_periods=window).median().to_numpy()
+    base = medians.trailing(logv, window)
     resid = logv - base
     ok = np.isfinite(resid)
-    mad = float(np.median(np.abs(resid[ok] - np.median(resid[ok])))) if ok.any() else 0.0
+    mad = medians.median(np.abs(resid[ok] - medians.median(resid[ok]))) if ok.any() else 0.0
     scale = max(1.4826 * mad, 1e-12)
     z = np.where(ok, resid / scale, 0.0)
     hits = np.flatnonzero((z >= min_z) & (resid >= np.log(min_ratio)))
+    if not hits.size:  # most curves: skip the bookkeeping of collapsing runs of hits
+        return SpikeTable(hits, values[hits], values[hits], values[hits], z[hits], hits)
     return _distinct_spikes(values, base, z, hits, window, recover_within)
 
 
@@ -159,7 +163,7 @@ def swing_stats(values: np.ndarray) -> tuple[float, float]:
     rel = np.abs(d) / np.where(level > 0, level, np.nan)
     signs = np.sign(d[d != 0])
     flips = float(np.mean(signs[1:] != signs[:-1])) if signs.size > 1 else 0.0
-    med = float(np.nanmedian(rel)) if np.isfinite(rel).any() else 0.0
+    med = medians.median(rel[~np.isnan(rel)]) if np.isfinite(rel).any() else 0.0  # = np.nanmedian(rel)
     return med, flips
 
 
@@ -179,7 +183,7 @@ def thirds_trend(values: np.ndarray) -> float:
     if n < 3:
         return 0.0
     k = n // 3
-    return rel_change(float(np.median(values[:k])), float(np.median(values[-k:])))
+    return rel_change(medians.median(values[:k]), medians.median(values[-k:]))
 
 
 def improvement(values: np.ndarray, smoothed: np.ndarray) -> float:
@@ -191,12 +195,12 @@ def improvement(values: np.ndarray, smoothed: np.ndarray) -> float:
     """
     if smoothed.size == 0:
         return 0.0
-    return -rel_change(float(np.median(values[:3])), float(np.min(smoothed)))
+    return -rel_change(medians.median(values[:3]), float(np.min(smoothed)))
 
 
 def noise_band(values: np.ndarray, smoothed: np.ndarray, fraction: float = 0.05) -> float:
     """How much the smoothed curve itself still wobbles: the residual spread over sqrt(window)."""
     resid = values - smoothed
-    spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) if resid.size else 0.0
+    spread = 1.4826 * medians.median(np.abs(resid - medians.median(resid))) if resid.size else 0.0
     w = max(odd_window(values.size, fraction), 1)
     return spread / np.sqrt(w)

@@ -8,8 +8,9 @@ log file, merged into one Run. The choice is noted in `Run.notes` when there was
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ Sniffer = Callable[[Path], "str | None"]
 
 PREFERENCE = ("hf_trainer_state", "lightning_csv", "ultralytics_csv", "mlflow", "tensorboard")
 PREFERRED_NAMES = {"hf_trainer_state": "trainer_state.json", "lightning_csv": "metrics.csv", "ultralytics_csv": "results.csv"}
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 LOG_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".log")
 LOOKED_FOR = (
     "trainer_state.json, metrics.csv, results.csv, an MLflow meta.yaml + metrics/, "
@@ -49,18 +51,56 @@ class Plan:
 def plan_folder(folder: Path, sniff: Sniffer) -> Plan:
     """Sniff the folder's top-level logs and look for the folder-shaped formats."""
     plan = Plan()
-    for file in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES):
-        _sniff_into(plan, file, sniff)
+    # One scandir instead of pathlib's iterdir/glob/rglob: an audit plans thousands of folders.
+    with os.scandir(folder) as it:
+        entries = list(it)
+    for name in sorted(e.name for e in entries if _suffix(e.name).lower() in LOG_SUFFIXES and _is_file(e)):
+        _sniff_into(plan, folder / name, sniff)
     if not plan.found.get("hf_trainer_state"):
-        checkpoint = _newest_checkpoint_state(folder)
+        checkpoint = _newest_checkpoint_state(folder, entries)
         if checkpoint is not None:
             _sniff_into(plan, checkpoint, sniff)
     if is_run_folder(folder):
         plan.found["mlflow"] = [folder]
-    events = (p for p in folder.rglob("*tfevents*") if p.is_file())
-    if any(_quiet_sniff(p, sniff) == "tensorboard" for p in events):
+    if any(_quiet_sniff(p, sniff) == "tensorboard" for p in _event_files(folder, entries)):
         plan.found["tensorboard"] = [folder]
     return plan
+
+
+def _suffix(name: str) -> str:
+    """`Path(name).suffix`: from the last dot, unless the name starts or ends with it."""
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    """`Path.is_file` (symlinks followed) for a scandir entry."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _event_files(folder: Path, entries: list[os.DirEntry]) -> Iterator[Path]:
+    """Files named *tfevents* anywhere below the folder (as `rglob`: symlinked folders not entered)."""
+    stack = [(folder, entries)]
+    while stack:
+        where, listing = stack.pop()
+        subdirs = []
+        for entry in listing:
+            if "tfevents" in entry.name and _is_file(entry):
+                yield where / entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append(where / entry.name)
+            except OSError:
+                pass
+        for sub in reversed(subdirs):
+            try:
+                with os.scandir(sub) as it:
+                    stack.append((sub, list(it)))
+            except OSError:
+                pass  # an unreadable sub-folder holds no events we can read
 
 
 def _sniff_into(plan: Plan, file: Path, sniff: Sniffer) -> None:
@@ -82,14 +122,23 @@ def _quiet_sniff(file: Path, sniff: Sniffer) -> str | None:
         return None
 
 
-def _newest_checkpoint_state(folder: Path) -> Path | None:
+def _newest_checkpoint_state(folder: Path, entries: list[os.DirEntry]) -> Path | None:
     """checkpoint-<N>/trainer_state.json with the largest N (the latest global step)."""
     numbered = []
-    for state in folder.glob("checkpoint-*/trainer_state.json"):
-        match = re.fullmatch(r"checkpoint-(\d+)", state.parent.name)
-        if match:
-            numbered.append((int(match.group(1)), state))
+    for entry in entries:
+        match = _CHECKPOINT.fullmatch(entry.name)
+        if match and _is_dir(entry):
+            state = folder / entry.name / "trainer_state.json"
+            if state.exists():
+                numbered.append((int(match.group(1)), state))
     return max(numbered)[1] if numbered else None
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def read_folder(folder: Path, readers: Mapping[str, Reader], sniff: Sniffer) -> Run:

@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder
 from .jsonl import load_json
-from .records import add_records, flatten
+from .records import add_records, flatten_all
 
 # Keys only the final summary entry has; their presence marks that entry.
 SUMMARY_KEYS = frozenset(
@@ -34,6 +34,6 @@ def read_hf_trainer_state(path: Path) -> Run:
     history = state.get("log_history") if isinstance(state, dict) else None
     if not isinstance(history, list):
         raise InputError(path, "trainer_state.json has no log_history")
-    records = [flatten(entry) for entry in history if isinstance(entry, dict) and not is_summary(entry)]
+    records = flatten_all([entry for entry in history if isinstance(entry, dict) and not is_summary(entry)])
     add_records(builder, records, axis_key="step")
     return builder.finish()

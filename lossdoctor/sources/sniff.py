@@ -68,9 +68,15 @@ def _json_kind(text: str, path: Path) -> str | None:
     if not body.startswith("{"):
         return None
     lines = [line for line in body.split("\n", 40)[:40] if line.strip()]
+    if path.name.lower() == "trainer_state.json":
+        # By name too, so a state without log_history says so. Only JSON lines under that
+        # name make it jsonl, so the whole document on line one need not be parsed here.
+        if any(_as_dict(line) is not None for line in lines[1:]) and _as_dict(lines[0]) is None:
+            return "jsonl"
+        return "hf_trainer_state"
     first = _as_dict(lines[0])
-    if first is not None and ("log_history" in first or path.name.lower() == "trainer_state.json"):
-        return "hf_trainer_state"  # by name too, so a state without log_history says so
+    if first is not None and "log_history" in first:
+        return "hf_trainer_state"
     if first is not None and len(lines) == 1 and first and all(isinstance(v, list) for v in first.values()):
         return "json_records"
     if first is not None or any(_as_dict(line) is not None for line in lines[1:]):
@@ -82,6 +88,9 @@ def _json_kind(text: str, path: Path) -> str | None:
 
 def _as_dict(line: str) -> dict | None:
     """The line as a JSON object, or None."""
+    text = line.strip()
+    if text[:1] != "{" or text[-1:] != "}":
+        return None  # not an object: spare json.loads (and its exception)
     try:
         value = json.loads(line)
     except (ValueError, RecursionError):

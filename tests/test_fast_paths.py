@@ -1,0 +1,161 @@
+"""The shortcuts `audit` speed depends on give exactly the answers of the plain forms.
+
+Rolling medians by sorted windows vs pandas' rolling median, `medians.median` vs
+np.median (to the bit, sign of zero included), the engine's compiled rules vs fresh
+parameters, and the scandir-based folder planning vs pathlib's glob/rglob.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lossdoctor import medians, signals
+from lossdoctor.diagnose import Settings, diagnose_run
+from lossdoctor.frame import Run, make_series
+from lossdoctor.ruleset import default_rules
+from lossdoctor.sources import csv_logs, read_run
+from lossdoctor.sources.folder import _event_files, _newest_checkpoint_state
+from lossdoctor.sources.sniff import sniff
+
+FAST = settings(max_examples=300, deadline=None)
+floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+# Few distinct values: ties, repeated zeros and even-sized windows get exercised.
+coarse = st.sampled_from([-2.5, -1.0, -0.0, 0.0, 0.25, 1.0, 1.0 + 2**-52, 3.0])
+curves = st.one_of(st.lists(floats, min_size=1, max_size=120), st.lists(coarse, min_size=1, max_size=120))
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True) and \
+        np.array_equal(np.signbit(a), np.signbit(b))
+
+
+@FAST
+@given(st.lists(st.one_of(floats, coarse, st.sampled_from([np.nan, np.inf, -np.inf])), min_size=1, max_size=80))
+def test_median_is_numpys_to_the_bit(values: list[float]) -> None:
+    x = np.array(values)
+    with np.errstate(invalid="ignore"):
+        assert same_bits(np.array(medians.median(x)), np.array(np.median(x)))
+
+
+@FAST
+@given(curves, st.sampled_from([0.05, 0.1, 0.2, 0.5]))
+def test_smooth_is_pandas_rolling_median(values: list[float], fraction: float) -> None:
+    x = np.array(values)
+    w = signals.smooth_window(x.size, fraction)
+    expected = x.copy() if w <= 1 or x.size < 3 else \
+        pd.Series(x).rolling(w, center=True, min_periods=1).median().to_numpy()
+    assert same_bits(signals.smooth(x, fraction), expected)
+
+
+@FAST
+@given(curves, st.integers(1, 12))
+def test_trailing_median_is_pandas_shifted_rolling_median(values: list[float], window: int) -> None:
+    x = np.array(values)
+    expected = pd.Series(x).shift(1).rolling(window, min_periods=window).median().to_numpy()
+    assert same_bits(medians.trailing(x, window), expected)
+
+
+def test_long_curves_take_pandas_path_with_the_same_answer() -> None:
+    rng = np.random.default_rng(3)
+    for n in (400, 1700, 5000):  # around and beyond SMALL_WINDOW_CELLS
+        x = np.exp(-np.arange(n) / 300) + rng.normal(0, 0.01, n)
+        w = signals.smooth_window(n, 0.1)
+        expected = pd.Series(x).rolling(w, center=True, min_periods=1).median().to_numpy()
+        assert same_bits(signals.smooth(x, 0.1), expected)
+
+
+def test_spike_table_without_spikes_has_the_usual_empty_arrays() -> None:
+    x = np.linspace(2.0, 1.0, 60)
+    table = signals.spike_table(x, 5, 2.0, 4.5, 10)
+    reference = signals._distinct_spikes(x, x, x, np.zeros(0, np.int64), 5, 10)
+    assert len(table) == 0
+    for name in ("index", "value", "baseline", "ratio", "z", "recovered_index"):
+        assert getattr(table, name).dtype == getattr(reference, name).dtype, name
+    spiky = x.copy()
+    spiky[40] = 9.0
+    assert list(signals.spike_table(spiky, 5, 2.0, 4.5, 10).index) == [40]
+
+
+def overfit_run() -> Run:
+    steps = np.arange(40.0)
+    val = np.where(steps < 20, 1.0 - steps * 0.02, 0.6 + (steps - 20) * 0.02)
+    run = Run("mem", "csv")
+    run.add(make_series("loss", steps, 1.0 - steps * 0.02))
+    run.add(make_series("val_loss", steps, val))
+    return run
+
+
+def test_compiled_rules_follow_parameter_overrides() -> None:
+    rules = default_rules()
+    fired = {f.rule for f in diagnose_run(overfit_run(), Settings(tuple(rules))).findings}
+    assert "overfitting" in fired
+    strict = tuple(r.with_overrides(None, {"min_rise": 50.0}) if r.id == "overfitting" else r for r in rules)
+    fired = {f.rule for f in diagnose_run(overfit_run(), Settings(strict)).findings}
+    assert "overfitting" not in fired  # the override is seen, not a stale compiled copy
+
+
+def test_event_files_match_rglob(tmp_path: Path) -> None:
+    for rel in ("events.out.tfevents.1", "runs/a/events.out.tfevents.2", "runs/a/deep/x.tfevents.3",
+                "runs/.hidden.tfevents.4", "runs/b/notes.txt", "z/events.out.tfevents.5"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    (tmp_path / "dir.tfevents.6").mkdir()  # a folder with the name is not a file
+    outside = tmp_path.parent / f"{tmp_path.name}_outside"
+    outside.mkdir()
+    (outside / "events.out.tfevents.7").write_bytes(b"x")
+    os.symlink(outside, tmp_path / "linked")  # rglob does not enter symlinked folders
+    with os.scandir(tmp_path) as it:
+        found = sorted(_event_files(tmp_path, list(it)))
+    assert found == sorted(p for p in tmp_path.rglob("*tfevents*") if p.is_file())
+    assert len(found) == 5
+
+
+def test_newest_checkpoint_matches_glob(tmp_path: Path) -> None:
+    for name in ("checkpoint-50", "checkpoint-200", "checkpoint-1000", "checkpoint-x", "checkpoint-300"):
+        (tmp_path / name).mkdir()
+        if name != "checkpoint-1000":  # no state in the largest: it does not count
+            (tmp_path / name / "trainer_state.json").write_text("{}")
+    with os.scandir(tmp_path) as it:
+        newest = _newest_checkpoint_state(tmp_path, list(it))
+    assert newest == tmp_path / "checkpoint-300" / "trainer_state.json"
+
+
+@pytest.mark.parametrize(("lines", "fmt"), [
+    ([json.dumps({"log_history": []})], "hf_trainer_state"),  # one line, not parsed by the sniffer
+    (["{", '  "log_history": []', "}"], "hf_trainer_state"),  # pretty-printed, as HF writes it
+    ([json.dumps({"loss": 1.0, "step": 1}), json.dumps({"loss": 0.5, "step": 2})], "hf_trainer_state"),
+    (["{cut off", json.dumps({"loss": 0.5, "step": 2})], "jsonl"),  # JSON lines under that name
+])
+def test_trainer_state_name_sniffing(tmp_path: Path, lines: list[str], fmt: str) -> None:
+    path = tmp_path / "trainer_state.json"
+    path.write_text("\n".join(lines) + "\n")
+    assert sniff(path) == fmt
+
+
+@pytest.mark.parametrize("missing", ["", "NA", "n/a", "<NA>", "null", "None", "NULL"])
+def test_csv_missing_spellings_are_not_logged(tmp_path: Path, missing: str) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(f"epoch,loss,val_loss\n0,1.0,{missing}\n1,0.9,0.95\n2,0.8,{missing}\n3,0.7,0.85\n")
+    run = read_run(path)
+    assert list(run.series["val_loss"].steps) == [1, 3]
+    assert list(run.series["loss"].values) == [1.0, 0.9, 0.8, 0.7]
+
+
+def test_csv_small_and_big_tables_read_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("step,loss,acc\n" + "".join(f"{i},{1 / (i + 1)!r},{i % 7}\n" for i in range(300)))
+    small = read_run(path)
+    monkeypatch.setattr(csv_logs, "SMALL_TABLE", 0)  # every column converted on its own
+    big = read_run(path)
+    assert small.series.keys() == big.series.keys()
+    for name in small.series:
+        assert same_bits(small.series[name].values, big.series[name].values)
+        assert same_bits(small.series[name].steps, big.series[name].steps)
