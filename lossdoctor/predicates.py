@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import medians, signals
-from .subject import SLOTS, Curve, Subject
+from .subject import Curve, Subject
 
 Evidence = dict[str, Any]
 

@@ -241,9 +241,9 @@ def test_reader_does_not_import_tensorboard_or_protobuf(small_file: Path) -> Non
 
 @pytest.mark.parametrize("path", CORPUS_FILES[:4] + CORPUS_FILES[-2:], ids=lambda p: p.parent.name)
 def test_record_by_record_path_alone_matches(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lossdoctor.sources.tensorboard as tb
+    import lossdoctor.sources.tb_groups as tb_groups
 
-    monkeypatch.setattr(tb, "_MIN_GROUP", 10**12)  # no grouped decoding at all
+    monkeypatch.setattr(tb_groups, "MIN_GROUP", 10**12)  # no grouped decoding at all
     assert_same(read_event_scalars(path), reference(path))
 
 
@@ -302,7 +302,7 @@ def test_many_tags_of_one_length(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.parent.name)
 def test_sorted_grouping_alone_matches(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lossdoctor.sources.tensorboard as tb
+    import lossdoctor.sources.tb_groups as tb_groups
 
-    monkeypatch.setattr(tb, "_SCAN_ROUNDS", 0)
+    monkeypatch.setattr(tb_groups, "SCAN_ROUNDS", 0)
     assert_same(read_event_scalars(path), reference(path))
