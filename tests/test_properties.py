@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lossdoctor.diagnose import Settings, diagnose_run
@@ -172,6 +173,17 @@ def test_engine_on_a_million_points(make: object) -> None:
     values = make(n)
     check_engine(_run({"loss": (np.arange(n, dtype=np.float64), values),
                        "val_loss": (np.arange(0, n, 1000, dtype=np.float64), values[::1000] * 1.1)}))
+
+
+def test_loss_terms_summing_past_the_float_limit_warn_nothing() -> None:
+    """Two loss terms near 1e308 sum to Inf: the report says so, the terminal gets no numpy warning."""
+    steps = np.arange(50, dtype=np.float64)
+    terms = {f"train/{t}_loss": (steps, np.full(50, 1e308)) for t in ("box", "cls")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        check_engine(_run(terms))
+        (total,) = resolve(_run(terms)).derived.values()
+        assert not np.isfinite(total.values).any()
 
 
 def teardown_module() -> None:
