@@ -56,15 +56,12 @@ def masked(crc: np.ndarray | int) -> np.ndarray | int:
 
 
 class Buffer:
-    """A stretch of a file from byte `base`, in a zero-padded uint8 array, with unaligned 8-byte
-    reads by position. `final`: the stretch runs to the end of the file."""
+    """A stretch of a file from byte `base`, in a zero-padded uint8 array, with its uint32
+    views at the 4 byte alignments. `final`: the stretch runs to the end of the file."""
 
     def __init__(self, data: np.ndarray, base: int = 0, final: bool = True) -> None:
         self.data, self.base, self.final = data, base, final
         self.size = data.size - _PAD
-        n = data.size
-        # Views at every byte offset: an unaligned read is a plain index into one of them.
-        self.u64 = [np.frombuffer(data, "<u8", (n - k) // 8, k) for k in range(8)]
         self.u32 = [np.frombuffer(data, "<u4", max(self.size - k, 0) // 4, k) for k in range(4)]
 
     @classmethod
@@ -78,14 +75,10 @@ class Buffer:
         data[got:] = 0
         return cls(data, base, final)
 
-    def words_at(self, pos: np.ndarray, count: int = 1) -> list[np.ndarray]:
-        """`count` consecutive uint64 (little-endian) words from every byte position in `pos`."""
-        base = pos >> 3
-        right = ((pos & 7) << 3).astype(np.uint64)
-        left = np.uint64(63) - right
-        aligned = [self.u64[0][base + j] for j in range(count + 1)]
-        # (hi << 1) << (63 - r) is hi << (64 - r) without an undefined 64-bit shift when r = 0
-        return [(aligned[j] >> right) | ((aligned[j + 1] << np.uint64(1)) << left) for j in range(count)]
+    def u32_at(self, pos: np.ndarray) -> np.ndarray:
+        """The little-endian uint32 at every byte position in `pos` (any alignment)."""
+        b = [self.data[pos + j].astype(np.uint32) for j in range(4)]
+        return b[0] | (b[1] << np.uint32(8)) | (b[2] << np.uint32(16)) | (b[3] << np.uint32(24))
 
 
 def _length_tables() -> list[np.ndarray]:
@@ -286,7 +279,7 @@ def first_bad_data(buf: Buffer, frames: Frames) -> int | None:
     bad = []
     for length in np.unique(frames.lengths).tolist():
         s = frames.starts[frames.lengths == length]
-        stored = (buf.words_at(s + length)[0] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        stored = buf.u32_at(s + length)
         wrong = masked(crc32c_rows(buf, s, length)) != stored
         if wrong.any():
             bad.append(int(s[wrong].min()) - _HEADER)
