@@ -54,7 +54,8 @@ def plan_folder(folder: Path, sniff: Sniffer) -> Plan:
     # One scandir instead of pathlib's iterdir/glob/rglob: an audit plans thousands of folders.
     with os.scandir(folder) as it:
         entries = list(it)
-    for name in sorted(e.name for e in entries if _suffix(e.name).lower() in LOG_SUFFIXES and _is_file(e)):
+    for name in sorted(e.name for e in entries
+                       if os.path.splitext(e.name)[1].lower() in LOG_SUFFIXES and _is(e, "file")):
         _sniff_into(plan, folder / name, sniff)
     if not plan.found.get("hf_trainer_state"):
         checkpoint = _newest_checkpoint_state(folder, entries)
@@ -67,16 +68,11 @@ def plan_folder(folder: Path, sniff: Sniffer) -> Plan:
     return plan
 
 
-def _suffix(name: str) -> str:
-    """`Path(name).suffix`: from the last dot, unless the name starts or ends with it."""
-    i = name.rfind(".")
-    return name[i:] if 0 < i < len(name) - 1 else ""
-
-
-def _is_file(entry: os.DirEntry) -> bool:
-    """`Path.is_file` (symlinks followed) for a scandir entry."""
+def _is(entry: os.DirEntry, kind: str, follow_symlinks: bool = True) -> bool:
+    """`entry.is_file()` or `entry.is_dir()` (kind "file" / "dir"); False when it cannot be stat'ed."""
     try:
-        return entry.is_file()
+        test = entry.is_file if kind == "file" else entry.is_dir
+        return test(follow_symlinks=follow_symlinks)
     except OSError:
         return False
 
@@ -88,13 +84,10 @@ def _event_files(folder: Path, entries: list[os.DirEntry]) -> Iterator[Path]:
         where, listing = stack.pop()
         subdirs = []
         for entry in listing:
-            if "tfevents" in entry.name and _is_file(entry):
+            if "tfevents" in entry.name and _is(entry, "file"):
                 yield where / entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.append(where / entry.name)
-            except OSError:
-                pass
+            if _is(entry, "dir", follow_symlinks=False):
+                subdirs.append(where / entry.name)
         for sub in reversed(subdirs):
             try:
                 with os.scandir(sub) as it:
@@ -127,18 +120,11 @@ def _newest_checkpoint_state(folder: Path, entries: list[os.DirEntry]) -> Path |
     numbered = []
     for entry in entries:
         match = _CHECKPOINT.fullmatch(entry.name)
-        if match and _is_dir(entry):
+        if match and _is(entry, "dir"):
             state = folder / entry.name / "trainer_state.json"
             if state.exists():
                 numbered.append((int(match.group(1)), state))
     return max(numbered)[1] if numbered else None
-
-
-def _is_dir(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
 
 
 def read_folder(folder: Path, readers: Mapping[str, Reader], sniff: Sniffer) -> Run:
