@@ -14,7 +14,7 @@ import numpy as np
 
 from .tb_points import Points
 from .tb_scalars import Layout, WireError, parse_event
-from .tfrecord import Buffer, FrameError, Frames, first_bad_data
+from .tfrecord import Buffer, FrameError, Frames, first_bad_data, index_groups
 
 MAX_GROUPED = 1024  # longer records (images, graphs) are never scalar-only events
 MIN_GROUP = 8  # below this, a length class is cheaper to decode record by record
@@ -28,7 +28,8 @@ def decode_segment(buf: Buffer, frames: Frames, verify: bool, points: Points) ->
         bad = first_bad_data(buf, frames)
         if bad is not None:
             raise FrameError(bad, f"corrupt record at byte {bad:,} (data checksum mismatch)")
-    for length, idx in _length_classes(frames.lengths):
+    # Every length above MAX_GROUPED is one class: those records are decoded one by one anyway.
+    for length, idx in index_groups(np.minimum(frames.lengths, MAX_GROUPED + 1).astype(np.uint16)).items():
         if length > MAX_GROUPED or idx.size < MIN_GROUP:
             for i in idx.tolist():
                 points.add_layout(i, _parse(buf, int(frames.starts[i]), int(frames.lengths[i])))
@@ -36,16 +37,6 @@ def decode_segment(buf: Buffer, frames: Frames, verify: bool, points: Points) ->
             for a in range(0, idx.size, CHUNK):
                 _decode_class(buf, frames.starts, idx[a : a + CHUNK], length, points)
     points.end_segment(frames.starts.size)
-
-
-def _length_classes(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(length, ascending record indices) per record length; every length above
-    MAX_GROUPED is one class (their records are decoded one by one anyway)."""
-    capped = np.minimum(lengths, MAX_GROUPED + 1).astype(np.uint16)
-    order = np.argsort(capped, kind="stable")  # a radix sort for 16-bit keys
-    counts = np.bincount(capped)
-    ends = np.cumsum(counts)
-    return [(length, order[ends[length] - counts[length] : ends[length]]) for length in np.flatnonzero(counts).tolist()]
 
 
 def _parse(buf: Buffer, start: int, length: int) -> Layout:
@@ -81,7 +72,7 @@ def _decode_class(buf: Buffer, starts: np.ndarray, idx: np.ndarray, length: int,
         if rounds < SCAN_ROUNDS:  # few groups (the usual case): one pass over the keys each
             members = np.flatnonzero((keys == keys[first]) & ~done)
         else:  # many same-length tags: sort the keys once rather than pass over them per group
-            runs = runs if runs is not None else _runs(keys)
+            runs = runs if runs is not None else index_groups(keys)
             members = runs[int(keys[first])]
             members = members[~done[members]]
         members = members[_matches(words, members, first, mask)]
@@ -104,14 +95,6 @@ def _next_pending(done: np.ndarray, after: int) -> int:
     rest = done[after + 1 :]
     j = int(rest.argmin()) if rest.size else 0
     return after + 1 + j if rest.size and not rest[j] else done.size
-
-
-def _runs(keys: np.ndarray) -> dict[int, np.ndarray]:
-    """key -> ascending indices of the rows with that key."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
-    return dict(zip(ordered[np.r_[0, cuts]].tolist(), np.split(order, cuts)))
 
 
 def _gather(buf: Buffer, starts: np.ndarray, width: int) -> np.ndarray:
