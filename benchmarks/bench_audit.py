@@ -231,7 +231,7 @@ def main() -> None:
     print(f"tree: {len(items)} runs under {OUT} ({time.perf_counter() - t0:.1f} s to make or reuse)")
     root = OUT / "experiments"
     sys.path.insert(0, str(HERE.parent))
-    from lossdoctor.discover import discover
+    from lossdoctor.sources import discover
 
     found = discover([root])
     print(f"discovered {len(found.runs)} runs; skipped {dict(found.skipped)}")

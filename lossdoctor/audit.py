@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .diagnose import Settings, diagnose_safely
-from .discover import RunRef
+from .diagnose import Settings, diagnose_ref
+from .sources import RunRef
 from .errors import ConfigError
-from .findings import Diagnosis, _plain
+from .findings import Diagnosis, RunError, _plain
 
 Progress = Callable[[int], None]
 MAX_CHUNK = 64  # runs per task: big enough to amortise IPC, small enough for a quick Ctrl-C
@@ -48,7 +48,7 @@ class AuditRow:
         """The worst severity, `ok`, or why the run could not be diagnosed."""
         d = self.diagnosis
         if d.error:
-            return "no-loss" if d.error.get("kind") == "nothing" else "unreadable"
+            return "no-loss" if d.error.kind == "nothing" else "unreadable"
         return d.worst.label if d.worst else "ok"
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,17 +68,15 @@ class AuditResult:
 
 def audit_row(ref: RunRef, settings: Settings) -> AuditRow:
     """Diagnose one run into a row; any failure of this run becomes its error record."""
-    if ref.error:
-        return AuditRow(ref.path, Diagnosis(ref.path, error={"kind": "input", "message": f"{ref.path}: {ref.error}"}),
-                        ref.layout)
     try:
-        diag = diagnose_safely(ref.path, settings)
+        diag = diagnose_ref(ref, settings)
     except ConfigError:
         raise  # concerns every run: the audit stops with exit 2
     except Exception as exc:  # noqa: BLE001
         # A bug on one run of 10,000 must not sink the audit; the row says it is a bug.
-        diag = Diagnosis(ref.path, error={"kind": "internal", "message":
-                         f"{ref.path}: internal error: {type(exc).__name__}: {exc} (a bug: please report it)"})
+        diag = Diagnosis(ref.path, error=RunError("internal", f"{ref.path}: internal error: "
+                                                  f"{type(exc).__name__}: {exc} (a bug: please report it)"),
+                         name=ref.name or ref.path, layout=ref.layout)
     step, best, final = _val_numbers(diag)
     return AuditRow(ref.path, replace(diag, curves={}), ref.layout, step, best, final)
 

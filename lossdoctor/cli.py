@@ -73,7 +73,8 @@ def _run_options(fn: Callable) -> Callable:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+# Plain strings: a Path would squash `s3://bucket` to `s3:/bucket`; `-` is standard input.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
               help="Output format; auto = github under GitHub Actions, rich on a terminal, plain otherwise.")
 @click.option("--fail-on", default=None, metavar="SEVERITY|RULES",
@@ -83,11 +84,12 @@ def _run_options(fn: Callable) -> Callable:
 @click.option("--verify", is_flag=True,
               help="Check every TensorBoard record's data checksum (slower; length checksums are always checked).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
+def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
              verify: bool, debug: bool) -> None:
-    """Diagnose training logs: a file (CSV, JSON lines, trainer_state.json, TensorBoard
-    event file) or a run folder."""
+    """Diagnose training logs: a log file (CSV, JSON lines, trainer_state.json, TensorBoard
+    events, mlflow.db), a run folder, or a folder of runs (every run below is diagnosed);
+    `-` reads a CSV or JSON-lines log from standard input."""
     sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
         paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify)))
 

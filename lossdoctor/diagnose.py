@@ -12,11 +12,11 @@ from pathlib import Path
 
 from .engine import evaluate_rules
 from .errors import ConfigError, LossdoctorError, NothingToDiagnose
-from .findings import Diagnosis
+from .findings import Diagnosis, RunError
 from .frame import Run
-from .roles import ROLE_NAMES, resolve
+from .roles import ROLE_NAMES, Roles, resolve
 from .ruleset import Rule, default_rules
-from .sources import read_run
+from .sources import RunRef, read_ref, read_run
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,21 @@ def diagnose_run(run: Run, settings: Settings) -> Diagnosis:
     _, train, val = roles.pairs[0] if roles.pairs else (None, None, None)
     curves = {role: known[name] for role, name in (("train_loss", train), ("val_loss", val))
               if name in known}
-    return Diagnosis(path=run.path, format=run.format, metrics=dict(roles.by_role),
-                     points=run.points, findings=findings,
-                     notes=run.notes + roles.notes, curves=curves)
+    return Diagnosis(path=run.path, format=run.format, metrics=_judged(roles),
+                     points=run.points, findings=findings, notes=run.notes + roles.notes, curves=curves,
+                     pairs=[{"label": label, "train": t, "val": v} for label, t, v in roles.pairs])
+
+
+def _judged(roles: Roles) -> dict[str, str]:
+    """The series each role was read from; the main pair's (a derived sum of loss terms when no
+    total was logged) fills train_loss / val_loss when no logged series plays them."""
+    metrics = dict(roles.by_role)
+    if roles.pairs:
+        _, train, val = roles.pairs[0]
+        for role, name in (("train_loss", train), ("val_loss", val)):
+            if name and role not in metrics:
+                metrics[role] = name
+    return metrics
 
 
 def diagnose_safely(path: str | Path, settings: Settings) -> Diagnosis:
@@ -65,7 +77,19 @@ def diagnose_safely(path: str | Path, settings: Settings) -> Diagnosis:
     except ConfigError:
         raise  # a usage problem concerns every run, not this one
     except LossdoctorError as exc:
-        return Diagnosis(path=str(path), error={"kind": exc.kind, "message": exc.message})
+        return Diagnosis(path=str(path), error=RunError(exc.kind, exc.message))
+
+
+def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
+    """Diagnose one discovered run, named as discovery named it; never raises for the run's data."""
+    try:
+        diag = diagnose_run(read_ref(ref, settings.verify), settings)
+    except ConfigError:
+        raise  # a usage problem concerns every run, not this one
+    except LossdoctorError as exc:
+        diag = Diagnosis(ref.path, error=RunError(exc.kind, exc.message))
+    diag.name, diag.layout = ref.name or ref.path, ref.layout
+    return diag
 
 
 def _check_overrides(run: Run, metrics: dict[str, str]) -> None:

@@ -73,18 +73,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class RunError:
+    """Why a run could not be diagnosed: `input` (unreadable), `nothing` (no loss series),
+    `internal` (a bug, on one run of a batch); the message names the file and the problem."""
+
+    kind: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message}
+
+
 @dataclass
 class Diagnosis:
     """Everything known about one run after diagnosis (or why it could not be diagnosed)."""
 
-    path: str
+    path: str  # the log that was read (or the run's path when it could not be read)
     format: str | None = None
     metrics: dict[str, str] = field(default_factory=dict)
     points: int = 0
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    error: dict[str, str] | None = None
+    error: RunError | None = None
     curves: dict[str, Any] = field(default_factory=dict, repr=False)
+    name: str = ""  # the run as its user knows it (`lightning_logs/version_1`, `exp/run name`)
+    layout: str = ""  # what discovery found it as (a run folder of a format, a log file, a store)
+    pairs: list[dict[str, Any]] = field(default_factory=list)  # every train/val pair judged
 
     @property
     def worst(self) -> Severity | None:
@@ -95,10 +110,13 @@ class Diagnosis:
         """The JSON shape of one run (version 1 of the output schema)."""
         return {
             "path": self.path,
+            "name": self.name or self.path,
+            "layout": self.layout,
             "format": self.format,
             "metrics": dict(self.metrics),
+            "pairs": list(self.pairs),
             "points": self.points,
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
-            "error": self.error,
+            "error": self.error.to_dict() if self.error else None,
         }

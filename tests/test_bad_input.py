@@ -207,8 +207,9 @@ def test_audit_gives_each_bad_run_one_error_row(tmp_path: Path) -> None:
     errors = [r for r in doc["runs"] if r["error"]]
     assert all(outcome[case[r["path"]]] == ERROR for r in errors)
     assert all(outcome[case[r["path"]]] == DIAGNOSED for r in doc["runs"] if not r["error"])
-    # Not runs at all: a folder without logs, a symlink to itself, a file that is no log by content.
-    not_runs = {"no_logs", "symlink_loop.csv", "deep_object.json"}
-    assert len(errors) == sum(kind == ERROR for name, kind in outcome.items() if name not in not_runs) == 14
+    # Not runs at all: a folder without logs, a symlink to itself, JSON files that are no log by
+    # content (no metric among their keys; they are listed as skipped, with the reason).
+    not_runs = {"no_logs", "symlink_loop.csv", "deep_object.json", "deep_list.json"}
+    assert len(errors) == sum(kind == ERROR for name, kind in outcome.items() if name not in not_runs) == 13
     summary = doc["summary"]
-    assert summary["found"] == summary["diagnosed"] + summary["errors"] == len(doc["runs"]) == len(CASES) - 3
+    assert summary["found"] == summary["diagnosed"] + summary["errors"] == len(doc["runs"]) == len(CASES) - 4

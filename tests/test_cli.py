@@ -134,7 +134,7 @@ def test_internal_errors_are_one_line_without_debug(monkeypatch: pytest.MonkeyPa
     def boom(*_a, **_k):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(commands, "diagnose_safely", boom)
+    monkeypatch.setattr(commands, "diagnose_ref", boom)
     code, _, err = invoke("diagnose", str(EXAMPLES / "healthy"))
     assert code == ExitCode.INTERNAL and "Traceback" not in err and "kaboom" in err
     code, _, err = invoke("diagnose", str(EXAMPLES / "healthy"), "--debug")

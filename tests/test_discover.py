@@ -14,7 +14,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from conftest import CORPUS
-from lossdoctor.discover import discover
+from lossdoctor.sources import discover
 from lossdoctor.sources import read_run
 
 KERAS = CORPUS / "keras_csv-tomato_leaf_cnn_training_log" / "tomato_leaf_cnn_training_log.csv"
@@ -29,7 +29,7 @@ RUN_ID = "5371314d" + "0" * 24
 EXPECTED_RUNS = {
     ("broken/training_log.csv", "log_file"),
     ("hf_out", "hf_trainer"),
-    ("keras_tb/20240101-120000", "tensorboard_splits"),
+    ("keras_tb/20240101-120000", "tensorboard"),
     ("lightning_logs/version_0", "lightning"),
     ("lightning_logs/version_1", "lightning"),
     ("lightning_logs/version_2", "lightning"),

@@ -22,8 +22,8 @@ from lossdoctor.diagnose import Settings, diagnose_run
 from lossdoctor.frame import Run, make_series
 from lossdoctor.ruleset import default_rules
 from lossdoctor.sources import csv_logs, read_run
-from lossdoctor.sources.folder import _event_files, _newest_checkpoint_state
-from lossdoctor.sources.sniff import sniff
+from lossdoctor.sources.formats import _trainer_state, sniff
+from lossdoctor.sources.listing import list_folder
 
 FAST = settings(max_examples=300, deadline=None)
 floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -102,30 +102,13 @@ def test_compiled_rules_follow_parameter_overrides() -> None:
     assert "overfitting" not in fired  # the override is seen, not a stale compiled copy
 
 
-def test_event_files_match_rglob(tmp_path: Path) -> None:
-    for rel in ("events.out.tfevents.1", "runs/a/events.out.tfevents.2", "runs/a/deep/x.tfevents.3",
-                "runs/.hidden.tfevents.4", "runs/b/notes.txt", "z/events.out.tfevents.5"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(b"x")
-    (tmp_path / "dir.tfevents.6").mkdir()  # a folder with the name is not a file
-    outside = tmp_path.parent / f"{tmp_path.name}_outside"
-    outside.mkdir()
-    (outside / "events.out.tfevents.7").write_bytes(b"x")
-    os.symlink(outside, tmp_path / "linked")  # rglob does not enter symlinked folders
-    with os.scandir(tmp_path) as it:
-        found = sorted(_event_files(tmp_path, list(it)))
-    assert found == sorted(p for p in tmp_path.rglob("*tfevents*") if p.is_file())
-    assert len(found) == 5
-
-
 def test_newest_checkpoint_matches_glob(tmp_path: Path) -> None:
     for name in ("checkpoint-50", "checkpoint-200", "checkpoint-1000", "checkpoint-x", "checkpoint-300"):
         (tmp_path / name).mkdir()
         if name != "checkpoint-1000":  # no state in the largest: it does not count
             (tmp_path / name / "trainer_state.json").write_text("{}")
-    with os.scandir(tmp_path) as it:
-        newest = _newest_checkpoint_state(tmp_path, list(it))
-    assert newest == tmp_path / "checkpoint-300" / "trainer_state.json"
+    newest = _trainer_state(list_folder(str(tmp_path)))
+    assert newest == str(tmp_path / "checkpoint-300" / "trainer_state.json")
 
 
 @pytest.mark.parametrize(("lines", "fmt"), [

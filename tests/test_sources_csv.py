@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lossdoctor.errors import InputError
-from lossdoctor.sources import READERS, detect_format, read_run
+from lossdoctor.sources import BY_NAME, detect_format, read_run
 
 RUNS = Path(__file__).parent / "data" / "corpus" / "runs"
 
@@ -194,7 +194,7 @@ def test_trailing_comma_and_padding(tmp_path: Path) -> None:
 
 
 def test_every_csv_reader_is_registered() -> None:
-    assert {"keras_csv", "lightning_csv", "ultralytics_csv", "csv"} <= set(READERS)
+    assert {"keras_csv", "lightning_csv", "ultralytics_csv", "csv"} <= set(BY_NAME)
     assert detect_format(RUNS / "lightning-mnist_cnn_metrics" / "mnist_cnn_metrics.csv") == "lightning_csv"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from ..audit import VERDICT_RANK, AuditResult, AuditRow, audit
-from ..discover import Discovery, discover
+from ..sources import Discovery, discover
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
 from ..findings import Severity

@@ -80,7 +80,7 @@ def check_ignored(ignore: tuple[str, ...], rules: list[Rule]) -> frozenset[str]:
 
 def exit_code(diagnoses: list[Diagnosis], gate: FailOn) -> ExitCode:
     """Unreadable input outranks nothing-to-diagnose, which outranks a failed gate."""
-    kinds = {d.error["kind"] for d in diagnoses if d.error}
+    kinds = {d.error.kind for d in diagnoses if d.error}
     if "input" in kinds:
         return ExitCode.INPUT
     if "nothing" in kinds:

@@ -1,37 +1,97 @@
-"""`lossdoctor diagnose`: diagnose each path, render one report, return the gate's exit code."""
+"""`lossdoctor diagnose`: find the runs under each path, diagnose each, render one report,
+return the gate's exit code over all of them."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sys
+import tempfile
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
-from ..diagnose import diagnose_safely
+from ..diagnose import Settings, diagnose_ref
 from ..exitcodes import ExitCode
+from ..findings import Diagnosis, RunError
 from ..report import MACHINE_FORMATS, RENDERERS, resolve_format
-from .common import exit_code, resolve
+from ..sources import RunRef, discover, no_log_found
+from .common import FailOn, exit_code, resolve
+
+STDIN = "-"
 
 
-def diagnose(paths: tuple[Path, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
+def diagnose(paths: tuple[str | Path, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: TextIO | None,
              config: Path | None = None, verify: bool = False) -> ExitCode:
-    """`lossdoctor diagnose`: report every path, return the gate's exit code.
+    """`lossdoctor diagnose`: report every run under the paths, return the gate's exit code.
 
     `fail_on=None` means "not given": the config files (or the default, error) decide."""
     resolved = resolve(config, fail_on, metrics, ignore, rule_paths)
     settings, gate = resolved.settings, resolved.gate
     if verify:
         settings = dataclasses.replace(settings, verify=True)
-    diagnoses = [diagnose_safely(p, settings) for p in paths]
+    with _stdin_as_file(paths) as stdin_file:
+        diagnoses = [d for p in paths for d in diagnose_arg(str(p), settings, stdin_file)]
     stream = output or sys.stdout
     name = resolve_format(fmt, stream)
     for d in diagnoses:
         if d.error:
-            print(f"lossdoctor: error: {d.error['message']}", file=sys.stderr)
-    # A lone unreadable run is said once, on stderr; in a batch it keeps its row.
+            print(f"lossdoctor: error: {d.error.message}", file=sys.stderr)
+    # A lone unreadable run is said once, on stderr; in a batch it keeps its section.
     shown = diagnoses if name in MACHINE_FORMATS or len(diagnoses) > 1 else \
         [d for d in diagnoses if not d.error]
     if shown:
         RENDERERS[name](shown, stream, resolved.render_options())
+    if len(diagnoses) > 1 and name not in MACHINE_FORMATS:  # machine formats carry every run already
+        print(summary_line(diagnoses, gate), file=stream)
     return exit_code(diagnoses, gate)
+
+
+def diagnose_arg(arg: str, settings: Settings, stdin_file: str | None = None) -> list[Diagnosis]:
+    """Every run one command-line path holds, diagnosed (an error record when there is none)."""
+    if arg == STDIN and stdin_file is not None:
+        diag = diagnose_ref(RunRef(stdin_file, "stdin", "<stdin>"), settings)
+        diag.path = "<stdin>"
+        return [diag]
+    found = discover([arg])
+    if not found.runs:
+        return [Diagnosis(arg, error=RunError("input", no_log_found(arg, found).message), name=arg)]
+    return [diagnose_ref(ref, settings) for ref in found.runs]
+
+
+@contextmanager
+def _stdin_as_file(paths: tuple[str | Path, ...]) -> Iterator[str | None]:
+    """`-` among the paths: standard input copied to a temporary file that readers can open twice."""
+    if not any(str(p) == STDIN for p in paths):
+        yield None
+        return
+    folder = tempfile.mkdtemp(prefix="lossdoctor-stdin-")
+    try:
+        target = Path(folder) / "stdin"
+        with open(target, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out)
+        yield str(target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def summary_line(diagnoses: list[Diagnosis], gate: FailOn) -> str:
+    """`4 runs: 1 error, 1 unreadable, 2 healthy; failing the gate: lightning_logs/version_1 (nan_loss)`."""
+    counts = Counter(_verdict(d) for d in diagnoses)
+    parts = ", ".join(f"{counts[k]} {k}" for k in _VERDICTS if k in counts)
+    failing = [f"{d.name or d.path} ({', '.join(sorted({f.rule for f in d.findings if gate.fails_finding(f)}))})"
+               for d in diagnoses if not d.error and gate.fails(d)]
+    more = " ..." if len(failing) > 5 else ""
+    tail = f"; failing the gate: {'; '.join(failing[:5])}{more}" if failing else ""
+    return f"{len(diagnoses)} runs: {parts}{tail}"
+
+
+_VERDICTS = ("error", "warning", "unreadable", "no loss", "failed", "healthy")
+
+
+def _verdict(d: Diagnosis) -> str:
+    if d.error:
+        return {"input": "unreadable", "nothing": "no loss"}.get(d.error.kind, "failed")
+    return d.worst.label if d.worst is not None and d.worst.label != "info" else "healthy"

@@ -26,7 +26,7 @@ def rule_ids(row: AuditRow) -> list[str]:
 def cells(row: AuditRow) -> dict[str, str]:
     """The text of each column; an unreadable run shows its error in `findings`."""
     d = row.diagnosis
-    findings = d.error["message"] if d.error else ", ".join(rule_ids(row))
+    findings = d.error.message if d.error else ", ".join(rule_ids(row))
     return {
         "run": row.run, "format": d.format or "", "points": str(d.points) if not d.error else "",
         "verdict": row.verdict, "findings": findings,

@@ -47,8 +47,8 @@ def render_github(diagnoses: list[Diagnosis], out: TextIO,
     for diag in diagnoses:
         file = options.rel(diag.path)
         if diag.error:
-            props = {"file": file, "title": f"lossdoctor: cannot diagnose ({diag.error['kind']})"}
-            out.write(annotation("error", props, diag.error["message"]) + "\n")
+            props = {"file": file, "title": f"lossdoctor: cannot diagnose ({diag.error.kind})"}
+            out.write(annotation("error", props, diag.error.message) + "\n")
             continue
         for f in diag.findings:
             props = {"file": file, "title": f"{f.rule}: {f.title}"}

@@ -21,9 +21,10 @@ WIDTH = 48
 
 def layout(diag: Diagnosis) -> list[Line]:
     """Every line of one run's report."""
-    lines: list[Line] = [[(f"── {diag.path} ", "bold")]]
+    head = diag.name or diag.path
+    lines: list[Line] = [[(f"── {head} ", "bold")] + ([(f" {diag.path}", "dim")] if diag.path != head else [])]
     if diag.error:
-        return lines + [[("cannot diagnose: ", "bold red"), (diag.error["message"], "")]]
+        return lines + [[("cannot diagnose: ", "bold red"), (diag.error.message, "")]]
     roles = " · ".join(f"{r} = {n}" for r, n in diag.metrics.items())
     lines.append([(f"{diag.format} · {diag.points:,} points · {roles}", "dim")])
     lines.append(_verdict(diag))

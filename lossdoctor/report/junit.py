@@ -49,7 +49,7 @@ def _suite(diag: Diagnosis, options: RenderOptions) -> ET.Element:
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if diag.error:
         case = ET.SubElement(suite, "testcase", classname=path, name="read")
-        ET.SubElement(case, "error", type=diag.error["kind"], message=clean(diag.error["message"]))
+        ET.SubElement(case, "error", type=diag.error.kind, message=clean(diag.error.message))
         counts.update(tests=1, errors=1)
     for rid in [] if diag.error else _rule_ids(diag, options):
         case = ET.SubElement(suite, "testcase", classname=path, name=rid)

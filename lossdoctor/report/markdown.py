@@ -29,7 +29,7 @@ def _row(f: Finding) -> str:
 
 def _verdict(diag: Diagnosis, options: RenderOptions) -> str:
     if diag.error:
-        return f"**cannot diagnose** ({diag.error['kind']}): {diag.error['message']}"
+        return f"**cannot diagnose** ({diag.error.kind}): {diag.error.message}"
     gate = "❌ fails" if options.fails(diag) else "✅ passes"
     counts = [f"{n} {s.label}{'s' if n != 1 else ''}" for s in sorted(Severity, reverse=True)
               if (n := sum(f.severity == s for f in diag.findings))]

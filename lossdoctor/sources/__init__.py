@@ -1,75 +1,106 @@
-"""Parsers: one per log format, each turning a file (or run folder) into a `Run`.
+"""Logs in, Runs out: the one door of `sources/` that the rest of lossdoctor uses.
 
-The registry is a plain dict from format name to reader. `read_run` is the one entry
-point the rest of lossdoctor uses: it accepts a file or a run folder, detects the
-format from the content, and raises `InputError` (naming the file) when it cannot.
+`discover(paths)` finds the runs under files and folders (both `diagnose` and `audit` use
+it); `read_run(ref)` reads one of them. The formats, how each is recognised and where it
+sits in a run folder are one table, `formats.FORMATS`. Every failure is an `InputError`
+naming the file and the problem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+import os
 from pathlib import Path
 
 from ..errors import InputError
 from ..frame import Run
-from .csv_logs import read_csv
-from .folder import plan_folder, read_folder
-from .hf_trainer import read_hf_trainer_state
-from .jsonl import read_json_records, read_jsonl
-from .mlflow import read_mlflow
-from .mlflow_db import read_mlflow_db, split_ref
-from .sniff import sniff
+from .discover import Discovery, RunRef, discover
+from .folder import read_run_folder, run_logs
+from .formats import BY_NAME, FORMATS, LOOKED_FOR, ReadOptions, identify, sniff
+from .listing import is_regular_file, list_folder
+from .mlflow_db import split_ref
+from .remote import check_local
+from .splits import read_split_files
+
+__all__ = ["BY_NAME", "FORMATS", "Discovery", "ReadOptions", "RunRef", "detect_format", "discover",
+           "read_ref", "read_run", "read_runs", "sniff"]
 
 
-def _read_tensorboard(path: Path, verify: bool = False) -> Run:
-    """Import the TensorBoard reader only when used: CSV users never load protobuf."""
-    from .tensorboard import read_tensorboard
-
-    return read_tensorboard(path, verify)
-
-
-READERS: dict[str, Callable[[Path], Run]] = {
-    "keras_csv": partial(read_csv, fmt="keras_csv"),
-    "lightning_csv": partial(read_csv, fmt="lightning_csv"),
-    "ultralytics_csv": partial(read_csv, fmt="ultralytics_csv"),
-    "csv": partial(read_csv, fmt="csv"),
-    "jsonl": read_jsonl,
-    "json_records": read_json_records,
-    "hf_trainer_state": read_hf_trainer_state,
-    "mlflow": read_mlflow,  # one metric file, or a whole run folder
-    "tensorboard": _read_tensorboard,  # one event file, or a folder of them
-}
-
-
-def detect_format(path: Path) -> str | None:
-    """The format of a file (sniffed from its first 64 KB, then its name) or of a run folder.
-
-    Returns None when unrecognised or unreadable; `read_run` says why.
-    """
+def detect_format(path: str | Path) -> str | None:
+    """The format of a file (by content, then name) or of a run folder; None when unknown."""
     path = Path(path)
     try:
         if path.is_dir():
-            choice = plan_folder(path, sniff).choice()
-            return choice[0][0] if choice else None
+            logs = run_logs(list_folder(str(path)))
+            if logs:
+                return logs[0][0].name
+            found = discover([path]).runs
+            return detect_format(found[0].path) if len(found) == 1 and not found[0].error else None
         return sniff(path)
     except (InputError, OSError):
         return None
 
 
 def read_run(path: str | Path, verify: bool = False) -> Run:
-    """Read one run from a log file, a run folder or `mlflow.db#<run_uuid>`; raises
-    InputError when it cannot. `verify` checks every TensorBoard record's data checksum."""
-    db_run = split_ref(path)
-    if db_run is not None:  # one run of an MLflow SQLite store
-        return read_mlflow_db(*db_run)
+    """Read one run: a log file, a run folder, `mlflow.db#<run id>`, or a folder holding
+    exactly one run somewhere below. Raises InputError when it cannot."""
+    opts = ReadOptions(verify=verify)
+    check_local(path)
+    if split_ref(path) is not None:
+        return BY_NAME["mlflow_db"].read(Path(path), opts)
     path = Path(path)
-    readers = {**READERS, "tensorboard": partial(_read_tensorboard, verify=True)} if verify else READERS
     if path.is_dir():
-        return read_folder(path, readers, sniff)
-    if not path.exists() and not path.is_symlink():
+        return _read_folder(path, opts)
+    if not os.path.lexists(path):
         raise InputError(path, "no such file or directory")
-    fmt = sniff(path)
+    if not is_regular_file(path):
+        raise InputError(path, "not a regular file (a FIFO, socket or device cannot be a log)")
+    fmt, _ = identify(path)
     if fmt is None:
         raise InputError(path, "unrecognised log format")
-    return readers[fmt](path)
+    if fmt.runs_in is not None:
+        return _only_run(path, discover([path]), opts)
+    return fmt.read(path, opts)
+
+
+def read_runs(path: str | Path, verify: bool = False) -> list[Run]:
+    """Every run under a path, each read on its own (an unreadable one raises)."""
+    check_local(path)
+    found = discover([path])
+    if not found.runs:
+        raise no_log_found(path, found)
+    return [read_ref(ref, verify) for ref in found.runs]
+
+
+def read_ref(ref: RunRef, verify: bool = False) -> Run:
+    """Read one discovered run (an error discovery already knew is raised as it was found)."""
+    if ref.error:
+        raise InputError(ref.path, ref.error)
+    if ref.parts:
+        return read_split_files(ref.path, ref.parts, lambda f: read_run(f, verify))
+    return read_run(ref.path, verify)
+
+
+def _read_folder(folder: Path, opts: ReadOptions) -> Run:
+    try:
+        listing = list_folder(str(folder))
+    except OSError as exc:
+        raise InputError(folder, (exc.strerror or str(exc)).lower()) from None
+    if run_logs(listing):
+        return read_run_folder(listing, opts)
+    return _only_run(folder, discover([folder]), opts)
+
+
+def _only_run(where: Path, found: Discovery, opts: ReadOptions) -> Run:
+    if not found.runs:
+        raise no_log_found(where, found)
+    if len(found.runs) > 1:
+        names = ", ".join(r.name or r.path for r in found.runs[:3]) + (", ..." if len(found.runs) > 3 else "")
+        raise InputError(where, f"holds {len(found.runs)} runs ({names}); read them one by one")
+    return read_ref(found.runs[0], opts.verify)
+
+
+def no_log_found(where: str | Path, found: Discovery) -> InputError:
+    """The error for a path under which no run was found, saying what was looked for and left out."""
+    left = found.skipped
+    skipped = "; skipped " + ", ".join(f"{n} {why}" for why, n in sorted(left.items())) if left else ""
+    return InputError(where, f"no training log found (looked for {LOOKED_FOR}){skipped}")

@@ -67,6 +67,35 @@ def list_runs(db: Path) -> tuple[list[str], int]:
         con.close()
 
 
+def named_runs(db: Path) -> tuple[list[tuple[str, str]], int]:
+    """([(reference, name)], deleted count): each run as `read_ref` takes it, named as MLflow's UI
+    shows it (`experiment/run name`, else the uuid)."""
+    ids, deleted = list_runs(db)
+    names = _run_names(db)
+    return [(run_ref(db, i), names.get(i, i)) for i in ids], deleted
+
+
+def _run_names(db: Path) -> dict[str, str]:
+    """run uuid -> 'experiment/run name' from the runs and experiments tables, when they have them."""
+    con = _connect(db)
+    try:
+        return {uuid: f"{exp}/{name}" if exp else str(name) for uuid, name, exp in con.execute(
+            "SELECT r.run_uuid, r.name, e.name FROM runs r LEFT JOIN experiments e "
+            "ON r.experiment_id = e.experiment_id WHERE r.name IS NOT NULL")}
+    except sqlite3.Error:
+        return {}  # an older or partial schema: the uuid names the run
+    finally:
+        con.close()
+
+
+def read_ref(ref: str | Path) -> Run:
+    """Read `<db>#<run_uuid>`; InputError when it is not such a reference."""
+    parts = split_ref(ref)
+    if parts is None:
+        raise InputError(ref, "not a run of an MLflow store (expected <mlflow.db>#<run id>)")
+    return read_mlflow_db(*parts)
+
+
 def read_mlflow_db(db: Path, run_id: str) -> Run:
     """Every metric of one run, ordered as MLflow orders a history: by (step, timestamp)."""
     con = _connect(db)

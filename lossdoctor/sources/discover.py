@@ -1,0 +1,255 @@
+"""Find the runs under some paths: what both `diagnose` and `audit` read.
+
+A folder in which a format of the table finds its log (`formats.FORMATS[*].find_in`) is one
+run, and its whole subtree belongs to it (an HF output dir's checkpoints and `runs/` events,
+a YOLO run's `weights/`, Lightning's `checkpoints/`). Other folders are walked: each of their
+files that is a training log by its content is a run of its own, and an MLflow store is one
+run per run it holds. Nothing is ever merged: two runs are two references.
+
+Folders are listed once each (`listing.list_folder`); a file is opened only when its name
+could be a log (64 KB head). Whatever is not a run is recorded with its reason in
+`Discovery.skipped`, never fatal: hidden entries, files that are not logs, FIFOs and devices,
+symlinks that loop or leave the roots, unreadable folders.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from .formats import BY_NAME, FORMATS, identify
+from .listing import Listing, list_folder
+from .remote import is_url, remote_problem
+from .runnames import folder_name, run_name
+from .splits import pair_splits, split_key
+
+# A file is opened (its head sniffed) only when its name could be a log's.
+_LOG_NAME = re.compile(r".*\.(csv|tsv|json|jsonl|txt|log|db|sqlite)$|.*tfevents.*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, order=True)
+class RunRef:
+    """One run to read: the path `read_run` takes (a folder, a file, `mlflow.db#<run id>`), the
+    layout that found it, the name the user knows it by, and an error already known."""
+
+    path: str
+    layout: str
+    name: str = ""
+    error: str | None = None
+    parts: tuple[str, ...] = ()  # a run written to several files (train.csv + val.csv): the files
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path discovery left out: why (one of a few reasons, for counting), and the detail."""
+
+    path: str
+    reason: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason, "detail": self.detail}
+
+
+@dataclass
+class Discovery:
+    """The runs found (sorted by path) and every path left out, with the reason."""
+
+    runs: list[RunRef] = field(default_factory=list)
+    skipped_paths: list[Skipped] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> Counter[str]:
+        """How many paths were left out, by reason."""
+        return Counter(s.reason for s in self.skipped_paths)
+
+    def skip(self, path: str, reason: str, detail: str = "") -> None:
+        self.skipped_paths.append(Skipped(path, reason, detail))
+
+
+def discover(roots: Iterable[str | os.PathLike], follow_symlinks: bool = False) -> Discovery:
+    """Walk the roots and return every run found, sorted by path, with what was skipped."""
+    roots = [os.fspath(r) for r in roots]
+    walk = _Walk([os.path.normpath(r) for r in roots if not is_url(r)], follow_symlinks)
+    for url in filter(is_url, roots):  # not read by this version: a run with a clear error
+        walk.found.runs.append(RunRef(url, "remote", url, remote_problem(url)))
+    walk.run()
+    walk.found.runs = sorted(set(walk.found.runs))
+    return walk.found
+
+
+def layout_of(listing: Listing) -> str | None:
+    """The layout of a run folder (the best-ranked format that finds its log there), or None."""
+    from .folder import run_logs
+
+    logs = run_logs(listing)
+    return logs[0][0].layout if logs else None
+
+
+class _Walk:
+    """Iterative walk (no recursion limit) with symlink and loop bookkeeping."""
+
+    def __init__(self, roots: list[str], follow: bool) -> None:
+        real = [os.path.realpath(r) for r in roots]
+        # A root inside another root would be walked twice.
+        self.roots = [r for r, rr in zip(roots, real) if not any(rr != o and _inside(rr, o) for o in real)]
+        self.real_roots = real
+        self.follow = follow
+        self.visited: set[str] = set()
+        self.found = Discovery()
+
+    def run(self) -> None:
+        for root in self.roots:
+            if os.path.isdir(root):
+                self._walk(root)
+            elif os.path.lexists(root):
+                self._file(root, root, forced=True)
+            else:
+                self.found.runs.append(RunRef(root, "log_file", root, "no such file or directory"))
+
+    def _walk(self, root: str) -> None:
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            listing = self._scan(folder)
+            if listing is None:
+                continue
+            layout = layout_of(listing)
+            if layout is not None:
+                self._run_folder(folder, root, layout)
+                continue  # the subtree belongs to this run
+            before = len(self.found.runs)
+            for name in sorted(listing.files):
+                self._file(listing.sub(name), root)
+            self._pair_splits(folder, root, before)
+            stack.extend(listing.sub(n) for n in sorted(listing.dirs, reverse=True))
+
+    def _pair_splits(self, folder: str, root: str, since: int) -> None:
+        """Loose logs of one folder that differ only by a split word (train/val) are one run."""
+        mine = [r for r in self.found.runs[since:] if r.layout == "log_file" and not r.error]
+        groups = [g for g in pair_splits([r.path for r in mine]) if len(g) > 1]
+        if not groups:
+            return
+        grouped = {p for g in groups for p in g}
+        self.found.runs[since:] = [r for r in self.found.runs[since:] if r.path not in grouped]
+        for files in groups:
+            name = folder_name(folder, root, "split_logs") + "/" + split_key(files[0])
+            self.found.runs.append(RunRef(folder, "split_logs", name, parts=tuple(files)))
+
+    def _run_folder(self, folder: str, root: str, layout: str) -> None:
+        name, deleted = run_name(folder, root, layout)
+        if deleted:
+            self.found.skip(folder, "deleted MLflow run")
+        else:
+            self.found.runs.append(RunRef(folder, layout, name))
+
+    def _scan(self, folder: str) -> Listing | None:
+        """List a folder without its hidden entries and the symlinks that must not be followed."""
+        try:
+            listing = list_folder(folder)
+        except OSError as exc:
+            self.found.skip(folder, "unreadable folder", (exc.strerror or str(exc)).lower())
+            return None
+        drop = set()
+        for name in sorted(listing.files | listing.dirs | listing.others):
+            path = listing.sub(name)
+            if name.startswith("."):
+                self.found.skip(path, "hidden file or folder")
+                drop.add(name)
+            elif name in listing.links and not self._follow(path, folder):
+                drop.add(name)
+            elif name in listing.others:
+                self.found.skip(path, "not a regular file (FIFO, socket, device or broken entry)")
+        return Listing(folder, listing.files - drop, listing.dirs - drop, frozenset(), listing.links)
+
+    def _follow(self, path: str, folder: str) -> bool:
+        """Whether to follow a symlink; every refusal is recorded with its reason."""
+        target = os.path.realpath(path)
+        reason = None
+        if not os.path.exists(target):
+            reason = "broken symlink"
+        elif os.path.isdir(target) and (_inside(os.path.realpath(folder), target) or target in self.visited):
+            reason = "symlink loop"
+        elif any(_inside(target, r) for r in self.real_roots):
+            reason = "symlink to a path inside the roots (read there)"
+        elif not self.follow:
+            reason = "symlink leading out of the roots"
+        if reason:
+            self.found.skip(path, reason)
+            return False
+        if os.path.isdir(target):
+            self.visited.add(target)
+        return True
+
+    def _file(self, path: str, root: str, forced: bool = False) -> None:
+        """A file: a run, several runs (an MLflow store), or a skip with its reason.
+
+        A file the user named (`forced`) is always a run: if it cannot be read, the run's
+        error says why. A file met in a walk is a run only when its content is a training log.
+        """
+        name = folder_name(path, root, "log_file")
+        if not forced and not _LOG_NAME.fullmatch(os.path.basename(path)):
+            self.found.skip(path, "not a log (file name)")
+            return
+        try:
+            fmt, head = identify(Path(path))
+        except InputError as exc:
+            if forced or _says_log(path) or _TABLE_NAME.fullmatch(os.path.basename(path)):
+                self.found.runs.append(RunRef(path, "log_file", name, exc.problem))
+            else:
+                self.found.skip(path, "not a log (content)", exc.problem)
+            return
+        if fmt is not None and fmt.runs_in is not None:
+            self._store(path, fmt.name, forced or _says_log(path))
+        elif forced or (fmt is not None and (not fmt.generic or head.names_metrics)):
+            self.found.runs.append(RunRef(path, "log_file", name))
+        elif fmt is not None and head.well_formed:
+            self.found.skip(path, "not a log (content)", "a table or JSON without metrics (data or config)")
+        elif _says_log(path) or _TABLE_NAME.fullmatch(os.path.basename(path)):
+            # Named as a log (or a table, JSON lines) that its content is not: a broken log,
+            # whose reader says what is wrong with it.
+            self.found.runs.append(RunRef(path, "log_file", name))
+        else:
+            self.found.skip(path, "not a log (content)")
+
+    def _store(self, path: str, fmt: str, strict: bool) -> None:
+        """One run per run the store holds; an unreadable store named like one is still a row."""
+        try:
+            runs, deleted = BY_NAME[fmt].runs_in(Path(path))  # type: ignore[misc]
+        except InputError as exc:
+            if strict:
+                self.found.runs.append(RunRef(path, BY_NAME[fmt].layout, path, exc.problem))
+            else:
+                self.found.skip(path, "not a log (content)", exc.problem)
+            return
+        for _ in range(deleted):
+            self.found.skip(path, "deleted MLflow run")
+        self.found.runs.extend(RunRef(ref, BY_NAME[fmt].layout, name) for ref, name in runs)
+
+
+# Names that say "training log" whatever the bytes: a garbage file of such a name is a run
+# that cannot be read (a row with its error), not a file silently skipped.
+_SAYS_LOG = re.compile(r"(training([-_](log|history))?|train[-_]log|history|metrics|results|scalars|log)"
+                       r"\.(csv|tsv|log|json|jsonl|txt)|trainer_state\.json|mlflow\.db|.*tfevents.*",
+                       re.IGNORECASE)
+
+
+# A table or JSON-lines file that cannot be read at all is a broken log (a data set's CSV is
+# still a readable table, and is left out by its content instead).
+_TABLE_NAME = re.compile(r".*\.(csv|tsv|jsonl)", re.IGNORECASE)
+
+
+def _says_log(path: str) -> bool:
+    return bool(_SAYS_LOG.fullmatch(os.path.basename(path)))
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+__all__ = ["Discovery", "RunRef", "discover", "layout_of", "FORMATS"]

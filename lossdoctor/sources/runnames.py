@@ -1,0 +1,58 @@
+"""Runs named as their user knows them: the path below what was pointed at, Lightning's
+`name/version_N`, MLflow's `experiment/run name` (from its meta.yaml files, not its uuids)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_VERSION = re.compile(r"version_\d+")
+_META_LINE = re.compile(r"^(\w+):\s*(.*?)\s*$")
+
+
+def folder_name(path: str, root: str, layout: str) -> str:
+    """The run's path relative to the root pointed at (its own name when it is the root);
+    a Lightning `version_N` keeps its logger's name in front of it."""
+    rel = os.path.relpath(path, root)
+    if rel == ".":
+        rel = os.path.basename(os.path.abspath(path)) or path
+    rel = rel.replace(os.sep, "/")
+    if "/" not in rel and _VERSION.fullmatch(rel):
+        parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        rel = f"{parent}/{rel}" if parent else rel
+    return rel
+
+
+def run_name(folder: str, root: str, layout: str) -> tuple[str, bool]:
+    """(name, deleted) of a run folder; MLflow runs are named by their meta.yaml files."""
+    if layout != "mlflow":
+        return folder_name(folder, root, layout), False
+    meta = read_meta(os.path.join(folder, "meta.yaml"))
+    experiment = read_meta(os.path.join(os.path.dirname(folder), "meta.yaml")).get("name")
+    run = meta.get("run_name") or _tag(folder, "mlflow.runName") or os.path.basename(folder)
+    name = f"{experiment}/{run}" if experiment else run
+    return name, meta.get("lifecycle_stage") == "deleted"
+
+
+def read_meta(path: str) -> dict[str, str]:
+    """The top-level `key: value` lines of an MLflow meta.yaml (a few lines; no YAML parser
+    needed for them, and a broken one only costs the name)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(64 * 1024)
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        match = _META_LINE.match(line)
+        if match and match.group(2):
+            out[match.group(1)] = match.group(2).strip("'\"")
+    return out
+
+
+def _tag(folder: str, name: str) -> str | None:
+    try:
+        with open(os.path.join(folder, "tags", name), encoding="utf-8", errors="replace") as handle:
+            return handle.read(1024).strip() or None
+    except OSError:
+        return None
