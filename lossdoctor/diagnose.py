@@ -88,7 +88,7 @@ def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
         raise  # a usage problem concerns every run, not this one
     except LossdoctorError as exc:
         diag = Diagnosis(ref.path, error=RunError(exc.kind, exc.message))
-    diag.name, diag.layout = ref.name or ref.path, ref.layout
+    diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
     return diag
 
 

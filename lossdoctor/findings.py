@@ -98,6 +98,7 @@ class Diagnosis:
     error: RunError | None = None
     curves: dict[str, Any] = field(default_factory=dict, repr=False)
     name: str = ""  # the run as its user knows it (`lightning_logs/version_1`, `exp/run name`)
+    run: str = ""  # the run as discovered: its folder, its file, or `mlflow.db#<run id>`
     layout: str = ""  # what discovery found it as (a run folder of a format, a log file, a store)
     pairs: list[dict[str, Any]] = field(default_factory=list)  # every train/val pair judged
 
@@ -109,6 +110,7 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of one run (version 1 of the output schema)."""
         return {
+            "run": self.run or self.path,
             "path": self.path,
             "name": self.name or self.path,
             "layout": self.layout,

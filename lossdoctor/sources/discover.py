@@ -24,6 +24,7 @@ from pathlib import Path
 from ..errors import InputError
 from .formats import BY_NAME, FORMATS, identify
 from .listing import Listing, list_folder
+from .mlflow_db import run_folders
 from .remote import is_url, remote_problem
 from .runnames import folder_name, run_name
 from .splits import pair_splits, split_key
@@ -79,6 +80,7 @@ def discover(roots: Iterable[str | os.PathLike], follow_symlinks: bool = False) 
     for url in filter(is_url, roots):  # not read by this version: a run with a clear error
         walk.found.runs.append(RunRef(url, "remote", url, remote_problem(url)))
     walk.run()
+    walk.drop_store_twins()
     walk.found.runs = sorted(set(walk.found.runs))
     return walk.found
 
@@ -102,6 +104,7 @@ class _Walk:
         self.follow = follow
         self.visited: set[str] = set()
         self.found = Discovery()
+        self.store_folders: dict[str, list[str]] = {}  # store run ref -> folders its params name
 
     def run(self) -> None:
         for root in self.roots:
@@ -116,6 +119,9 @@ class _Walk:
         stack = [root]
         while stack:
             folder = stack.pop()
+            if folder != root and _is_mlflow_artifacts(folder):
+                self.found.skip(folder, "MLflow artifacts (copies of a run's files; the run is read from its store)")
+                continue
             listing = self._scan(folder)
             if listing is None:
                 continue
@@ -230,6 +236,24 @@ class _Walk:
         for _ in range(deleted):
             self.found.skip(path, "deleted MLflow run")
         self.found.runs.extend(RunRef(ref, BY_NAME[fmt].layout, name) for ref, name in runs)
+        if fmt == "mlflow_db":
+            folders = run_folders(Path(path))
+            self.store_folders.update({ref: folders[ref.rpartition("#")[2]] for ref, _ in runs
+                                       if ref.rpartition("#")[2] in folders})
+
+    def drop_store_twins(self) -> None:
+        """An MLflow run that names a run folder found here (Ultralytics' save_dir, HF's output_dir)
+        is the same training logged twice: the folder's log is read, the store's copy is noted."""
+        folders = [r for r in self.found.runs if r.layout not in ("mlflow_db", "log_file")]
+        keep = []
+        for ref in self.found.runs:
+            twin = next((f for f in folders for named in self.store_folders.get(ref.path, ())
+                         if _same_folder(named, f.path)), None)
+            if twin is None:
+                keep.append(ref)
+            else:
+                self.found.skip(ref.path, "the same training as a run folder (read there)", twin.path)
+        self.found.runs = keep
 
 
 # Names that say "training log" whatever the bytes: a garbage file of such a name is a run
@@ -246,6 +270,24 @@ _TABLE_NAME = re.compile(r".*\.(csv|tsv|jsonl)", re.IGNORECASE)
 
 def _says_log(path: str) -> bool:
     return bool(_SAYS_LOG.fullmatch(os.path.basename(path)))
+
+
+_RUN_UUID = re.compile(r"[0-9a-f]{32}")
+
+
+def _is_mlflow_artifacts(folder: str) -> bool:
+    """`mlruns/<experiment>/<run uuid>/artifacts/`: what a run saved, not a log of its own."""
+    parent = os.path.basename(os.path.dirname(folder))
+    return os.path.basename(folder) == "artifacts" and bool(_RUN_UUID.fullmatch(parent))
+
+
+def _same_folder(named: str, found: str) -> bool:
+    """A folder path as a trainer logged it (absolute on another machine, or relative) names
+    `found` when their last components agree (up to three: runs/detect/train)."""
+    a = [p for p in named.replace("\\", "/").split("/") if p not in ("", ".")]
+    b = [p for p in os.path.abspath(found).split(os.sep) if p]
+    k = min(3, len(a), len(b))
+    return k > 0 and a[-k:] == b[-k:]
 
 
 def _inside(path: str, root: str) -> bool:

@@ -130,6 +130,12 @@ def _mlflow_run(d: Listing) -> str | None:
     return d.path if "meta.yaml" in d.files and "metrics" in d.dirs else None
 
 
+def _mmengine_scalars(d: Listing) -> str | None:
+    """MMEngine's run folder (`work_dirs/<cfg>/<timestamp>/`): its `vis_data/scalars.json`."""
+    path = os.path.join(d.path, "vis_data", "scalars.json")
+    return path if "vis_data" in d.dirs and os.path.isfile(path) else None
+
+
 def _has_events(d: Listing) -> bool:
     return any("tfevents" in n for n in d.files)
 
@@ -158,7 +164,8 @@ FORMATS: tuple[LogFormat, ...] = (
               names=("*tfevents*",), find_in=_event_folder, rank=5, layout="tensorboard"),
     LogFormat("hf_trainer_state", _hf, lambda h: h.json_kind == "hf_trainer_state", writer="hf_trainer",
               names=("trainer_state.json",), find_in=_trainer_state, rank=1, layout="hf_trainer"),
-    LogFormat("jsonl", _jsonl, lambda h: h.json_kind == "jsonl", names=("*.jsonl",), generic=True),
+    LogFormat("jsonl", _jsonl, lambda h: h.json_kind == "jsonl", names=("*.jsonl",), generic=True,
+              find_in=_mmengine_scalars, rank=4, layout="mmengine"),
     LogFormat("json_records", _json_records, lambda h: h.json_kind == "json_records", generic=True),
     LogFormat("mlflow", _mlflow, lambda h: h.mlflow_metric, writer="mlflow",
               find_in=_mlflow_run, rank=4, layout="mlflow"),

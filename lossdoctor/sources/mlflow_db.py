@@ -75,6 +75,29 @@ def named_runs(db: Path) -> tuple[list[tuple[str, str]], int]:
     return [(run_ref(db, i), names.get(i, i)) for i in ids], deleted
 
 
+# Parameters in which trainers that also log to MLflow record where their run folder is
+# (Ultralytics' save_dir, HF TrainingArguments' output_dir / logging_dir, Lightning's
+# default_root_dir): an MLflow run naming a folder is the same training as that folder.
+OUTPUT_DIR_PARAMS = ("save_dir", "output_dir", "logging_dir", "log_dir", "default_root_dir")
+
+
+def run_folders(db: Path) -> dict[str, list[str]]:
+    """run uuid -> the folder paths its parameters name (OUTPUT_DIR_PARAMS), as logged."""
+    con = _connect(db)
+    marks = ", ".join("?" * len(OUTPUT_DIR_PARAMS))
+    try:
+        rows = con.execute(f"SELECT run_uuid, value FROM params WHERE key IN ({marks})", OUTPUT_DIR_PARAMS)
+        out: dict[str, list[str]] = {}
+        for uuid, value in rows:
+            if isinstance(uuid, str) and isinstance(value, str):
+                out.setdefault(uuid, []).append(value)
+        return out
+    except sqlite3.Error:
+        return {}
+    finally:
+        con.close()
+
+
 def _run_names(db: Path) -> dict[str, str]:
     """run uuid -> 'experiment/run name' from the runs and experiments tables, when they have them."""
     con = _connect(db)

@@ -1,0 +1,52 @@
+"""Where a validation curve was best, and whether it rose for real after that.
+
+The checkpoint to keep is the earliest evaluation within one noise sigma of the lowest
+one: within its own noise it is as good, and it was there first. A rise counts when the
+points after the best carry a significant upward trend (Mann-Kendall, p < 0.05) and the
+trend's size (Theil-Sen over those points) clears the noise; a noisy validation curve
+that merely wobbles around its floor has no trend, however far one wobble reaches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .noise import point_noise
+from .trend import Trend, trend
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best evaluation (index), its log-level, the curve's noise, and the rise after it."""
+
+    index: int
+    level: float
+    noise: float
+    after: Trend  # the trend of the points after the best
+    rise: float  # log units: from the best level to the end of the fitted trend
+    first_gain: float  # log units: how far the best is below the first evaluation
+
+
+def best_point(y: np.ndarray) -> int:
+    """Earliest index within one noise sigma of the lowest finite value."""
+    ok = np.isfinite(y)
+    low = float(np.min(y[ok]))
+    sigma = point_noise(y)
+    band = sigma if np.isfinite(sigma) else 0.0
+    return int(np.flatnonzero(ok & (y <= low + band))[0])
+
+
+def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
+    """The best evaluation of a log-loss curve and what came after it (None: too few points)."""
+    ok = np.isfinite(y)
+    steps, y = steps[ok], y[ok]
+    if y.size < 4:
+        return None
+    i = best_point(y)
+    sigma = point_noise(y)
+    after = trend(steps[i:], y[i:]) if y.size - i >= 4 else Trend(0.0, 1.0, 0.0, 0.0, y.size - i)
+    rise = after.change if after.n >= 4 else float(np.median(y[i + 1:]) - y[i]) if y.size > i + 1 else 0.0
+    return Best(i, float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
+                float(y[0] - y[i]))

@@ -1,0 +1,150 @@
+"""Where a loss leaves its own course: spikes, bumps and blow-ups, as one kind of event.
+
+An *excursion* is a stretch where log-loss stands far above its baseline, "far" meaning
+both a factor (at least 2x: batch noise rarely doubles a smoothed loss) and a z-score
+against the curve's own local noise (6 sigma, the bar OLMo uses for loss spikes: under
+normal noise about one point in 10^9, so heavy-tailed batch noise still leaves a margin).
+Two scales, one definition:
+- *point* excursions: single points above the median of the points before them (a bad
+  batch, a gradient burst); the noise is the local point noise;
+- *level* excursions: the smoothed curve (a centred median over 5% of the run) above its
+  running minimum (an LR restart, a bad shard that takes many steps to work off); the
+  noise is that of a median level.
+An excursion that comes back down is a transient; one that is still up at the end of the
+log, or that runs into NaN/Inf, is sustained. Non-finite values after a climb are the high
+tail of the climb (+inf), not missing data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import medians
+from .noise import MAD_TO_SD, point_noise
+from .timescale import odd, points_for
+
+SIGMAS = 6.0  # how many noise sigmas an excursion must clear (see the module docstring)
+MIN_FACTOR = np.log(2.0)  # ...and by at least this factor (log units)
+BACK_FACTOR = np.log(1.5)  # back within 1.5x of the baseline (or its noise band): recovered
+POINT_BASE_SHARE = 0.02  # the baseline of a point: the median of the previous 2% of the run
+LEVEL_SHARE = 0.05  # the smoothing of a level: a centred median over 5% of the run
+
+
+@dataclass(frozen=True)
+class Excursion:
+    """One excursion, by index into the curve it was found on."""
+
+    kind: str  # "point" or "level"
+    start: int  # first index above the band
+    peak: int  # highest index (the first non-finite one when it ran into NaN/Inf)
+    end: int | None  # first index back down; None when it never came back
+    base: float  # the log-level it rose from
+    height: float  # peak minus base, in log units (inf when it ran into NaN/Inf)
+    z: float  # height over the local noise
+    nonfinite: bool = False  # it ran into NaN/Inf
+
+    @property
+    def recovered(self) -> bool:
+        return self.end is not None
+
+
+def local_noise(y: np.ndarray, window: int) -> np.ndarray:
+    """Per point, the noise of the `window` points before it (robust, from second
+    differences), falling back to the whole curve's where there are too few before."""
+    n = y.size
+    whole = point_noise(y)
+    d2 = np.full(n, np.nan)
+    if n >= 3:
+        d2[1:-1] = np.abs(y[:-2] - 2 * y[1:-1] + y[2:])
+    out = np.full(n, whole)
+    if n > window + 2 and window >= 3:
+        trail = medians.trailing(np.where(np.isfinite(d2), d2, whole * np.sqrt(6.0) / MAD_TO_SD), window)
+        have = np.isfinite(trail)
+        out[have] = MAD_TO_SD * trail[have] / np.sqrt(6.0)
+    floor = 0.01  # log units: a curve printed to 2-4 digits has at least this much "noise"
+    return np.maximum(out, floor)
+
+
+def point_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
+    """Points far above the median of the points before them; `y` is log-loss with NaN
+    where the loss is not finite (an excursion that runs into them is sustained)."""
+    finite = np.isfinite(y)
+    window = points_for(steps, POINT_BASE_SHARE, least=5)
+    if finite.sum() <= window + 2:
+        return []
+    idx = np.flatnonzero(finite)
+    yf = y[idx]
+    base = medians.trailing(yf, window)
+    noise = local_noise(yf, window)
+    resid = yf - base
+    hit = np.isfinite(resid) & (resid >= np.maximum(MIN_FACTOR, SIGMAS * noise))
+    return [_close(idx, yf, base, noise, run, "point", y.size) for run in _runs(np.flatnonzero(hit))]
+
+
+def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
+    """Stretches where the smoothed log-loss stands far above its running minimum."""
+    finite = np.isfinite(y)
+    idx = np.flatnonzero(finite)
+    if idx.size < 10:
+        return []
+    yf = y[idx]
+    w = odd(points_for(steps[idx], LEVEL_SHARE, least=5))
+    s = medians.centred(yf, w)
+    floor = np.minimum.accumulate(s)
+    sigma = 1.2533 * max(point_noise(yf), 0.01) / np.sqrt(w)
+    band = max(MIN_FACTOR, SIGMAS * sigma)
+    above = (s - floor) >= band
+    above[: w // 2] = False  # the first half-window rests on a truncated median
+    events = []
+    for run in _runs(np.flatnonzero(above)):
+        start = int(run[0])
+        base = float(floor[start])
+        back = np.flatnonzero(s[start:] <= base + band / 2)
+        end = start + int(back[0]) if back.size else None
+        stop = end if end is not None else yf.size
+        peak = start + int(np.argmax(yf[start:stop]))
+        events.append(_event("level", idx, start, peak, end, base, float(yf[peak]) - base, sigma, y.size))
+    return _merge_overlaps(events)
+
+
+def _runs(hits: np.ndarray) -> list[np.ndarray]:
+    """Consecutive indices grouped."""
+    if hits.size == 0:
+        return []
+    return np.split(hits, np.flatnonzero(np.diff(hits) != 1) + 1)
+
+
+def _close(idx: np.ndarray, yf: np.ndarray, base: np.ndarray, noise: np.ndarray,
+           run: np.ndarray, kind: str, n_all: int) -> Excursion:
+    """A run of hit points -> one excursion, with where it came back down."""
+    start = int(run[0])
+    b = float(base[start])
+    peak = start + int(np.argmax(yf[start : run[-1] + 1]))
+    back_level = b + max(BACK_FACTOR, 2 * float(noise[start]))
+    back = np.flatnonzero(yf[run[-1] + 1 :] <= back_level)
+    end = int(run[-1]) + 1 + int(back[0]) if back.size else None
+    return _event(kind, idx, start, peak, end, b, float(yf[peak]) - b, float(noise[start]), n_all)
+
+
+def _event(kind: str, idx: np.ndarray, start: int, peak: int, end: int | None, base: float,
+           height: float, sigma: float, n_all: int) -> Excursion:
+    """Map finite-point indices back to the curve's own; an excursion still up at the last
+    finite point that the curve continues with NaN/Inf ran into them."""
+    runs_into_nan = end is None and idx[-1] < n_all - 1
+    if runs_into_nan:
+        return Excursion(kind, int(idx[start]), int(idx[-1]) + 1, None, base, float("inf"), float("inf"), True)
+    return Excursion(kind, int(idx[start]), int(idx[peak]), None if end is None else int(idx[end]),
+                     base, height, height / sigma if sigma > 0 else float("inf"))
+
+
+def _merge_overlaps(events: list[Excursion]) -> list[Excursion]:
+    """Level excursions whose spans overlap are one (a bump that dips and rises again)."""
+    out: list[Excursion] = []
+    for e in events:
+        if out and (out[-1].end is None or e.start <= out[-1].end):
+            if out[-1].end is None:
+                continue
+        out.append(e)
+    return out

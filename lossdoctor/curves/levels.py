@@ -1,0 +1,31 @@
+"""Absolute anchors: the loss of a uniform guess over C classes, and accuracy levels.
+
+A classifier that has learnt nothing has a cross-entropy of ln C and an accuracy of 1/C.
+Its initial loss says what C is (a freshly initialised network outputs nearly uniform
+probabilities), so chance level is known without being told the number of classes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MAX_CLASSES = 1_000_000  # ln of a million classes is 13.8: above that, no classifier
+
+
+def classes_from_loss(initial: float, tolerance: float = 0.15) -> int | None:
+    """C when an initial loss is within `tolerance` (relative) of ln C for some C >= 2.
+
+    A fresh network's outputs are near-uniform but not exactly: its loss lands a little
+    above or below ln C (measured on the development set's classifiers: within 10%)."""
+    if not np.isfinite(initial) or initial < math.log(2) * (1 - tolerance) or initial > math.log(MAX_CLASSES):
+        return None
+    c = max(2, int(round(math.exp(initial))))
+    return c if abs(initial - math.log(c)) <= tolerance * math.log(c) else None
+
+
+def as_fraction(acc: np.ndarray) -> np.ndarray:
+    """Accuracy as a fraction (logged in percent when any value is above 1.5)."""
+    finite = acc[np.isfinite(acc)]
+    return acc / 100.0 if finite.size and finite.max() > 1.5 else acc

@@ -1,0 +1,61 @@
+"""The overall course of a loss curve on the progress grid: where it started, how far it got,
+whether it is still going, how its progress was spread over the run.
+
+Read on `timescale.grid` (<= 50 bins of median log-loss), so the same training logged per
+step or per epoch has the same shape. "Start" is the median of the first three logged
+points (a loss that drops within its first points has learnt, however long the log goes
+on); the improvement is measured from there to the lowest bin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .noise import log_of
+from .timescale import grid
+from .trend import Trend, trend
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The course of one loss curve (levels in the loss's own units, changes in log units)."""
+
+    start: float  # median of the first three logged points
+    end: float  # median of the last tenth of the grid
+    low: float  # the lowest grid bin
+    whole: Trend  # Mann-Kendall / Theil-Sen over the whole grid
+    tail: Trend  # ... over its second half
+    first_half_drop: float  # loss units: grid start minus grid middle
+    second_half_drop: float  # loss units: grid middle minus grid end
+    points: int  # grid bins
+
+    @property
+    def gain(self) -> float:
+        """How far the curve got below its start, as a share of the start (0 = not at all)."""
+        return float(1.0 - self.low / self.start) if self.start > 0 else 0.0
+
+    @property
+    def pace(self) -> float:
+        """What the second half brought, relative to the first (1: a straight line; a curve
+        that converges brings little in its second half)."""
+        if self.first_half_drop <= 0:
+            return float("nan")
+        return float(self.second_half_drop / self.first_half_drop)
+
+
+def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
+    """The shape of a positive loss curve (non-finite points left out); None under 5 points."""
+    y = log_of(values)
+    ok = np.isfinite(y)
+    if ok.sum() < 5:
+        return None
+    gt, gy = grid(steps[ok], y[ok])
+    n = gy.size
+    k = max(1, n // 10)
+    h = n // 2
+    level = np.exp(gy)
+    start = float(np.median(values[ok][:3]))
+    return Shape(start, float(np.exp(np.median(gy[-k:]))), float(level.min()), trend(gt, gy),
+                 trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n)

@@ -1,0 +1,54 @@
+"""Is a curve going somewhere? Mann-Kendall's test and the Theil-Sen slope, in numpy.
+
+Both are rank/median statistics, so batch noise, a spike or a heavy tail do not decide
+them. They are O(n^2) in the points, so callers hand them a curve on the progress grid
+(`timescale.grid`, at most 50 bins), not a million raw points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Kendall's tau, the two-sided p-value of "no monotone trend", and the Theil-Sen slope
+    (change of y per unit of x) with the total change it implies over the x range."""
+
+    tau: float
+    p: float
+    slope: float
+    change: float
+    n: int
+
+    def falling(self, alpha: float = 0.05) -> bool:
+        return self.n >= 4 and self.p < alpha and self.slope < 0
+
+    def rising(self, alpha: float = 0.05) -> bool:
+        return self.n >= 4 and self.p < alpha and self.slope > 0
+
+
+NO_TREND = Trend(0.0, 1.0, 0.0, 0.0, 0)
+
+
+def trend(x: np.ndarray, y: np.ndarray) -> Trend:
+    """Mann-Kendall (with the tie correction of its variance) and Theil-Sen over finite points."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = x.size
+    if n < 3:
+        return NO_TREND
+    i, j = np.triu_indices(n, 1)
+    s = float(np.sum(np.sign(y[j] - y[i])))
+    _, counts = np.unique(y, return_counts=True)
+    var = (n * (n - 1) * (2 * n + 5) - float(np.sum(counts * (counts - 1) * (2 * counts + 5)))) / 18.0
+    z = 0.0 if var <= 0 else (s - np.sign(s)) / math.sqrt(var)
+    p = math.erfc(abs(z) / math.sqrt(2.0))
+    dx = x[j] - x[i]
+    slopes = (y[j] - y[i])[dx != 0] / dx[dx != 0]
+    slope = float(np.median(slopes)) if slopes.size else 0.0
+    tau = s / (n * (n - 1) / 2)
+    return Trend(float(tau), float(p), slope, slope * float(x[-1] - x[0]), n)
