@@ -149,6 +149,14 @@ def draw_picture(diagnoses: list[Diagnosis], target: Path) -> str | None:
         return None
     paths = [target] if len(shown) == 1 else \
         [target.with_name(f"{target.stem}-{i}{target.suffix}") for i in range(1, len(shown) + 1)]
+    cwd = Path.cwd()
     for diag, path in zip(shown, paths):
-        save_picture(diag, path)
+        save_picture(diag, path, _relative(diag.path, cwd))
     return str(paths[0])
+
+
+def _relative(path: str, cwd: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(cwd.resolve()))
+    except ValueError:
+        return path

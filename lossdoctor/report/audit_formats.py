@@ -13,11 +13,9 @@ from typing import TextIO
 
 from .. import numfmt
 from ..findings import AuditReport
-from . import escape
+from . import escape, json_out
 from .audit_table import COLUMNS, cells, header, rule_ids, shown_run
 from .github import render_github as github_runs
-from .json_out import dump
-from .json_out import header as json_header
 from .junit import render_junit as junit_runs
 from .options import DEFAULT_OPTIONS, RenderOptions
 
@@ -26,7 +24,7 @@ def render_json(report: AuditReport, out: TextIO, options: RenderOptions = DEFAU
     """One document; each run is Diagnosis.to_dict() plus the audit columns and the gate."""
     runs = [{**r.to_dict(), "fails_gate": options.fails(r.diagnosis)} for r in report.rows]
     failed = any(options.fails(r.diagnosis) for r in report.rows)
-    dump({**json_header(options, failed), "runs": runs, "summary": report.summary}, out)
+    json_out.dump({**json_out.header(options, failed), "runs": runs, "summary": report.summary}, out)
 
 
 def render_csv(report: AuditReport, out: TextIO, options: RenderOptions = DEFAULT_OPTIONS) -> None:
