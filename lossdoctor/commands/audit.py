@@ -26,6 +26,7 @@ from ..report import AUDIT_CHOICES, RenderOptions, pick
 from ..report.audit_table import rule_ids
 from ..report.escape import text as safe
 from ..config_schema import unknown_rule
+from ..numfmt import plural
 from .common import FailOn, View, resolve
 
 AUDIT_FORMAT_CHOICES = AUDIT_CHOICES
@@ -108,7 +109,7 @@ def summarise(found: Discovery, result: AuditResult) -> dict[str, Any]:
 
 def _summary_line(summary: dict[str, Any], shown: int, done: int, interrupted: bool) -> str:
     verdicts = ", ".join(f"{n} {v}" for v, n in summary["verdicts"].items())
-    text = (f"{summary['found']} runs found: {summary['diagnosed']} diagnosed, {summary['errors']} "
+    text = (f"{plural(summary['found'], 'run')} found: {summary['diagnosed']} diagnosed, {summary['errors']} "
             f"could not be diagnosed" + (f" ({verdicts})" if verdicts else ""))
     if interrupted:
         text += f"; interrupted: {summary['not_run']} not run"

@@ -103,7 +103,8 @@ def markdown_code(value: Any, table: bool = False) -> str:
         body = f" {body} "
     if table:
         body = body.replace("|", "\\|")
-    return f"{fence}{body}{fence}"  # starts with a backtick: it can never begin a command
+    out = f"{fence}{body}{fence}"
+    return neutralise_commands(out) if on_ci() else out  # `##[` is obeyed anywhere in a line
 
 
 def html(value: Any) -> str:
