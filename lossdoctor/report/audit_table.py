@@ -21,8 +21,12 @@ _HEADERS = {"best_val_step": "best val step", "best_val_loss": "best val", "fina
 _NUMERIC = {"points", "best_val_step", "best_val_loss", "final_val_loss"}
 _STYLE = {"error": "bold red", "unreadable": "bold magenta", "no-loss": "magenta",
           "warning": "yellow", "info": "cyan", "ok": "green"}
-GIVE_WAY = ("format", "final_val_loss", "best_val_step", "points", "best_val_loss")  # dropped first to last
-MIN_FINDINGS, MIN_RUN = 16, 20  # shortest a shortened findings list / run path gets
+# How the table gives way to a narrow terminal, step by step until it fits: shorten a
+# column to n characters (the run path from the left, so its end stays) or drop a column.
+# The verdict is never cut; the run and the findings keep at least their last width.
+GIVE_WAY: tuple[tuple[str, int | None], ...] = (
+    ("run", 48), ("format", None), ("final_val_loss", None), ("findings", 28), ("best_val_step", None),
+    ("points", None), ("run", 24), ("best_val_loss", None), ("findings", 12), ("run", 12))
 GAP = 2  # spaces between plain columns
 
 
@@ -72,15 +76,15 @@ def fit(table: list[dict[str, str]], width: int | None, gap: int = GAP) -> tuple
     """The columns kept and the cells shortened so every line fits `width` (None: no limit)."""
     columns = order()
     widths = {c: max(len(line[c]) for line in table) for c in columns}
-    total = lambda: sum(widths[c] for c in columns) + gap * (len(columns) - 1)  # noqa: E731
-    for column in GIVE_WAY:
-        if width is None or total() <= width:
+    for column, limit in GIVE_WAY:
+        if width is None or sum(widths[c] for c in columns) + gap * (len(columns) - 1) <= width:
             break
-        columns.remove(column)
-    for column, least, cut in (("findings", MIN_FINDINGS, _cut_end), ("run", MIN_RUN, _cut_start)):
-        if width is not None and total() > width:
-            widths[column] = max(least, widths[column] - (total() - width))
-            table = [{**line, column: cut(line[column], widths[column])} for line in table]
+        if limit is None:
+            columns.remove(column)
+        elif widths[column] > limit:
+            cut = _cut_start if column == "run" else _cut_end
+            table = [{**line, column: cut(line[column], limit)} for line in table]
+            widths[column] = limit
     return columns, table
 
 
@@ -116,9 +120,11 @@ def render_rich(report: AuditReport, out: TextIO, options: RenderOptions = DEFAU
     from .human import wants_color
 
     columns, table = _lines(report, options)
-    grid = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, padding=(0, GAP // 2))
-    for column in columns:
-        grid.add_column(table[0][column], justify="right" if column in _NUMERIC else "left", no_wrap=True)
+    widths = {c: max(len(line[c]) for line in table) for c in columns}
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False, padding=(0, GAP - 1, 0, 0))  # + the box divider = GAP
+    for column in columns:  # the widths `fit` chose: rich must not shrink (and cut) a verdict
+        grid.add_column(table[0][column], justify="right" if column in _NUMERIC else "left", no_wrap=True,
+                        width=widths[column], min_width=widths[column])
     for row, line in zip(report.rows, table[1:]):
         grid.add_row(*(Text(line[c], style=_STYLE.get(row.verdict, "") if c == "verdict" else "") for c in columns))
     Console(file=out, force_terminal=True, soft_wrap=False, no_color=not wants_color(options),

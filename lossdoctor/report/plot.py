@@ -131,7 +131,11 @@ def _render(fig: object, kind: str, diag: Diagnosis) -> Picture:
     markers = tuple(Marker(f.rule, float(f.step), float(top.transData.transform((f.step, 0))[0]))
                     for f in diag.findings if f.step is not None and np.isfinite(f.step))
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=kind, dpi=DPI, metadata={"Software": None} if kind == "png" else {"Date": None})
+    from matplotlib import rc_context
+
+    # SVG text as <text> elements (searchable, smaller; matplotlib escapes it as XML).
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "lossdoctor"}):
+        fig.savefig(buffer, format=kind, dpi=DPI, metadata={"Software": None} if kind == "png" else {"Date": None})
     return Picture(buffer.getvalue(), kind, width, height, markers)
 
 
