@@ -38,4 +38,5 @@ def complete_knowledge(ctx: Any, param: Any, incomplete: str) -> list[Completion
     """Knowledge-base ids (P1-P30) with their titles."""
     from .knowledge import entries
 
-    return [CompletionItem(e.id, help=e.title) for e in entries().values() if e.id.lower().startswith(incomplete.lower())]
+    typed = incomplete.lower()
+    return [CompletionItem(e.id, help=e.title) for e in entries().values() if e.id.lower().startswith(typed)]

@@ -183,7 +183,8 @@ def test_a_csv_cell_that_starts_like_a_formula_is_guarded(tmp_path: Path, monkey
 
 def test_under_github_actions_no_data_can_start_a_command(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    for args in (("diagnose", *_targets(runs), "--format", "plain"), ("diagnose", *_targets(runs), "--format", "markdown"),
+    for args in (("diagnose", *_targets(runs), "--format", "plain"),
+                 ("diagnose", *_targets(runs), "--format", "markdown"),
                  ("audit", str(runs), "--format", "plain", "--jobs", "1"),
                  ("diagnose", str(runs / "nope.csv"), "--format", "plain")):
         code, out, err = invoke(*args, "--fail-on", "never")

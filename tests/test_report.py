@@ -123,6 +123,7 @@ def test_early_stopping_in_the_report_and_the_json() -> None:
     _, out, _ = invoke("diagnose", str(EXAMPLES / "overfitting"), "--format", "plain")
     assert "early stopping, after the fact (best val 0.2317 at step 800, 11 evaluations):" in out
     assert re.search(r"patience 3 +step 1,400: saves 38% of the steps, gives up nothing", out)
+    assert "would not have stopped: patience 10, PQ > 0.5 (strips of 5), UP 3 (strips of 5)" in out
     _, out, _ = invoke("diagnose", str(EXAMPLES / "overfitting"), "--format", "json")
     es = json.loads(out)["runs"][0]["early_stopping"]
     assert es["best_step"] == 800 and {s["criterion"] for s in es["stops"]} == {

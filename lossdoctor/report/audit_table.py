@@ -121,11 +121,14 @@ def render_rich(report: AuditReport, out: TextIO, options: RenderOptions = DEFAU
 
     columns, table = _lines(report, options)
     widths = {c: max(len(line[c]) for line in table) for c in columns}
-    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False, padding=(0, GAP - 1, 0, 0))  # + the box divider = GAP
+    # a right padding of GAP - 1 plus the box's one-space divider: the plain table's gap
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False,
+                 padding=(0, GAP - 1, 0, 0))
     for column in columns:  # the widths `fit` chose: rich must not shrink (and cut) a verdict
         grid.add_column(table[0][column], justify="right" if column in _NUMERIC else "left", no_wrap=True,
                         width=widths[column], min_width=widths[column])
     for row, line in zip(report.rows, table[1:]):
-        grid.add_row(*(Text(line[c], style=_STYLE.get(row.verdict, "") if c == "verdict" else "") for c in columns))
+        style = _STYLE.get(row.verdict, "")
+        grid.add_row(*(Text(line[c], style=style if c == "verdict" else "") for c in columns))
     Console(file=out, force_terminal=True, soft_wrap=False, no_color=not wants_color(options),
             width=options.width or 10_000, highlight=False, emoji=False, markup=False).print(grid)

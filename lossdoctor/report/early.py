@@ -51,13 +51,13 @@ def rows(es: EarlyStopping) -> list[tuple[str, str, str, str]]:
 
 
 def lines(es: EarlyStopping) -> list[str]:
-    """One line per criterion: `patience 5   step 900: saves 58% of the steps, gives up nothing`."""
-    width = max(len(s.label) for s in es.stops)
-    out = []
-    for label, at, saves, given in rows(es):
-        tail = f": saves {saves}, gives up {given}" if saves else ""
-        out.append(f"{label:<{width}}  {at}{tail}")
-    return out
+    """One line per criterion that stops (`patience 5  step 900: saves 58% of the steps, gives
+    up nothing`), then one line naming those that would not have stopped."""
+    stopped = [r for r in rows(es) if r[2]]
+    width = max((len(r[0]) for r in stopped), default=0)
+    out = [f"{label:<{width}}  {at}: saves {saves}, gives up {given}" for label, at, saves, given in stopped]
+    never = [r[0] for r in rows(es) if not r[2]]
+    return out + ([f"would not have stopped: {', '.join(never)}"] if never else [])
 
 
 def heading(es: EarlyStopping) -> str:
