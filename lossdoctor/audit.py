@@ -14,48 +14,16 @@ import math
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
 from .diagnose import Settings, diagnose_ref
 from .sources import RunRef
 from .errors import ConfigError
-from .findings import Diagnosis, RunError, _plain
+from .findings import VERDICT_RANK, AuditRow, Diagnosis, RunError  # noqa: F401 - the records live in findings
 
 Progress = Callable[[int], None]
 MAX_CHUNK = 64  # runs per task: big enough to amortise IPC, small enough for a quick Ctrl-C
-VERDICT_RANK = {"unreadable": 5, "no-loss": 4, "error": 3, "warning": 2, "info": 1, "ok": 0}
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    """One run's diagnosis (without curves) and the numbers the audit table shows."""
-
-    run: str  # the run as discovered (a folder, a file, `mlflow.db#<run_uuid>`)
-    diagnosis: Diagnosis  # its `path` is the log the reader actually read
-    layout: str
-    best_val_step: float | None = None
-    best_val_loss: float | None = None
-    final_val_loss: float | None = None
-
-    @property
-    def path(self) -> str:
-        return self.run
-
-    @property
-    def verdict(self) -> str:
-        """The worst severity, `ok`, or why the run could not be diagnosed."""
-        d = self.diagnosis
-        if d.error:
-            return "no-loss" if d.error.kind == "nothing" else "unreadable"
-        return d.worst.label if d.worst else "ok"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Diagnosis.to_dict() plus the audit columns (JSON-safe numbers)."""
-        return {"run": self.run, **self.diagnosis.to_dict(), "layout": self.layout, "verdict": self.verdict,
-                "best_val_step": _plain(self.best_val_step), "best_val_loss": _plain(self.best_val_loss),
-                "final_val_loss": _plain(self.final_val_loss)}
 
 
 @dataclass

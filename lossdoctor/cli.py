@@ -18,9 +18,13 @@ from . import __version__
 from .commands import audit as audit_command
 from .commands import diagnose as diagnose_command
 from .commands import rules as rules_command
+from .commands import explain as explain_command
+from .commands.common import View
+from .completion import complete_fail_on, complete_knowledge, complete_rule_ids
 from .errors import LossdoctorError
 from .exitcodes import ExitCode
 from .report import FORMAT_CHOICES
+from .report.escape import text as safe
 
 
 def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
@@ -30,7 +34,7 @@ def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
     except LossdoctorError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"lossdoctor: error: {exc.message}", err=True)
+        click.echo(f"lossdoctor: error: {safe(exc.message)}", err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("lossdoctor: interrupted", err=True)
@@ -43,7 +47,7 @@ def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
     except Exception as exc:  # noqa: BLE001 - the boundary: a bug must not look like bad input
         if debug:
             traceback.print_exc()
-        click.echo(f"lossdoctor: internal error: {type(exc).__name__}: {exc} "
+        click.echo(f"lossdoctor: internal error: {type(exc).__name__}: {safe(exc)} "
                    "(run again with --debug for the traceback)", err=True)
         return int(ExitCode.INTERNAL)
 
@@ -59,10 +63,11 @@ def _run_options(fn: Callable) -> Callable:
     options = (
         click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME",
                      help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm)."),
-        click.option("--ignore", multiple=True, metavar="RULE", help="Do not run this rule (repeatable)."),
+        click.option("--ignore", multiple=True, metavar="RULE", shell_complete=complete_rule_ids,
+                     help="Do not run this rule (repeatable)."),
         click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
                      help="Extra rule file or folder of *.yaml rules (repeatable)."),
-        click.option("--output", type=click.File("w", encoding="utf-8"), default=None,
+        click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default=None,
                      help="Write the report to this file instead of stdout."),
         click.option("--config", "config", type=click.Path(path_type=Path), default=None,
                      help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's."),
@@ -72,53 +77,87 @@ def _run_options(fn: Callable) -> Callable:
     return fn
 
 
+def _view_options(fn: Callable) -> Callable:
+    """-q/-v and --color/--no-color, as ruff and pytest spell them."""
+    options = (
+        click.option("-q", "--quiet", "quiet", count=True, help="Say less: one line per finding (audit: no summary)."),
+        click.option("-v", "--verbose", "verbose", count=True, help="Say more: every remedy and the evidence numbers."),
+        click.option("--color/--no-color", "color", default=None,
+                     help="Colour the report (default: on a terminal, unless NO_COLOR is set)."),
+    )
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Path | None = None) -> View:
+    """What -q/-v/--color/--plot ask for; the table fits the terminal when stdout is one."""
+    if color is None and os.environ.get("NO_COLOR"):
+        color = False
+    width = None
+    if output is None and sys.stdout.isatty():
+        import shutil
+
+        width = shutil.get_terminal_size((100, 24)).columns
+    return View(verbosity=verbose - quiet, color=color, plot=plot, width=width)
+
+
 @main.command()
 # Plain strings: a Path would squash `s3://bucket` to `s3:/bucket`; `-` is standard input.
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
               help="Output format; auto = github under GitHub Actions, rich on a terminal, plain otherwise.")
-@click.option("--fail-on", default=None, metavar="SEVERITY|RULES",
+@click.option("--fail-on", default=None, metavar="SEVERITY|RULES", shell_complete=complete_fail_on,
               help="Exit 1 when a finding is at/above this severity (info, warning, error, never) "
                    "or is one of these comma-separated rule ids.  [default: error, or the config's fail-on]")
 @_run_options
 @click.option("--verify", is_flag=True,
               help="Check every TensorBoard record's data checksum (slower; length checksums are always checked).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Draw the curves, the learning rate and every finding into FILE (.png or .svg; "
+                   'needs pip install "lossdoctor[plot]").')
+@_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
-             verify: bool, debug: bool) -> None:
+             verify: bool, plot: Path | None, quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Diagnose training logs: a log file (CSV, JSON lines, trainer_state.json, TensorBoard
     events, mlflow.db), a run folder, or a folder of runs (every run below is diagnosed);
     `-` reads a CSV or JSON-lines log from standard input."""
+    view = _view(quiet, verbose, color, output, plot)
     sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
-        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify)))
+        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view)))
 
 
 @main.command()
 @click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(audit_command.AUDIT_FORMAT_CHOICES), default="table",
-              show_default=True, help="table = rich on a terminal, plain text otherwise.")
-@click.option("--fail-on", default=None, metavar="SEVERITY|RULES",
+              show_default=True, help="table = rich on a terminal, plain text otherwise; github, junit: for CI.")
+@click.option("--fail-on", default=None, metavar="SEVERITY|RULES", shell_complete=complete_fail_on,
               help="Exit 1 when any run has a finding at/above this severity or one of these rule ids.  "
                    "[default: error, or the config's fail-on]")
 @click.option("--sort", type=click.Choice(tuple(audit_command.SORT_KEYS)), default="run", show_default=True,
               help="Row order: run/format ascending; points, verdict, findings worst/largest first.")
-@click.option("--only", multiple=True, metavar="RULE", help="Show only runs where this rule fired (repeatable).")
+@click.option("--only", multiple=True, metavar="RULE", shell_complete=complete_rule_ids,
+              help="Show only runs where this rule fired (repeatable).")
 @click.option("--min-severity", type=click.Choice(("info", "warning", "error")), default=None,
               help="Show only runs whose worst finding is at least this severe.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores; 1 = in-process).")
 @click.option("--follow-symlinks", is_flag=True, help="Follow symlinks that lead out of the roots.")
 @_run_options
+@_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def audit(roots: tuple[Path, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
           min_severity: str | None, jobs: int | None, follow_symlinks: bool, metrics: tuple[str, ...],
           ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
-          debug: bool) -> None:
+          quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Find every run under ROOTS (TensorBoard, Lightning, HF Trainer, YOLO, MLflow, loose
-    CSV/JSON logs), diagnose them all in parallel, and print one table."""
+    CSV/JSON logs), diagnose them all in parallel, and print one table (github/junit: a CI
+    gate over every run)."""
     opts = audit_command.AuditOptions(roots, fmt, fail_on, metrics, ignore, rule_paths, jobs, sort,
-                                      only, min_severity, follow_symlinks, config)
+                                      only, min_severity, follow_symlinks, config,
+                                      _view(quiet, verbose, color, output))
     sys.exit(guarded(debug, lambda: audit_command.run_audit(opts, output)))
 
 
@@ -132,17 +171,19 @@ def _config_options(fn: Callable) -> Callable:
 
 @main.group(invoke_without_command=True)
 @_config_options
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="text: a table; json: every rule with its settings, for scripts.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
-def rules(ctx: click.Context, config: Path | None, rule_paths: tuple[Path, ...], debug: bool) -> None:
-    """List the rules (id, severity, title); `rules show ID` explains one; `rules check PATH...`
-    validates custom rule files."""
+def rules(ctx: click.Context, config: Path | None, rule_paths: tuple[Path, ...], fmt: str, debug: bool) -> None:
+    """List the rules (id, severity, title, knowledge-base entries); `rules show ID` explains
+    one; `rules check PATH...` validates custom rule files."""
     if ctx.invoked_subcommand is None:
-        sys.exit(guarded(debug, lambda: rules_command.list_rules(config, rule_paths)))
+        sys.exit(guarded(debug, lambda: rules_command.list_rules(config, rule_paths, fmt)))
 
 
 @rules.command("show")
-@click.argument("rule_id", metavar="ID")
+@click.argument("rule_id", metavar="ID", shell_complete=complete_rule_ids)
 @_config_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def rules_show(rule_id: str, config: Path | None, rule_paths: tuple[Path, ...], debug: bool) -> None:
@@ -154,5 +195,14 @@ def rules_show(rule_id: str, config: Path | None, rule_paths: tuple[Path, ...], 
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def rules_check(paths: tuple[Path, ...], debug: bool) -> None:
-    """Validate custom rule files or folders: `N rules OK`, or the located error (exit 2)."""
+    """Validate custom rule files or folders: `N rules OK`, or every located error (exit 2)."""
     sys.exit(guarded(debug, lambda: rules_command.check_rules(paths)))
+
+
+@main.command()
+@click.argument("entry", metavar="[ID]", required=False, shell_complete=complete_knowledge)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def explain(entry: str | None, debug: bool) -> None:
+    """What a knowledge-base entry (P1-P30, as cited by the remedies) means: the symptom, its
+    likely causes, the remedies. Without ID: the list of entries."""
+    sys.exit(guarded(debug, lambda: explain_command.explain(entry)))

@@ -49,7 +49,8 @@ def parse_layer(doc: Any, name: str, prefix: str, base: Path) -> Layer:
     unknown = sorted(str(k) for k in doc if k not in KEYS)
     if unknown:
         at = f"{prefix.rstrip('.')}: " if prefix else ""
-        raise ConfigError(f"{name}: {at}unknown key '{unknown[0]}' (allowed: {', '.join(KEYS)})")
+        raise ConfigError(f"{name}: {at}unknown key '{unknown[0]}' "
+                          f"({suggest(unknown[0], KEYS) or 'allowed: ' + ', '.join(KEYS)})")
     rules = doc.get("rules") or {}
     if not isinstance(rules, dict):
         raise ConfigError(f"{top.where('rules')}: expected a mapping of rule id: settings")
@@ -92,18 +93,23 @@ def _metrics(value: Any, top: Layer) -> dict[str, str]:
         raise ConfigError(f"{top.where('metrics')}: expected a mapping of role: series name")
     for role, name in value.items():
         if role not in ROLE_NAMES:
+            hint = suggest(str(role), ROLE_NAMES)
             raise ConfigError(f"{top.where(f'metrics.{role}')}: unknown role '{role}' "
-                              f"(roles: {', '.join(ROLE_NAMES)})")
+                              f"({hint + ' ' if hint else ''}roles: {', '.join(ROLE_NAMES)})")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{top.where(f'metrics.{role}')}: expected a series name, got {name!r}")
     return {str(k): str(v).strip() for k, v in value.items()}
 
 
+def suggest(word: str, choices: Any) -> str:
+    """`did you mean 'overfitting'?` for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
 def unknown_rule(rid: str, known: set[str]) -> str:
     """`unknown rule 'overfit' (did you mean 'overfitting'?)`."""
-    close = difflib.get_close_matches(rid, sorted(known), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "see `lossdoctor rules`"
-    return f"unknown rule '{rid}' ({hint})"
+    return f"unknown rule '{rid}' ({suggest(rid, known) or 'see `lossdoctor rules`'})"
 
 
 def check_ignore(layer: Layer, known: set[str]) -> frozenset[str]:

@@ -7,11 +7,12 @@ record instead, so a batch goes on past a bad run.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import evaluate_rules
-from .errors import ConfigError, LossdoctorError, NothingToDiagnose
+from .errors import ConfigError, LossdoctorError, MetricNotFound, NothingToDiagnose
 from .findings import Diagnosis, RunError
 from .frame import Run
 from .roles import ROLE_NAMES, Roles, resolve
@@ -51,7 +52,8 @@ def diagnose_run(run: Run, settings: Settings) -> Diagnosis:
     findings = evaluate_rules(run, roles, rules)
     known = {**run.series, **roles.derived}
     _, train, val = roles.pairs[0] if roles.pairs else (None, None, None)
-    curves = {role: known[name] for role, name in (("train_loss", train), ("val_loss", val))
+    lr = roles.by_role.get("lr")  # drawn on the picture's second panel
+    curves = {role: known[name] for role, name in (("train_loss", train), ("val_loss", val), ("lr", lr))
               if name in known}
     return Diagnosis(path=run.path, format=run.format, metrics=_judged(roles),
                      points=run.points, findings=findings, notes=run.notes + roles.notes, curves=curves,
@@ -72,16 +74,20 @@ def _judged(roles: Roles) -> dict[str, str]:
 
 def diagnose_safely(path: str | Path, settings: Settings) -> Diagnosis:
     """Like diagnose_path, but a bad run becomes a Diagnosis with an `error` record."""
+    start = time.perf_counter()
     try:
-        return diagnose_path(path, settings)
+        diag = diagnose_path(path, settings)
     except ConfigError:
         raise  # a usage problem concerns every run, not this one
     except LossdoctorError as exc:
-        return Diagnosis(path=str(path), error=RunError(exc.kind, exc.message))
+        diag = Diagnosis(path=str(path), error=RunError(exc.kind, exc.message))
+    diag.seconds = time.perf_counter() - start  # JUnit reports it as the run's test time
+    return diag
 
 
 def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
     """Diagnose one discovered run, named as discovery named it; never raises for the run's data."""
+    start = time.perf_counter()
     try:
         diag = diagnose_run(read_ref(ref, settings.verify), settings)
     except ConfigError:
@@ -89,6 +95,7 @@ def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
     except LossdoctorError as exc:
         diag = Diagnosis(ref.path, error=RunError(exc.kind, exc.message))
     diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
+    diag.seconds = time.perf_counter() - start
     return diag
 
 
@@ -99,5 +106,5 @@ def _check_overrides(run: Run, metrics: dict[str, str]) -> None:
                               f"(roles: {', '.join(ROLE_NAMES)})")
         if name not in run.series:
             # The mapping may come from --metric or from a config file's `metrics:`.
-            raise NothingToDiagnose(run.path, f"metric role {role}={name}: no series named "
+            raise MetricNotFound(run.path, f"metric role {role}={name}: no series named "
                                     f"'{name}' (it has: {', '.join(sorted(run.series)[:8])})")

@@ -42,8 +42,23 @@ class NothingToDiagnose(PathError):
     kind = "nothing"
 
 
+class MetricNotFound(PathError):
+    """A role mapped (by --metric or a config file) to a series the log does not have: a
+    mistake in what the user asked, so exit 2 as for any bad option."""
+
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+
 class ConfigError(LossdoctorError):
     """A bad config file, rule file or option value: names the file and the path inside it."""
 
     exit_code = ExitCode.USAGE
     kind = "config"
+
+
+class MissingExtra(LossdoctorError):
+    """An optional dependency is not installed: the message says which extra brings it."""
+
+    exit_code = ExitCode.MISSING_EXTRA
+    kind = "missing-extra"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from .numfmt import json_number, json_step
+
 
 class Severity(IntEnum):
     """How bad a finding is; `--fail-on` compares against this order."""
@@ -55,22 +57,18 @@ class Finding:
             "title": self.title,
             "message": self.message,
             "metric": self.metric,
-            "step": _plain(self.step),
-            "end_step": _plain(self.end_step),
-            "evidence": {k: _plain(v) for k, v in self.evidence.items()},
+            "step": json_step(self.step),
+            "end_step": json_step(self.end_step),
+            "evidence": {k: json_step(v) if k.endswith("step") else json_number(v)
+                         for k, v in self.evidence.items()},
             "remedies": list(self.remedies),
             "knowledge": list(self.knowledge),
         }
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe number: whole floats as int, NaN/Inf as strings (JSON has no NaN)."""
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return str(value)
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
-    return value
+    """JSON-safe number (kept for callers of the old name): see numfmt.json_number."""
+    return json_number(value)
 
 
 @dataclass(frozen=True)
@@ -101,11 +99,19 @@ class Diagnosis:
     run: str = ""  # the run as discovered: its folder, its file, or `mlflow.db#<run id>`
     layout: str = ""  # what discovery found it as (a run folder of a format, a log file, a store)
     pairs: list[dict[str, Any]] = field(default_factory=list)  # every train/val pair judged
+    seconds: float | None = None  # wall time of reading and judging the run (JUnit `time`)
 
     @property
     def worst(self) -> Severity | None:
         """The highest severity among the findings, or None for a clean run."""
         return max((f.severity for f in self.findings), default=None)
+
+    @property
+    def verdict(self) -> str:
+        """The worst severity, `ok`, or why the run could not be diagnosed (`no-loss`, `unreadable`)."""
+        if self.error:
+            return "no-loss" if self.error.kind in ("nothing", "usage") else "unreadable"
+        return self.worst.label if self.worst else "ok"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of one run (version 1 of the output schema)."""
@@ -118,7 +124,47 @@ class Diagnosis:
             "metrics": dict(self.metrics),
             "pairs": list(self.pairs),
             "points": self.points,
+            "verdict": self.verdict,
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
             "error": self.error.to_dict() if self.error else None,
         }
+
+
+# Verdicts, worst first: the audit's `--sort verdict` order.
+VERDICT_RANK = {"unreadable": 5, "no-loss": 4, "error": 3, "warning": 2, "info": 1, "ok": 0}
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One run of an audit: its diagnosis (without curves) and the numbers the table shows."""
+
+    run: str  # the run as discovered (a folder, a file, `mlflow.db#<run_uuid>`)
+    diagnosis: Diagnosis  # its `path` is the log the reader actually read
+    layout: str
+    best_val_step: float | None = None
+    best_val_loss: float | None = None
+    final_val_loss: float | None = None
+
+    @property
+    def path(self) -> str:
+        return self.run
+
+    @property
+    def verdict(self) -> str:
+        """The diagnosis' verdict."""
+        return self.diagnosis.verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """Diagnosis.to_dict() plus the audit columns (JSON-safe numbers)."""
+        return {"run": self.run, **self.diagnosis.to_dict(), "layout": self.layout,
+                "best_val_step": json_step(self.best_val_step), "best_val_loss": json_number(self.best_val_loss),
+                "final_val_loss": json_number(self.final_val_loss)}
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What an audit renderer draws: the rows shown and the counts over every run found."""
+
+    rows: list[AuditRow]
+    summary: dict[str, Any]

@@ -11,6 +11,7 @@ import re
 import string
 from typing import Any, Mapping
 
+from . import numfmt
 from .errors import ConfigError
 
 FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -53,25 +54,10 @@ def render(text: str, values: Mapping[str, Any]) -> str:
 
 
 def format_step(step: Any) -> str:
-    """A step as a person counts it: 12,345 (or 12.5 for a point between two steps)."""
-    if isinstance(step, float) and step.is_integer():
-        step = int(step)
-    if not isinstance(step, (int, float)):
-        return str(step)  # a field named '...step' holding text: shown as it is
-    return f"{step:,}" if isinstance(step, int) else f"{step:,.4g}"
+    """A step as a person counts it (see numfmt.step)."""
+    return numfmt.step(step)
 
 
 def format_value(value: Any, spec: str = "") -> str:
-    """A measured value: small whole numbers as they are, everything else to 4 digits."""
-    if spec:
-        try:
-            return format(value, spec)
-        except (ValueError, TypeError):  # ':d' on a float, ':.2f' on a name: the plain form, not a crash
-            return format_value(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}" if abs(value) < 10**6 else f"{value:.4g}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    """A measured value, with an optional numeric spec (see numfmt.value)."""
+    return numfmt.value(value, spec)

@@ -24,7 +24,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_exit_codes_are_pinned() -> None:
     assert {c.name: int(c) for c in ExitCode} == {
-        "OK": 0, "FINDINGS": 1, "USAGE": 2, "INPUT": 3, "NOTHING": 4, "INTERNAL": 70, "INTERRUPTED": 130,
+        "OK": 0, "FINDINGS": 1, "USAGE": 2, "INPUT": 3, "NOTHING": 4, "MISSING_EXTRA": 5, "INTERNAL": 70, "INTERRUPTED": 130,
         "BROKEN_PIPE": 141}
 
 

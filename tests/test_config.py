@@ -119,7 +119,7 @@ def write_and_fail(proj: Path, text: str, *args: str, name: str = "lossdoctor.ya
 
 @pytest.mark.parametrize("text, message", [
     ("fail_on: warning\n",
-     "lossdoctor.yaml: unknown key 'fail_on' (allowed: fail-on, ignore, rules, metrics, rule-paths)"),
+     "lossdoctor.yaml: unknown key 'fail_on' (did you mean 'fail-on'?)"),
     ("rules:\n  overfit: {severity: error}\n",
      "lossdoctor.yaml: rules.overfit: unknown rule 'overfit' (did you mean 'overfitting'?)"),
     ("rules:\n  overfitting: {min_rise: 3}\n",

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from lossdoctor.cli import main
 from lossdoctor.exitcodes import ExitCode
 from lossdoctor.findings import Diagnosis, Finding, Severity
-from lossdoctor.report import MACHINE_FORMATS, RENDERERS, RenderOptions, resolve_format
+from lossdoctor.report import FORMATS, MACHINE_FORMATS, RenderOptions, resolve_format
 from lossdoctor.report.github import render_github
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -39,9 +39,12 @@ def finding(rule: str, severity: Severity, message: str = "m", title: str = "T")
                    {}, ("do this",), ("P1",))
 
 
-def test_every_format_is_registered_and_machine_formats_are_marked() -> None:
-    assert set(RENDERERS) == {"plain", "rich", "json", "markdown", "github", "junit"}
-    assert MACHINE_FORMATS == {"json", "markdown", "github", "junit"}
+def test_one_table_of_formats_serves_diagnose_and_audit() -> None:
+    assert {n for n, f in FORMATS.items() if f.diagnose} == {"plain", "rich", "json", "markdown", "github",
+                                                             "junit", "html"}
+    assert {n for n, f in FORMATS.items() if f.audit} == {"plain", "rich", "json", "markdown", "github",
+                                                          "junit", "csv"}
+    assert MACHINE_FORMATS == {"json", "markdown", "github", "junit", "csv", "html"}
 
 
 def test_json_parses_with_one_run_per_path() -> None:
@@ -72,13 +75,27 @@ def test_junit_one_suite_per_run_one_case_per_rule(tmp_path: Path) -> None:
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("27", "1", "1")
 
 
-def test_junit_failure_follows_the_gate() -> None:
-    _, out, _ = invoke("diagnose", OVERFIT, "--format", "junit")  # a warning under the error gate
-    case = ET.fromstring(out).find("testsuite/testcase[@name='overfitting']")
-    assert case.find("failure") is None and "step 800" in case.find("system-out").text
+def test_junit_says_what_was_found_whatever_the_gate() -> None:
+    # A warning under the default error gate: exit 0, but the report still shows a failure.
+    code, out, _ = invoke("diagnose", OVERFIT, "--format", "junit")
+    assert code == ExitCode.OK
+    fail = ET.fromstring(out).find("testsuite/testcase[@name='overfitting']/failure")
+    assert fail.get("type") == "warning" and "step 800" in fail.text
+    assert "below the --fail-on error gate" in fail.get("message")
     code, out, _ = invoke("diagnose", OVERFIT, "--format", "junit", "--fail-on", "warning")
     assert code == ExitCode.FINDINGS
-    assert ET.fromstring(out).find("testsuite/testcase[@name='overfitting']/failure").get("type") == "warning"
+    assert "fails the --fail-on warning gate" in ET.fromstring(out).find(
+        "testsuite/testcase[@name='overfitting']/failure").get("message")
+
+
+def test_junit_info_findings_pass_with_their_text() -> None:
+    diag = Diagnosis(path="x.csv", findings=[finding("r_info", Severity.INFO, "just so you know")], seconds=0.5)
+    out = io.StringIO()
+    FORMATS["junit"].diagnose([diag], out, RenderOptions(rules=("r_info", "other")))
+    suite = ET.fromstring(out.getvalue()).find("testsuite")
+    case = suite.find("testcase[@name='r_info']")
+    assert case.find("failure") is None and "just so you know" in case.find("system-out").text
+    assert suite.get("time") == "0.500" and [c.get("time") for c in suite] == ["0.250", "0.250"]
 
 
 def test_github_annotations_one_line_per_finding() -> None:
@@ -101,8 +118,10 @@ def test_github_escapes_message_and_properties() -> None:
     render_github([diag], out, RenderOptions())
     lines = out.getvalue().splitlines()
     assert [ANNOTATION.match(line)[1] for line in lines] == ["notice", "warning", "error"]
-    assert lines[0].startswith("::notice file=runs/a%2Cb%3Ac.csv,title=r_info%3A 50%25%2C a%3Ab::"
-                               "100%25 sure%0D%0Anext: step (loss, step 10)%0AWhat to do:%0A- do this")
+    # The CR LF inside the message is data: shown as \r\n, never a line of its own.
+    assert lines[0] == ("::notice file=runs/a%2Cb%3Ac.csv,title=r_info%3A 50%25%2C a%3Ab::"
+                        "100%25 sure\\r\\nnext: step (loss, step 10)%0AWhat to do:%0A- do this%0A"
+                        "(more: lossdoctor rules show r_info · lossdoctor explain P1)")
 
 
 def test_github_relative_paths_and_unreadable_run(tmp_path: Path) -> None:
@@ -120,8 +139,8 @@ def test_markdown_has_table_and_remedies() -> None:
     lines = out.splitlines()
     header = lines.index("| severity | rule | finding | metric | step |")
     assert lines[header + 1] == "|---|---|---|---|---|"
-    assert re.fullmatch(r"\| .*error \| `divergence` \| Loss diverges \| train_loss \| 499 \|", lines[header + 2])
-    assert "- Lower the learning rate from 0.0005 to 5e-05 and resume from the checkpoint at step 349 (P13)." in lines
+    assert re.fullmatch(r"\| .*error \| `divergence` \| Loss diverges \| `train_loss` \| 499 \|", lines[header + 2])
+    assert "- Lower the learning rate from 0.0005 to 5e-5 and resume from the checkpoint at step 349 (P13)." in lines
     assert "❌ fails the gate (`--fail-on error`) · 1 error" in lines
     assert "✅ passes the gate (`--fail-on error`) · no findings" in lines
 
@@ -129,18 +148,19 @@ def test_markdown_has_table_and_remedies() -> None:
 def test_markdown_escapes_table_cells() -> None:
     out = io.StringIO()
     diag = Diagnosis(path="x.csv", findings=[finding("r", Severity.WARNING, title="a|b\nc")])
-    RENDERERS["markdown"]([diag], out, RenderOptions())
-    assert "| 🟡 warning | `r` | a\\|b c | loss | 10 |" in out.getvalue().splitlines()
+    FORMATS["markdown"].diagnose([diag], out, RenderOptions())
+    assert "| 🟡 warning | `r` | a\\|b\\\\nc | `loss` | 10 |" in out.getvalue().splitlines()
 
 
-@pytest.mark.parametrize("fmt", sorted(MACHINE_FORMATS))
+@pytest.mark.parametrize("fmt", sorted(n for n in MACHINE_FORMATS if FORMATS[n].diagnose and n != "html"))
 def test_machine_formats_write_only_the_payload(fmt: str, tmp_path: Path) -> None:
+    untimed = lambda text: re.sub(r' time="[0-9.]+"', "", text)  # noqa: E731 - junit's measured times
     code, out, err = invoke("diagnose", DIVERGED, "--format", fmt)
     assert code == ExitCode.FINDINGS and err == "" and out
     target = tmp_path / "report.out"
-    code, out2, err = invoke("diagnose", DIVERGED, "--format", fmt, "--output", str(target))
+    code, out2, err = invoke("diagnose", DIVERGED, "--format", fmt, "-o", str(target))
     assert code == ExitCode.FINDINGS and out2 == "" and err == ""
-    assert target.read_text(encoding="utf-8") == out
+    assert untimed(target.read_text(encoding="utf-8")) == untimed(out)
 
 
 def test_auto_is_github_under_actions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,8 +172,10 @@ def test_auto_is_github_under_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == ExitCode.FINDINGS and out.startswith("::error file=")
 
 
-def test_old_two_argument_renderer_calls_still_work() -> None:
-    out = io.StringIO()
-    for name in RENDERERS:
-        RENDERERS[name]([Diagnosis(path="x.csv")], out)
-    assert out.getvalue()
+def test_every_diagnose_renderer_has_default_options() -> None:
+    pytest.importorskip("matplotlib")  # html draws a picture
+    for fmt in FORMATS.values():
+        if fmt.diagnose:
+            out = io.StringIO()
+            fmt.diagnose([Diagnosis(path="x.csv")], out)
+            assert out.getvalue() or fmt.name == "github", fmt.name

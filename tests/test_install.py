@@ -15,6 +15,8 @@ def test_plain_install_finds_its_rules_from_another_directory(tmp_path: Path) ->
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(REPO)], check=True, capture_output=True)
     assert (target / "lossdoctor" / "rulebook" / "overfitting.yaml").is_file()
+    assert (target / "lossdoctor" / "data" / "knowledge.yaml").is_file()  # lossdoctor explain
+    assert (target / "lossdoctor" / "data" / "report.schema.json").is_file()  # the JSON schema
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = tmp_path / "elsewhere"
     where.mkdir()
@@ -28,3 +30,6 @@ def test_plain_install_finds_its_rules_from_another_directory(tmp_path: Path) ->
                           str(REPO / "examples" / "diverged"), "--format", "json"],
                          cwd=where, env=env, capture_output=True, text=True)
     assert run.returncode == 1 and '"divergence"' in run.stdout
+    run = subprocess.run([sys.executable, "-m", "lossdoctor", "explain", "P19"], cwd=where, env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.startswith("P19 — ")

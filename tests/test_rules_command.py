@@ -64,7 +64,7 @@ def test_show_explains_a_rule() -> None:
     assert "- val_rises(min_rise=0.1, min_snr=1.5, min_after=2, min_points=4)" in out
     assert "  min_rise = 0.1\n      \"Clearly\": the end of the smoothed validation curve" in out
     assert all(r.text in out for r in rule.remedies)
-    assert "Knowledge base: P2, P3, P9" in out
+    assert "Knowledge base (lossdoctor explain ID):\n  P2   Training falls while validation flattens" in out
 
 
 def test_show_reflects_threshold_overrides(tmp_path: Path) -> None:

@@ -7,22 +7,29 @@ when interrupted (after printing what finished).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
-from ..audit import VERDICT_RANK, AuditResult, AuditRow, audit
+from ..audit import AuditResult, audit
 from ..sources import Discovery, discover
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
-from ..findings import Severity
-from ..report.audit_formats import AUDIT_FORMAT_CHOICES, AUDIT_MACHINE_FORMATS, AUDIT_RENDERERS  # noqa: F401 - cli uses the choices
+from ..findings import VERDICT_RANK, AuditReport, AuditRow, Severity
+from ..report import AUDIT_CHOICES, RenderOptions, pick
 from ..report.audit_table import rule_ids
-from .common import FailOn, resolve
+from ..report.escape import text as safe
+from ..config_schema import unknown_rule
+from ..numfmt import plural
+from .common import FailOn, View, resolve
+
+AUDIT_FORMAT_CHOICES = AUDIT_CHOICES
 
 _LAST = float("inf")
 SORT_KEYS: dict[str, Callable[[AuditRow], tuple]] = {
@@ -51,6 +58,7 @@ class AuditOptions:
     min_severity: str | None = None
     follow_symlinks: bool = False
     config: Path | None = None
+    view: View = View()
 
 
 def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
@@ -58,30 +66,32 @@ def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
     # The same layers as diagnose: packaged rules <- project file <- --config <- flags.
     resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths)
     settings, gate = resolved.settings, resolved.gate
+    options = opts.view.apply(dataclasses.replace(resolved.render_options(), root=_common_root(opts.roots)))
     keep = _row_filter(opts, {r.id for r in settings.rules})
     found = discover(opts.roots, opts.follow_symlinks)
     where = ", ".join(str(r) for r in opts.roots)
     if not found.runs:
-        _say(f"lossdoctor: error: no runs found under {where}{_skips(found)}")
+        _say(f"lossdoctor: error: no runs found under {safe(where)}{_skips(found)}")
         return ExitCode.NOTHING
     with _progress(len(found.runs)) as tick:
         result = audit(found.runs, settings, opts.jobs or os.cpu_count() or 1, tick)
-    return _report(opts, found, result, keep, gate, output or sys.stdout)
+    return _report(opts, found, result, keep, gate, output or sys.stdout, options)
 
 
-def _report(opts: AuditOptions, found: Discovery, result: AuditResult,
-            keep: Callable[[AuditRow], bool], gate: FailOn, stream: TextIO) -> ExitCode:
-    name = _table_kind(stream) if opts.fmt == "table" else opts.fmt
+def _report(opts: AuditOptions, found: Discovery, result: AuditResult, keep: Callable[[AuditRow], bool],
+            gate: FailOn, stream: TextIO, options: RenderOptions) -> ExitCode:
+    chosen = pick(opts.fmt, stream, opts.view.color)
     summary = summarise(found, result)
     shown = sorted((r for r in result.rows if keep(r)), key=SORT_KEYS[opts.sort])
-    AUDIT_RENDERERS[name](shown, summary, stream)
+    chosen.audit(AuditReport(shown, summary), stream, options)
     line = _summary_line(summary, len(shown), len(result.rows), result.interrupted)
-    print(line, file=sys.stderr if name in AUDIT_MACHINE_FORMATS else stream)
+    if opts.view.verbosity >= 0 or chosen.machine:
+        print(line, file=sys.stderr if chosen.machine else stream)
     if result.interrupted:
         _say("lossdoctor: interrupted")
         return ExitCode.INTERRUPTED
     if summary["diagnosed"] == 0:
-        _say(f"lossdoctor: error: no run under {', '.join(map(str, opts.roots))} could be diagnosed")
+        _say(f"lossdoctor: error: no run under {safe(', '.join(map(str, opts.roots)))} could be diagnosed")
         return ExitCode.NOTHING
     return ExitCode.FINDINGS if any(gate.fails(r.diagnosis) for r in result.rows) else ExitCode.OK
 
@@ -99,7 +109,7 @@ def summarise(found: Discovery, result: AuditResult) -> dict[str, Any]:
 
 def _summary_line(summary: dict[str, Any], shown: int, done: int, interrupted: bool) -> str:
     verdicts = ", ".join(f"{n} {v}" for v, n in summary["verdicts"].items())
-    text = (f"{summary['found']} runs found: {summary['diagnosed']} diagnosed, {summary['errors']} "
+    text = (f"{plural(summary['found'], 'run')} found: {summary['diagnosed']} diagnosed, {summary['errors']} "
             f"could not be diagnosed" + (f" ({verdicts})" if verdicts else ""))
     if interrupted:
         text += f"; interrupted: {summary['not_run']} not run"
@@ -118,7 +128,7 @@ def _row_filter(opts: AuditOptions, known: set[str]) -> Callable[[AuditRow], boo
     """--only RULE (any of) and --min-severity: which rows are shown (the gate sees all)."""
     for rid in opts.only:
         if rid not in known:
-            raise ConfigError(f"--only {rid}: no such rule (see `lossdoctor rules`)")
+            raise ConfigError(f"--only {rid}: {unknown_rule(rid, known)}")
     try:
         floor = Severity.parse(opts.min_severity) if opts.min_severity else None
     except ValueError as exc:
@@ -132,26 +142,49 @@ def _row_filter(opts: AuditOptions, known: set[str]) -> Callable[[AuditRow], boo
     return keep
 
 
-def _table_kind(stream: TextIO) -> str:
-    """table = rich on a terminal, plain text otherwise."""
-    tty = getattr(stream, "isatty", lambda: False)()
-    return "rich" if tty and os.environ.get("TERM") != "dumb" else "plain"
+def _common_root(roots: tuple[Path, ...]) -> str:
+    """Where the table's run paths are relative to: the one root folder, or what the roots share."""
+    folders = [str(r if r.is_dir() else r.parent) for r in roots]
+    try:
+        return os.path.commonpath([os.path.abspath(f) for f in folders])
+    except ValueError:  # roots on different drives
+        return os.getcwd()
 
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+PROGRESS_AFTER = 1.0  # seconds: a quicker audit shows no bar at all
+
+
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
+    """A rich progress bar on stderr, when stderr is a terminal and the audit has taken a second."""
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
         yield lambda n: None
         return
+    state: dict[str, Any] = {"done": 0, "bar": None, "start": time.monotonic()}
+
+    def tick(n: int) -> None:
+        state["done"] += n
+        if state["bar"] is None and time.monotonic() - state["start"] >= PROGRESS_AFTER:
+            state["bar"] = _start_bar(total)
+            state["task"] = state["bar"].add_task("audit", total=total, completed=state["done"] - n)
+        if state["bar"] is not None:
+            state["bar"].advance(state["task"], n)
+    try:
+        yield tick
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+
+def _start_bar(total: int) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("audit", total=total)
-        yield lambda n: bar.advance(task, n)
+    bar = Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    bar.start()
+    return bar

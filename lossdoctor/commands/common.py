@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config, load_config
+from ..config_schema import suggest, unknown_rule
 from ..diagnose import Settings
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
@@ -34,8 +36,10 @@ class FailOn:
         ids = frozenset(v.strip() for v in value.split(",") if v.strip())
         unknown = sorted(ids - known)
         if unknown or not ids:
-            raise ConfigError(f"{where}: '{unknown[0] if unknown else text}' is neither a severity "
-                              "(info, warning, error, never) nor a rule id")
+            word = unknown[0] if unknown else text
+            hint = suggest(word, {*known, "info", "warning", "error", "never"})
+            raise ConfigError(f"{where}: '{word}' is neither a severity "
+                              "(info, warning, error, never) nor a rule id" + (f" ({hint})" if hint else ""))
         return cls(None, ids)
 
     def fails(self, diag: Diagnosis) -> bool:
@@ -74,13 +78,15 @@ def check_ignored(ignore: tuple[str, ...], rules: list[Rule]) -> frozenset[str]:
     known = {r.id for r in rules}
     for rid in ignore:
         if rid not in known:
-            raise ConfigError(f"--ignore {rid}: no such rule (see `lossdoctor rules`)")
+            raise ConfigError(f"--ignore {rid}: {unknown_rule(rid, known)}")
     return frozenset(ignore)
 
 
 def exit_code(diagnoses: list[Diagnosis], gate: FailOn) -> ExitCode:
     """Unreadable input outranks nothing-to-diagnose, which outranks a failed gate."""
     kinds = {d.error.kind for d in diagnoses if d.error}
+    if "usage" in kinds:  # --metric naming a series the log does not have
+        return ExitCode.USAGE
     if "input" in kinds:
         return ExitCode.INPUT
     if "nothing" in kinds:
@@ -117,3 +123,40 @@ def resolve(config_file: Path | None, fail_on: str | None, metrics: tuple[str, .
     settings = Settings(tuple(rules), {**config.metrics, **parse_metrics(metrics)},
                         config.ignore | check_ignored(ignore, rules))
     return Resolved(settings, gate, config)
+
+
+@dataclass(frozen=True)
+class View:
+    """How much to say and how: -q/-v, --color/--no-color, --plot FILE, the terminal width."""
+
+    verbosity: int = 0
+    color: bool | None = None
+    plot: Path | None = None
+    width: int | None = None
+
+    def apply(self, options: RenderOptions) -> RenderOptions:
+        """The render options with this view's settings."""
+        return dataclasses.replace(options, verbosity=self.verbosity, color=self.color, width=self.width)
+
+
+def draw_picture(diagnoses: list[Diagnosis], target: Path) -> str | None:
+    """Draw the curves of every diagnosed run into `target` (several runs: name-1.png, ...);
+    returns the path of the first picture, as the reports cite it."""
+    from ..report.plot import save_picture  # matplotlib only when a picture is asked for
+
+    shown = [d for d in diagnoses if not d.error]
+    if not shown:
+        return None
+    paths = [target] if len(shown) == 1 else \
+        [target.with_name(f"{target.stem}-{i}{target.suffix}") for i in range(1, len(shown) + 1)]
+    cwd = Path.cwd()
+    for diag, path in zip(shown, paths):
+        save_picture(diag, path, _relative(diag.path, cwd))
+    return str(paths[0])
+
+
+def _relative(path: str, cwd: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(cwd.resolve()))
+    except ValueError:
+        return path

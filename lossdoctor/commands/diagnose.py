@@ -15,16 +15,17 @@ from typing import Iterator, TextIO
 from ..diagnose import Settings, diagnose_ref
 from ..exitcodes import ExitCode
 from ..findings import Diagnosis, RunError
-from ..report import MACHINE_FORMATS, RENDERERS, resolve_format
+from ..report import pick
+from ..report.escape import text as safe
 from ..sources import RunRef, discover, no_log_found
-from .common import FailOn, exit_code, resolve
+from .common import FailOn, View, draw_picture, exit_code, resolve
 
 STDIN = "-"
 
 
 def diagnose(paths: tuple[str | Path, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: TextIO | None,
-             config: Path | None = None, verify: bool = False) -> ExitCode:
+             config: Path | None = None, verify: bool = False, view: View = View()) -> ExitCode:
     """`lossdoctor diagnose`: report every run under the paths, return the gate's exit code.
 
     `fail_on=None` means "not given": the config files (or the default, error) decide."""
@@ -35,17 +36,20 @@ def diagnose(paths: tuple[str | Path, ...], fmt: str, fail_on: str | None, metri
     with _stdin_as_file(paths) as stdin_file:
         diagnoses = [d for p in paths for d in diagnose_arg(str(p), settings, stdin_file)]
     stream = output or sys.stdout
-    name = resolve_format(fmt, stream)
+    chosen = pick(fmt, stream, view.color)
     for d in diagnoses:
         if d.error:
-            print(f"lossdoctor: error: {d.error.message}", file=sys.stderr)
+            print(f"lossdoctor: error: {safe(d.error.message)}", file=sys.stderr)
+    options = view.apply(resolved.render_options())
+    if view.plot:
+        options = dataclasses.replace(options, image=draw_picture(diagnoses, view.plot))
     # A lone unreadable run is said once, on stderr; in a batch it keeps its section.
-    shown = diagnoses if name in MACHINE_FORMATS or len(diagnoses) > 1 else \
+    shown = diagnoses if chosen.machine or len(diagnoses) > 1 else \
         [d for d in diagnoses if not d.error]
     if shown:
-        RENDERERS[name](shown, stream, resolved.render_options())
-    if len(diagnoses) > 1 and name not in MACHINE_FORMATS:  # machine formats carry every run already
-        print(summary_line(diagnoses, gate), file=stream)
+        chosen.diagnose(shown, stream, options)
+    if len(diagnoses) > 1 and not chosen.machine:  # machine formats carry every run already
+        print(safe(summary_line(diagnoses, gate)), file=stream)
     return exit_code(diagnoses, gate)
 
 

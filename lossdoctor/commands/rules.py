@@ -6,19 +6,24 @@ Listings honour the config (severity and threshold overrides, extra rule folders
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from ..config import Config, rule_files
 from ..config_schema import unknown_rule
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
 from ..predicates import PREDICATES
-from ..ruleset import Rule, default_rules, load_rule_files
+from ..knowledge import lookup
+from ..numfmt import json_number, plural
+from ..report.escape import text as safe
+from ..ruleset import Rule, default_rules, load_rule_file, parse_rule
 from ..template import format_value
 from .common import resolve
 
@@ -26,10 +31,13 @@ FOR_EACH = {"main": "the run's main train/val pair", "pair": "every train/val pa
             "series": "every loss series and the gradient norm"}
 
 
-def list_rules(config_file: Path | None, rule_paths: tuple[Path, ...]) -> ExitCode:
+def list_rules(config_file: Path | None, rule_paths: tuple[Path, ...], fmt: str = "text") -> ExitCode:
     """A table of id, severity and title, worst first; overrides and ignores marked."""
     config = resolve(config_file, None, rule_paths=rule_paths).config  # validates fail-on too
     rows = sorted(config.rules, key=lambda r: -r.severity)
+    if fmt == "json":
+        click.echo(json.dumps({"version": 1, "rules": [rule_dict(r, config) for r in rows]}, indent=2))
+        return ExitCode.OK
     width = max(len(r.id) for r in rows)
     click.echo(f"{'id':<{width}}  {'severity':<9} title")
     for r in rows:
@@ -50,18 +58,61 @@ def show_rule(rule_id: str, config_file: Path | None, rule_paths: tuple[Path, ..
     return ExitCode.OK
 
 
+def rule_dict(rule: Rule, config: Config) -> dict[str, Any]:
+    """One rule for `rules --format json`: as the config has it (overrides applied)."""
+    return {"id": rule.id, "title": rule.title, "severity": rule.severity.label, "for_each": rule.for_each,
+            "params": {k: json_number(v) for k, v in rule.params.items()}, "knowledge": list(rule.knowledge),
+            "tags": list(rule.tags), "aliases": list(rule.aliases), "ignored": rule.id in config.ignore,
+            "source": rule.source}
+
+
 def check_rules(paths: tuple[Path, ...]) -> ExitCode:
-    """Validate custom rule files or folders; a clash with a packaged rule id is an error too."""
+    """Validate custom rule files or folders and list every error in every file (each
+    broken rule of a file of several), not only the first; a clash of ids is an error too."""
     files = [f for p in paths for f in rule_files(p, str(p))]
     if not files:
         raise ConfigError(f"{', '.join(map(str, paths))}: no *.yaml rule files")
     packaged = {r.id: r.source for r in default_rules()}
-    rules = load_rule_files(files)
-    for r in rules:
-        if r.id in packaged and Path(r.source).resolve() != Path(packaged[r.id]).resolve():
-            raise ConfigError(f"{r.source}: rule {r.id}: id already defined in {packaged[r.id]}")
-    click.echo(f"{len(rules)} rule{'s' if len(rules) != 1 else ''} OK")
+    seen = dict(packaged)
+    rules, errors = [], []
+    for path in files:
+        found, problems = _check_file(path)
+        errors += problems
+        for r in found:
+            if r.id in seen and Path(r.source).resolve() != Path(seen[r.id]).resolve():
+                errors.append(f"{r.source}: rule {r.id}: id already defined in {seen[r.id]}")
+            else:
+                seen[r.id] = r.source
+                rules.append(r)
+    if errors:
+        for line in errors[:-1]:
+            click.echo(f"lossdoctor: error: {safe(line)}", err=True)
+        count = f" ({plural(len(errors), 'error')} in {plural(len(files), 'file')})" if len(errors) > 1 else ""
+        raise ConfigError(errors[-1] + count)
+    click.echo(f"{plural(len(rules), 'rule')} OK")
     return ExitCode.OK
+
+
+def _check_file(path: Path) -> tuple[list[Rule], list[str]]:
+    """The file's rules and its errors; a file of several rules has each judged on its own."""
+    try:
+        return load_rule_file(path), []
+    except ConfigError as exc:
+        first = exc.message
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return [], [first]
+    items = doc.get("rules") if isinstance(doc, dict) else None
+    if not isinstance(items, list) or len(items) < 2:
+        return [], [first]
+    rules, errors = [], []
+    for i, item in enumerate(items):
+        try:
+            rules.append(parse_rule(item, str(path), i))
+        except ConfigError as exc:
+            errors.append(exc.message)
+    return rules, errors or [first]
 
 
 def find_rule(rule_id: str, config: Config) -> Rule:
@@ -91,8 +142,12 @@ def explain(rule: Rule, config: Config) -> list[str]:
             out += textwrap.wrap(notes.get(name, ""), 84, initial_indent="      ", subsequent_indent="      ")
     out += ["", "What to do ({fields} are filled from the run's evidence):",
             *[f"  • {r.text}" for r in rule.remedies]]
-    out += ["", f"Knowledge base: {', '.join(rule.knowledge) or 'none'}"
-            + (f" · tags: {', '.join(rule.tags)}" if rule.tags else "")]
+    out += ["", "Knowledge base (lossdoctor explain ID):" if rule.knowledge else "Knowledge base: none"]
+    for key in rule.knowledge:
+        entry = lookup(key)
+        out.append(f"  {key:<4} {entry.title if entry else '(not in the knowledge base)'}")
+    if rule.tags:
+        out.append(f"Tags: {', '.join(rule.tags)}")
     return out
 
 

@@ -1,56 +1,69 @@
 """The report a person reads: one layout, drawn as rich (colour) or as plain text.
 
 The layout is built once as lines of (text, style) segments; `render_plain` drops the
-styles, `render_rich` hands them to rich. So both formats always say the same thing.
+styles, `render_rich` hands them to rich as `Text` (never as markup, so `[bold]` in a
+metric name is shown, not obeyed). Every piece of data goes through escape.text. So both
+formats always say the same thing, and neither can be steered by the log.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TextIO
 
+from .. import numfmt
 from ..findings import Diagnosis, Finding, Severity
 from ..frame import Series
-from ..template import format_step, format_value
+from . import early, escape, phrases
+from .options import DEFAULT_OPTIONS, RenderOptions
 from .sparkline import marker_line, sparkline, wants_log, x_range
 
 Segment = tuple[str, str]
 Line = list[Segment]
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "cyan"}
 WIDTH = 48
+DRAWN = ("train_loss", "val_loss")  # the curves drawn as sparklines (lr is in the picture)
 
 
-def layout(diag: Diagnosis) -> list[Line]:
+def layout(diag: Diagnosis, options: RenderOptions = DEFAULT_OPTIONS) -> list[Line]:
     """Every line of one run's report."""
-    head = diag.name or diag.path
-    lines: list[Line] = [[(f"── {head} ", "bold")] + ([(f" {diag.path}", "dim")] if diag.path != head else [])]
+    esc = escape.text
+    head = diag.name or options.rel(diag.path)
+    lines: list[Line] = [[(f"── {esc(head)} ", "bold")] + (
+        [(f" {esc(options.rel(diag.path))}", "dim")] if diag.name and diag.name != diag.path else [])]
     if diag.error:
-        return lines + [[("cannot diagnose: ", "bold red"), (diag.error.message, "")]]
-    roles = " · ".join(f"{r} = {n}" for r, n in diag.metrics.items())
-    lines.append([(f"{diag.format} · {diag.points:,} points · {roles}", "dim")])
+        return lines + [[("cannot diagnose: ", "bold red"), (esc(diag.error.message), "")]]
+    lines.append([(phrases.run_facts(diag, esc), "dim")])
     lines.append(_verdict(diag))
+    if options.verbosity < 0:
+        return lines + [_one_line(f) for f in diag.findings]
     lines += _curves(diag)
     for f in diag.findings:
-        lines += _finding(f)
+        lines += finding_lines(f, options.verbosity)
+    lines += _early_stopping(diag)
     if diag.notes:
         lines.append([("notes:", "dim")])
-        lines += [[(f"  - {n}", "dim")] for n in diag.notes]
+        lines += [[(f"  - {esc(n)}", "dim")] for n in diag.notes]
+    if options.image:
+        lines.append([(f"picture: {esc(options.image)}", "dim")])
     return lines
 
 
 def _verdict(diag: Diagnosis) -> Line:
-    counts = {s: sum(f.severity == s for f in diag.findings) for s in Severity}
-    worst = diag.worst
-    if worst is None or worst == Severity.INFO:
-        head = ("verdict: healthy", "bold green")
-    else:
-        head = (f"verdict: {worst.label.upper()}", STYLE[worst])
-    parts = [f"{n} {s.label}{'s' if n != 1 else ''}" for s, n in sorted(counts.items(), reverse=True) if n]
-    return [head, ("  " + (" · ".join(parts) or "no findings"), "")]
+    word = phrases.verdict_word(diag)
+    style = "bold green" if word == "healthy" else STYLE[diag.worst]
+    return [(f"verdict: {word}", style), ("  " + phrases.counts(diag), "")]
+
+
+def _one_line(f: Finding) -> Line:
+    v = phrases.finding_view(f)
+    return [(f"{f.severity.label.upper():<8}", STYLE[f.severity]), (v.rule, "bold"), (f"  {v.title}", ""),
+            (f"  ({v.where})" if v.where else "", "dim")]
 
 
 def _curves(diag: Diagnosis) -> list[Line]:
     lines: list[Line] = []
-    drawn = {r: s for r, s in diag.curves.items() if len(s)}
+    drawn = {r: diag.curves[r] for r in DRAWN if r in diag.curves and len(diag.curves[r])}
     xr = x_range(*drawn.values()) if drawn else None
     for role, series in drawn.items():
         log = wants_log(series)
@@ -58,49 +71,70 @@ def _curves(diag: Diagnosis) -> list[Line]:
         lines.append([(f"  {role:<11}", "bold"), (spark, "green"), (_range(series, log), "dim")])
         for f in diag.findings:
             if f.metric == series.name and f.step is not None and f.severity > Severity.INFO:
-                pad = " " * 13
                 mark = marker_line(series, f.step, WIDTH, xr)
-                lines.append([(pad + mark, STYLE[f.severity]),
-                              (f" {f.rule} @ {format_step(f.step)}", STYLE[f.severity])])
+                lines.append([(" " * 13 + mark, STYLE[f.severity]),
+                              (f" {escape.text(f.rule)} @ {numfmt.step(f.step)}", STYLE[f.severity])])
     return lines
 
 
 def _range(series: Series, log: bool) -> str:
+    """First and last logged values (as logged: the rules judge smoothed curves)."""
     v = series.values
-    first, last = format_value(float(v[0])), format_value(float(v[-1]))
-    return f"  {first} → {last}" + ("  (log scale)" if log else "")
+    first, last = numfmt.value(float(v[0])), numfmt.value(float(v[-1]))
+    return f"  {first} → {last} (logged)" + ("  (log scale)" if log else "")
 
 
-def _finding(f: Finding) -> list[Line]:
-    where = ", ".join(x for x in (f.metric, f"step {format_step(f.step)}" if f.step is not None else None) if x)
+def finding_lines(f: Finding, verbosity: int = 0) -> list[Line]:
+    """One finding: heading, message, remedies (the first few unless -v), the "more" hint."""
+    v = phrases.finding_view(f, escape.text, verbosity)
     lines: list[Line] = [[],
-                         [(f"{f.severity.label.upper():<8}", STYLE[f.severity]), (f"{f.rule}", "bold"),
-                          (f"  {f.title}", ""), (f"  ({where})" if where else "", "dim")],
-                         [(f"  {f.message}", "")]]
-    if f.remedies:
+                         [(f"{v.severity.label.upper():<8}", STYLE[v.severity]), (v.rule, "bold"),
+                          (f"  {v.title}", ""), (f"  ({v.where})" if v.where else "", "dim")],
+                         [(f"  {v.message}", "")]]
+    if v.remedies:
         lines.append([("  What to do:", "bold")])
-        lines += [[(f"    • {r}", "")] for r in f.remedies]
-    lines.append([(f"  (more: lossdoctor rules show {f.rule})", "dim")])
+        lines += [[(f"    • {r}", "")] for r in v.remedies]
+        if v.hidden:
+            lines.append([(f"    {phrases.hidden_remedies(v.hidden)}", "dim")])
+    if verbosity > 0 and f.evidence:
+        shown = ", ".join(f"{escape.text(k)}={numfmt.value(x)}" for k, x in f.evidence.items())
+        lines.append([(f"  evidence: {shown}", "dim")])
+    lines.append([(f"  ({v.more})", "dim")])
     return lines
 
 
-def render_plain(diagnoses: list[Diagnosis], out: TextIO) -> None:
+def _early_stopping(diag: Diagnosis) -> list[Line]:
+    es = early.replay(diag)
+    if es is None:
+        return []
+    return [[], [(early.heading(es), "bold")]] + [[(f"  {line}", "")] for line in early.lines(es)]
+
+
+def render_plain(diagnoses: list[Diagnosis], out: TextIO, options: RenderOptions = DEFAULT_OPTIONS) -> None:
     """Plain text, for pipes and logs."""
     for i, diag in enumerate(diagnoses):
         if i:
             out.write("\n")
-        for line in layout(diag):
+        for line in layout(diag, options):
             out.write("".join(text for text, _ in line).rstrip() + "\n")
 
 
-def render_rich(diagnoses: list[Diagnosis], out: TextIO) -> None:
-    """Colour, for a terminal."""
+def render_rich(diagnoses: list[Diagnosis], out: TextIO, options: RenderOptions = DEFAULT_OPTIONS) -> None:
+    """Colour, for a terminal (--no-color or NO_COLOR: the same text without colour)."""
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=False)
+    console = Console(file=out, highlight=False, soft_wrap=False, emoji=False, markup=False,
+                      no_color=not wants_color(options), force_terminal=options.color or None)
     for i, diag in enumerate(diagnoses):
         if i:
             console.print()
-        for line in layout(diag):
+        for line in layout(diag, options):
             console.print(Text.assemble(*line) if line else "")
+
+
+def wants_color(options: RenderOptions) -> bool:
+    """--color / --no-color win; otherwise colour unless NO_COLOR is set (no-color.org)."""
+    if options.color is not None:
+        return options.color
+    return not os.environ.get("NO_COLOR")

@@ -1,15 +1,17 @@
 """Markdown: a report to paste into a pull-request comment or `$GITHUB_STEP_SUMMARY`.
 
 Per run: a heading, the verdict against the gate, a table of findings, then each
-finding's remedies. Table cells are escaped (`|`, newlines) so a message cannot break the row.
+finding's remedies. Every piece of data is escaped (escape.markdown / markdown_code), so a
+metric name cannot close its code span, open a link, start a heading or write raw HTML.
 """
 
 from __future__ import annotations
 
 from typing import TextIO
 
+from .. import numfmt
 from ..findings import Diagnosis, Finding, Severity
-from ..template import format_step
+from . import early, escape, phrases
 from .options import DEFAULT_OPTIONS, RenderOptions
 
 ICON = {Severity.ERROR: "🔴", Severity.WARNING: "🟡", Severity.INFO: "🔵"}
@@ -17,30 +19,41 @@ HEADER = "| severity | rule | finding | metric | step |\n|---|---|---|---|---|\n
 
 
 def cell(text: object) -> str:
-    """Text safe inside a table cell."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Data safe inside a table cell (and anywhere else in Markdown)."""
+    return escape.markdown(text)
 
 
 def _row(f: Finding) -> str:
-    step = format_step(f.step) if f.step is not None else ""
-    return (f"| {ICON[f.severity]} {f.severity.label} | `{f.rule}` | {cell(f.title)} "
-            f"| {cell(f.metric or '')} | {step} |\n")
+    step = numfmt.step(f.step) if f.step is not None else ""
+    metric = escape.markdown_code(f.metric, table=True) if f.metric else ""
+    return (f"| {ICON[f.severity]} {f.severity.label} | {escape.markdown_code(f.rule, table=True)} "
+            f"| {cell(f.title)} | {metric} | {step} |\n")
 
 
 def _verdict(diag: Diagnosis, options: RenderOptions) -> str:
     if diag.error:
-        return f"**cannot diagnose** ({diag.error.kind}): {diag.error.message}"
+        return f"**cannot diagnose** ({cell(diag.error.kind)}): {cell(diag.error.message)}"
     gate = "❌ fails" if options.fails(diag) else "✅ passes"
-    counts = [f"{n} {s.label}{'s' if n != 1 else ''}" for s in sorted(Severity, reverse=True)
-              if (n := sum(f.severity == s for f in diag.findings))]
-    return f"{gate} the gate (`--fail-on {options.gate_label}`) · {', '.join(counts) or 'no findings'}"
+    return f"{gate} the gate (`--fail-on {cell(options.gate_label)}`) · {phrases.counts(diag, ', ')}"
 
 
-def _details(f: Finding) -> str:
-    text = f"#### `{f.rule}` — {f.title}\n\n{f.message}\n\n"
-    if f.remedies:
-        text += "**What to do:**\n\n" + "".join(f"- {r}\n" for r in f.remedies) + "\n"
-    return text + f"<sub>more: `lossdoctor rules show {f.rule}`</sub>\n\n"
+def _details(f: Finding, options: RenderOptions) -> str:
+    v = phrases.finding_view(f, escape.markdown, options.verbosity)
+    text = f"#### {escape.markdown_code(f.rule)} — {v.title}\n\n{v.message}\n\n"
+    if v.remedies:
+        text += "**What to do:**\n\n" + "".join(f"- {r}\n" for r in v.remedies)
+        text += (f"- *{phrases.hidden_remedies(v.hidden)}*\n" if v.hidden else "") + "\n"
+    more = phrases.more_hint(f, lambda x: escape.markdown_code(x))
+    return text + f"<sub>{more}</sub>\n\n"
+
+
+def _early(diag: Diagnosis) -> str:
+    es = early.replay(diag)
+    if es is None:
+        return ""
+    table = "| criterion | stops at | saves | gives up |\n|---|---|---|---|\n"
+    table += "".join(f"| {' | '.join(row)} |\n" for row in early.rows(es))
+    return f"**{early.heading(es)}**\n\n{table}\n"
 
 
 def render_markdown(diagnoses: list[Diagnosis], out: TextIO,
@@ -48,11 +61,22 @@ def render_markdown(diagnoses: list[Diagnosis], out: TextIO,
     """One section per run."""
     out.write("## lossdoctor report\n\n")
     for diag in diagnoses:
-        out.write(f"### `{options.rel(diag.path)}`\n\n")
+        out.write(f"### {escape.markdown_code(options.rel(diag.path))}\n\n")
         if not diag.error:
-            roles = ", ".join(f"{r} = `{n}`" for r, n in diag.metrics.items())
-            out.write(f"{diag.format} · {diag.points:,} points · {roles}\n\n")
+            roles = ", ".join(f"{r} = {escape.markdown_code(n)}" for r, n in diag.metrics.items())
+            facts = [cell(diag.format or ""), numfmt.plural(diag.points, "point"), roles]
+            out.write(" · ".join(x for x in facts if x) + "\n\n")
         out.write(_verdict(diag, options) + "\n\n")
+        if options.image and not diag.error:
+            out.write(f"![training curves]({_url(options.image)})\n\n")
         if diag.findings:
             out.write(HEADER + "".join(_row(f) for f in diag.findings) + "\n")
-            out.write("".join(_details(f) for f in diag.findings))
+            out.write("".join(_details(f, options) for f in diag.findings))
+        out.write(_early(diag))
+
+
+def _url(path: str) -> str:
+    """A relative link to the picture: spaces and parentheses percent-encoded."""
+    from urllib.parse import quote
+
+    return quote(path.replace("\\", "/"), safe="/._-~")

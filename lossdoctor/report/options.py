@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from .. import __version__
 from ..findings import Diagnosis, Finding, Severity
 
 
@@ -18,13 +19,19 @@ def _error_gate(finding: Finding) -> bool:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """The --fail-on gate, the rules that were evaluated / ignored, and where paths are relative to."""
+    """The --fail-on gate, the rules that ran / were ignored, where paths are relative to, and
+    how much to say."""
 
     gate: Callable[[Finding], bool] = _error_gate  # True when this finding fails the run
     gate_label: str = "error"  # the --fail-on value, as said in reports
     rules: tuple[str, ...] = ()  # ids of the rules that ran, in order (junit: one test case each)
     ignored: frozenset[str] = frozenset()
     root: str | None = None  # make absolute run paths relative to this folder (annotations)
+    verbosity: int = 0  # -q: -1 (a line per finding), 0: the report, -v: 1 (every remedy, evidence)
+    color: bool | None = None  # --color / --no-color; None: colour on a terminal unless NO_COLOR
+    image: str | None = None  # a picture of the curves written beside the report (--plot)
+    version: str = __version__  # the tool's version, for machine formats
+    width: int | None = None  # the terminal's width, when the table must fit one
 
     def fails(self, diag: Diagnosis) -> bool:
         """True when a finding of this run fails the gate."""

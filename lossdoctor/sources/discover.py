@@ -30,7 +30,7 @@ from .runnames import folder_name, run_name
 from .splits import pair_splits, split_key
 
 # A file is opened (its head sniffed) only when its name could be a log's.
-_LOG_NAME = re.compile(r".*\.(csv|tsv|json|jsonl|txt|log|db|sqlite)$|.*tfevents.*", re.IGNORECASE)
+_LOG_NAME = re.compile(r".*\.(csv|tsv|json|jsonl|txt|log|db|sqlite)|.*tfevents.*", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True, order=True)
@@ -260,12 +260,12 @@ class _Walk:
 # that cannot be read (a row with its error), not a file silently skipped.
 _SAYS_LOG = re.compile(r"(training([-_](log|history))?|train[-_]log|history|metrics|results|scalars|log)"
                        r"\.(csv|tsv|log|json|jsonl|txt)|trainer_state\.json|mlflow\.db|.*tfevents.*",
-                       re.IGNORECASE)
+                       re.IGNORECASE | re.DOTALL)
 
 
 # A table or JSON-lines file that cannot be read at all is a broken log (a data set's CSV is
 # still a readable table, and is left out by its content instead).
-_TABLE_NAME = re.compile(r".*\.(csv|tsv|jsonl)", re.IGNORECASE)
+_TABLE_NAME = re.compile(r".*\.(csv|tsv|jsonl)", re.IGNORECASE | re.DOTALL)
 
 
 def _says_log(path: str) -> bool:
