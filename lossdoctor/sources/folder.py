@@ -48,7 +48,7 @@ def read_run_folder(listing: Listing, opts: ReadOptions) -> Run:
 def _choice_notes(folder: str, chosen: Path, fmt: LogFormat, logs: list[tuple[LogFormat, Path]],
                   failed: list[tuple[Path, InputError]]) -> list[str]:
     """What was read instead of what, and which other logs of the same run were left."""
-    rel = lambda p: os.path.relpath(p, folder) if str(p) != folder else "."  # noqa: E731
+    rel = lambda p: os.path.relpath(p, folder) if str(p) != folder else "the folder's own files"  # noqa: E731
     notes = [f"could not read {rel(p)} ({exc.problem}); read {rel(chosen)} instead" for p, exc in failed]
     others = [f"{rel(p)} ({f.name})" for f, p in logs if p != chosen and all(p != q for q, _ in failed)]
     if others:
