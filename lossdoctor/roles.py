@@ -26,7 +26,7 @@ SPLIT_TOKENS = {
 IGNORED_TOKENS = {"predict", "prediction", "hp"}  # HF predict_* entries, Lightning hp_metric
 AXIS_TOKENS = {"step", "epoch"}  # Lightning's *_step / *_epoch twins, Keras' epoch_loss
 ERROR_KINDS = {"mae", "mse", "rmse", "error", "err"}  # loss-like when no '*loss' exists
-PRIMARY_HINTS = ("total", "mean", "avg", "average", "overall")
+PRIMARY_HINTS = ("total", "mean", "avg", "average", "overall", "top1")
 
 
 def tokens_of(name: str) -> list[str]:
@@ -51,7 +51,9 @@ def classify(name: str) -> Metric | None:
     toks = tokens_of(name)
     if not toks or IGNORED_TOKENS & set(toks):
         return None
-    split = next((s for s, words in SPLIT_TOKENS.items() if words & set(toks)), "train")
+    # Ultralytics writes its validation metrics as `metrics/...` (mAP, accuracy_top1) with no split word.
+    default = "val" if toks[0] == "metrics" and name.strip().lower().startswith("metrics/") else "train"
+    split = next((s for s, words in SPLIT_TOKENS.items() if words & set(toks)), default)
     base = tuple(t for t in toks if t not in SPLIT_TOKENS[split] and t not in AXIS_TOKENS)
     return Metric(name, split, _kind(toks), base)
 
