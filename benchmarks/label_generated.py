@@ -258,6 +258,8 @@ def decide(name: str, m: dict, facts: dict) -> Decision:
         d.evidence[lab] = ("CONFIRMED: " if ok else "NOT SHOWN: ") + ev
         if ok:
             d.expect(lab)
+        elif lab == "healthy":
+            d.corrections.append("intended 'healthy' not shown by the logged numbers -> not expected")
         else:
             d.allow(lab, "injected, but the logged numbers do not show it (see corrections)")
             d.corrections.append(f"injected '{lab}' not shown by the logged numbers -> acceptable")
@@ -287,7 +289,6 @@ def decide(name: str, m: dict, facts: dict) -> Decision:
     if not d.expected:
         d.corrections.append("no injected label shown; expected left empty (nothing is required, and a loud "
                              "finding outside `acceptable` counts as a false positive)")
-    d.acceptable.pop("healthy", None)  # "healthy" as a mere possibility asserts nothing
     return d
 
 

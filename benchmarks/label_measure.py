@@ -469,11 +469,13 @@ def _divergence_check(m: dict, facts: dict) -> tuple[bool, str]:
 
 def _nan(m: dict, facts: dict) -> tuple[bool, str]:
     nf = nonfinite_steps(m)
+    hidden = ("" if m.get("hidden_nan_step") is None else
+              f"; hidden by the HF Trainer's NaN filter from {_f(m, 'hidden_nan_step', 'g')} (the last logged step "
+              f"finite beyond doubt + 1), first visible at {_f(m, 'hidden_nan_visible_step', 'g')}")
     return bool(nf), (f"first non-finite: train {_f(m, 'first_nonfinite_train_loss_step', 'g')}, train epoch mean "
                       f"{_f(m, 'first_nonfinite_train_loss_epoch_step', 'g')}, val "
                       f"{_f(m, 'first_nonfinite_val_loss_step', 'g')}, grad_norm "
-                      f"{_f(m, 'first_nonfinite_grad_norm_step', 'g')}; hidden by the HF filter from "
-                      f"{_f(m, 'hidden_nan_step', 'g')} (first visible {_f(m, 'hidden_nan_visible_step', 'g')})")
+                      f"{_f(m, 'first_nonfinite_grad_norm_step', 'g')}" + hidden)
 
 
 def _spike(m: dict, facts: dict) -> tuple[bool, str]:
