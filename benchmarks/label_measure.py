@@ -169,7 +169,7 @@ def measure(c: Curves, nan_cut: float | None = None) -> dict:
     keep = np.isfinite(v) if nan_cut is None else np.isfinite(v) & (st < nan_cut)
     sf, vf = st[keep], v[keep]
     _train_levels(m, vf)
-    _train_roughness(m, vf, c.get("train_loss"))
+    _train_roughness(m, vf)
     if va is not None:
         _val_numbers(m, c, va, sf, vf)
     for role in ("val_acc", "train_acc"):
@@ -182,17 +182,28 @@ def measure(c: Curves, nan_cut: float | None = None) -> dict:
         m["lr_first"], m["lr_max"], m["lr_last"] = float(lr[0]), float(np.nanmax(lr)), float(lr[-1])
     _divergence(m, c, st, v, sf, vf, nan_cut)
     if va is not None and c.fmt != "keras_csv":  # keras logs epoch means already
-        ev = epoch_means(c, sf, vf)[1]
-        if len(ev) >= 6:
-            k1, h = max(1, len(ev) // 10), len(ev) // 2
-            m["train_epoch_rel_change_last_half"] = float(1 - np.median(ev[-k1:]) / np.median(ev[h:h + k1]))
-    nf = [x for x in (m.get(f"first_nonfinite_{r}_step") for r in ("train_loss", "train_loss_epoch", "val_loss"))
-          if x is not None] + ([nan_cut] if nan_cut is not None else [])
+        _epoch_level(m, c, sf, vf)
+    _climb(m, st, v, nan_cut)
+    return m
+
+
+def _epoch_level(m: dict, c: Curves, sf: np.ndarray, vf: np.ndarray) -> None:
+    """The last-half change of the train loss at the evaluation time scale (epoch means)."""
+    ev = epoch_means(c, sf, vf)[1]
+    if len(ev) >= 6:
+        k1, h = max(1, len(ev) // 10), len(ev) // 2
+        m["train_epoch_rel_change_last_half"] = float(1 - np.median(ev[-k1:]) / np.median(ev[h:h + k1]))
+
+
+def _climb(m: dict, st: np.ndarray, v: np.ndarray, nan_cut: float | None) -> None:
+    """How far the finite train loss climbed before the first non-finite loss point."""
+    keys = ("train_loss", "train_loss_epoch", "val_loss")
+    nf = [m[f"first_nonfinite_{r}_step"] for r in keys if f"first_nonfinite_{r}_step" in m]
+    nf += [nan_cut] if nan_cut is not None else []
     if nf:
         climb = climb_before_nonfinite(st, v if nan_cut is None else np.where(st >= nan_cut, np.nan, v), min(nf))
         if climb is not None:
             m["train_climb_before_nonfinite"] = climb
-    return m
 
 
 def _train_levels(m: dict, vf: np.ndarray) -> None:
@@ -211,7 +222,7 @@ def _train_levels(m: dict, vf: np.ndarray) -> None:
         m["train_rel_change_last_quarter"] = float(1 - np.median(vf[-k1:]) / np.median(vf[n - q - k1:n - q]))
 
 
-def _train_roughness(m: dict, vf: np.ndarray, raw) -> None:
+def _train_roughness(m: dict, vf: np.ndarray) -> None:
     """Second-half step-to-step movement of the train loss, relative to its level."""
     if len(vf) < 8:
         return
