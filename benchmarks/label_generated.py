@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import label_checks as checks  # noqa: E402
 import label_measure as lm  # noqa: E402
 
 SET = Path(__file__).resolve().parent / "sets" / "generated"
@@ -251,7 +252,7 @@ def decide(name: str, m: dict, facts: dict) -> Decision:
     """The devset's verifier, applied to one run (REVIEWS come after)."""
     r, d = RECIPES[recipe_of(name)], Decision()
     for lab in r.labels:
-        ok, ev = lm.check(lab, epoch_scale(m) if lab in FLATNESS else m, facts)
+        ok, ev = checks.check(lab, epoch_scale(m) if lab in FLATNESS else m, facts)
         if lab in FLATNESS and epoch_scale(m) is not m:
             ev += (f"; flatness judged on the epoch means ({m['train_epoch_rel_change_last_half']:.3f}), the "
                    f"per-step samples move {m.get('train_rel_change_last_half', float('nan')):.3f}")
@@ -263,20 +264,20 @@ def decide(name: str, m: dict, facts: dict) -> Decision:
         else:
             d.allow(lab, "injected, but the logged numbers do not show it (see corrections)")
             d.corrections.append(f"injected '{lab}' not shown by the logged numbers -> acceptable")
-    nf_ok, nf_ev = lm.check("nan_loss", m)
+    nf_ok, nf_ev = checks.check("nan_loss", m)
     if nf_ok and "nan_loss" not in d.expected:
         d.expect("nan_loss")
         d.evidence["nan_loss"] = "CONFIRMED (non-finite values in the log): " + nf_ev
         d.corrections.append("non-finite values appear in the log -> nan_loss added to expected")
     climb = m.get("train_climb_before_nonfinite")
     if nf_ok and climb is not None and climb >= CLIMB and "divergence" not in d.expected:
-        dv_ok, dv_ev = lm.check("divergence", m)
+        dv_ok, dv_ev = checks.check("divergence", m)
         if dv_ok:
             d.expect("divergence")
             d.evidence["divergence"] = f"CONFIRMED (the loss climbs {climb:.3g}x before turning non-finite): " + dv_ev
             d.corrections.append(f"the finite loss climbs {climb:.3g}x before the NaN -> divergence added to expected")
     if "overfitting" not in d.expected and not {"nan_loss", "divergence"} & set(d.expected):
-        of_ok, of_ev = lm.check("overfitting", m)
+        of_ok, of_ev = checks.check("overfitting", m)
         if of_ok:
             why = "the val loss also rises >=5% from its minimum while the train loss falls"
             d.allow("overfitting", why)
@@ -303,7 +304,7 @@ def review_frozen(name: str, m: dict, facts: dict, d: Decision) -> None:
         return
     if change is None or abs(change) >= 0.01:
         return
-    ok, ev = lm.check("plateau_late", {**m, "train_rel_change_last_half": change}, facts)
+    ok, ev = checks.check("plateau_late", {**m, "train_rel_change_last_half": change}, facts)
     if not ok:
         return
     d.expect("plateau_late")
