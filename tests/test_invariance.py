@@ -1,0 +1,88 @@
+"""The invariance suite (benchmarks/invariance.py) on a small fixed subset of the shipped
+sets, as a ratchet, and its transformations themselves."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lossdoctor.frame import Run, Series
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location("invariance", ROOT / "benchmarks" / "invariance.py")
+inv = importlib.util.module_from_spec(SPEC)
+sys.modules["invariance"] = inv  # dataclasses look their module up while defining
+SPEC.loader.exec_module(inv)  # type: ignore[union-attr]
+
+GEN, CORPUS = ROOT / "benchmarks" / "sets" / "generated" / "runs", ROOT / "tests" / "data" / "corpus" / "runs"
+SUBSET = [GEN / "spike_dirty_batch_lightning_s0", GEN / "divergence_lr_jump_hf_s2",
+          GEN / "oscillation_sgd_high_lr_keras_s0", GEN / "not_learning_lr0_hf_s1",
+          CORPUS / "lightning-turngpt_noisy_metrics", CORPUS / "yolo-wheat_weed_v8_results",
+          CORPUS / "hf_trainer-dnabert2_cls_trainer_state"]
+# Measured on 2026-12-01: 46 of the subset's 57 applicable (run, transformation) pairs hold
+# (80.7%; on all 197 runs of the devset, generated set and corpus: 91.3%). A ratchet: raise
+# it as the detectors become invariant; issue 12's target is >= 95%.
+HELD_AT_LEAST, APPLICABLE = 46, 57
+
+
+def test_subset_invariance_does_not_fall_below_the_ratchet() -> None:
+    report = inv.measure([(p.name, p) for p in SUBSET])
+    assert not report.unread
+    row = report.table()["overall"]
+    held = sum(p.holds for p in report.pairs if p.applies)
+    assert row["pairs"] == APPLICABLE  # a transformation that stops applying would inflate the share
+    assert held >= HELD_AT_LEAST, inv.render(report)
+
+
+def _run() -> Run:
+    steps = np.arange(0, 100, dtype=float)
+    evals = np.arange(9, 100, 10, dtype=float)
+    return Run("mem", "test", {
+        "train_loss": Series("train_loss", steps, 2.0 * np.exp(-steps / 30)),
+        "val_loss": Series("val_loss", evals, 2.1 * np.exp(-evals / 30)),
+        "lr": Series("lr", steps, np.full(100, 1e-3)),
+    })
+
+
+def test_scaling_touches_only_the_losses() -> None:
+    run = _run()
+    out = inv.TRANSFORMS["loss x1000"](run, inv.context(run))
+    assert np.allclose(out.series["train_loss"].values, run.series["train_loss"].values * 1000)
+    assert np.allclose(out.series["val_loss"].values, run.series["val_loss"].values * 1000)
+    assert np.array_equal(out.series["lr"].values, run.series["lr"].values)
+
+
+def test_thinning_keeps_every_kth_step_level_point_and_the_evaluations() -> None:
+    run = _run()
+    out = inv.TRANSFORMS["every 5th point"](run, inv.context(run))
+    assert out.series["train_loss"].steps.tolist() == list(range(4, 100, 5))
+    assert len(out.series["val_loss"]) == 10 and len(out.series["lr"]) == 20
+
+
+def test_epoch_means_average_the_points_up_to_each_evaluation() -> None:
+    run = _run()
+    out = inv.TRANSFORMS["per-epoch means"](run, inv.context(run))
+    tr = out.series["train_loss"]
+    assert tr.steps.tolist() == list(range(9, 100, 10))
+    assert tr.values[0] == pytest.approx(np.mean(run.series["train_loss"].values[:10]))
+
+
+def test_offset_axis_and_extra_metric() -> None:
+    run = _run()
+    ctx = inv.context(run)
+    assert inv.TRANSFORMS["step +1e6"](run, ctx).series["val_loss"].steps[0] == 1e6 + 9
+    assert {s.axis for s in inv.TRANSFORMS["axis epoch"](run, ctx).series.values()} == {"epoch"}
+    assert inv.TRANSFORMS["axis step"](run, ctx) is None  # already named step: not applicable
+    extra = inv.TRANSFORMS["extra metric"](run, ctx)
+    assert set(extra.series) - set(run.series) == {"throughput/samples_per_second"}
+
+
+def test_a_changed_rule_set_is_a_failure() -> None:
+    before = inv.Outcome(error=None)
+    after = inv.Outcome(error="nothing")
+    pair = inv.compare("r", "axis epoch", before, after)
+    assert not pair.holds and pair.after["loud"] == "<error: nothing>"
