@@ -18,7 +18,7 @@ import yaml
 
 from .config_schema import Layer, check_ignore, check_override, parse_layer, unknown_rule
 from .errors import ConfigError
-from .ruleset import Rule, load_rule_files, packaged_rule_files, rule_files_in
+from .engine import Rule, load_rule_files, packaged_rule_files, rule_files_in
 
 try:
     import tomllib as _toml

@@ -14,9 +14,9 @@ from typing import Any
 
 from .errors import ConfigError
 from .findings import Severity
-from .predicates import PREDICATES, Param
+from .engine.predicates import PREDICATES, Param
 from .roles import ROLE_NAMES
-from .ruleset import Rule, param_problem
+from .engine.ruleset import Rule, param_problem
 
 KEYS = ("fail-on", "ignore", "rules", "metrics", "rule-paths")
 

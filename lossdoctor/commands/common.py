@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from ..exitcodes import ExitCode
 from ..findings import Diagnosis, Finding, Severity
 from ..report import RenderOptions
-from ..ruleset import Rule
+from ..engine import Rule
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ from ..config import Config, rule_files
 from ..config_schema import unknown_rule
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
-from ..predicates import PREDICATES
-from ..ruleset import Rule, default_rules, load_rule_files
-from ..template import format_value
+from ..engine import PREDICATES, Rule, default_rules, load_rule_files
+from ..engine.template import format_value
 from .common import resolve
 
 FOR_EACH = {"main": "the run's main train/val pair", "pair": "every train/val pair (main, then each loss term)",

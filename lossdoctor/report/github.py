@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ..findings import Diagnosis, Finding, Severity
-from ..template import format_step
+from ..engine.template import format_step
 from .options import DEFAULT_OPTIONS, RenderOptions
 
 COMMAND = {Severity.INFO: "notice", Severity.WARNING: "warning", Severity.ERROR: "error"}

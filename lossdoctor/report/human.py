@@ -10,7 +10,7 @@ from typing import TextIO
 
 from ..findings import Diagnosis, Finding, Severity
 from ..frame import Series
-from ..template import format_step, format_value
+from ..engine.template import format_step, format_value
 from .sparkline import marker_line, sparkline, wants_log, x_range
 
 Segment = tuple[str, str]

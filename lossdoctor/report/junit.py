@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import TextIO
 
 from ..findings import Diagnosis, Finding
-from ..template import format_step
+from ..engine.template import format_step
 from .options import DEFAULT_OPTIONS, RenderOptions
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

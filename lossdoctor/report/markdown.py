@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from ..findings import Diagnosis, Finding, Severity
-from ..template import format_step
+from ..engine.template import format_step
 from .options import DEFAULT_OPTIONS, RenderOptions
 
 ICON = {Severity.ERROR: "🔴", Severity.WARNING: "🟡", Severity.INFO: "🔵"}

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .findings import Finding
-from .frame import Run
+from ..findings import Finding
+from ..frame import Run
 from .predicates import PREDICATES, Evidence
-from .roles import Roles
+from ..roles import Roles
 from .ruleset import Rule
 from .subject import Subject, pair_subjects, series_subjects
 from .template import MissingField, render

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
-from .findings import Severity
+from ..errors import ConfigError
+from ..findings import Severity
 from .predicates import PREDICATES, Param
 from .subject import SLOTS
 from .template import check_template
@@ -245,32 +245,3 @@ def param_problem(param: Param, value: Any) -> str | None:
     if param.kind == "ratio" and value < 1:
         return f"expected a ratio of at least 1, got {value!r}"
     return None
-
-
-def default_rule_dir() -> Path:
-    """The packaged rules: `lossdoctor/rulebook/` when installed, `rules/` in a checkout.
-
-    pyproject.toml installs the top-level rules/ folder as the package data folder
-    `lossdoctor/rulebook`; an editable install or a source checkout has no such folder.
-    """
-    here = Path(__file__).resolve().parent
-    installed = here / "rulebook"
-    return installed if installed.is_dir() else here.parent / "rules"
-
-
-def rule_files_in(folder: Path) -> list[Path]:
-    """The `*.yaml` / `*.yml` rule files of a folder, in name order."""
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-
-
-def packaged_rule_files() -> list[Path]:
-    """The packaged rule files; a ConfigError when the installation lost them."""
-    folder = default_rule_dir()
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: packaged rules not found (is lossdoctor installed correctly?)")
-    return rule_files_in(folder)
-
-
-def default_rules() -> list[Rule]:
-    """The packaged rule set."""
-    return load_rule_files(packaged_rule_files())

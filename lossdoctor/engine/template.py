@@ -11,7 +11,7 @@ import re
 import string
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SPEC = re.compile(r"[<>^=]?[+\- ]?,?(\d{1,2})?(\.\d{1,2})?[eEfFgGd%,]?\Z")

@@ -1,0 +1,18 @@
+"""The rule engine: rule files -> frozen Rules -> findings over a run's subjects.
+
+    rules/*.yaml --ruleset--> Rule (with its bound `when:` tree) --evaluate--> Finding
+
+The one entry point is `evaluate_rules(run, roles, rules)`. Rules are data; the
+predicates they are built from live in `predicates/` (one registry, derived from the
+functions' signatures); `signals`, `medians` and `subject` are what predicates compute with.
+"""
+
+from __future__ import annotations
+
+from .evaluate import evaluate_rules
+from .predicates import PREDICATES
+from .rulebook import default_rule_dir, default_rules, packaged_rule_files, rule_files_in
+from .ruleset import Remedy, Rule, load_rule_file, load_rule_files
+
+__all__ = ["PREDICATES", "Remedy", "Rule", "default_rule_dir", "default_rules", "evaluate_rules",
+           "load_rule_file", "load_rule_files", "packaged_rule_files", "rule_files_in"]
