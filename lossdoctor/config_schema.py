@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .engine import PREDICATES, Param, Rule, walk
 from .errors import ConfigError
 from .findings import Severity
-from .engine.predicates import PREDICATES, Param
 from .roles import ROLE_NAMES
-from .engine.ruleset import Rule, param_problem
 
 KEYS = ("fail-on", "ignore", "rules", "metrics", "rule-paths")
 
@@ -117,21 +116,9 @@ def check_ignore(layer: Layer, known: set[str]) -> frozenset[str]:
 def threshold_kinds(rule: Rule) -> dict[str, list[Param]]:
     """Each threshold under the rule's params: the predicate parameters it is passed to."""
     uses: dict[str, list[Param]] = {name: [] for name in rule.params}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, str):
-            return
-        (key, arg), = node.items()
-        if key in ("all", "any"):
-            for child in arg:
-                walk(child)
-        elif key == "not":
-            walk(arg)
-        else:
-            for k, v in (arg or {}).items():
-                if isinstance(v, str) and v.startswith("$") and v[1:] in uses:
-                    uses[v[1:]].append(PREDICATES[key].params[k])
-    walk(rule.when)
+    for call in walk(rule.when):
+        for arg, name in call.refs.items():
+            uses[name].append(PREDICATES[call.name].params[arg])
     return uses
 
 
@@ -151,7 +138,7 @@ def check_override(layer: Layer, rule: Rule, spec: dict[str, Any]) -> tuple[Seve
             has = ", ".join(kinds) or "no thresholds"
             raise ConfigError(f"{layer.where(f'{at}.{key}')}: unknown threshold ({rule.id} has: {has})")
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        problems = [param_problem(p, value) for p in kinds[key]] or \
+        problems = [p.problem(value) for p in kinds[key]] or \
             [None if number else f"expected a number, got {value!r}"]
         problem = next((p for p in problems if p), None)
         if problem:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import re
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ..config import Config, rule_files
 from ..config_schema import unknown_rule
+from ..engine import PREDICATES, All, Call, Node, Not, Rule, default_rules, load_rule_files
+from ..engine.template import format_value
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
-from ..engine import PREDICATES, Rule, default_rules, load_rule_files
-from ..engine.template import format_value
 from .common import resolve
 
 FOR_EACH = {"main": "the run's main train/val pair", "pair": "every train/val pair (main, then each loss term)",
@@ -80,7 +79,7 @@ def explain(rule: Rule, config: Config) -> list[str]:
            + ("  (ignored by the config)" if rule.id in config.ignore else ""),
            f"file: {rule.source}", "", "What it means:"]
     out += textwrap.wrap(rule.description or rule.title, 88, initial_indent="  ", subsequent_indent="  ")
-    out += ["", "Evidence (it fires when):", *when_lines(rule.when, rule.params, 1)]
+    out += ["", "Evidence (it fires when):", *when_lines(rule.when, 1)]
     if rule.params:
         notes = threshold_notes(rule)
         out += ["", "Thresholds (override under rules." + rule.id + " in lossdoctor.yaml):"]
@@ -95,27 +94,25 @@ def explain(rule: Rule, config: Config) -> list[str]:
     return out
 
 
-def when_lines(node: Any, params: dict[str, Any], depth: int) -> list[str]:
+def when_lines(node: Node, depth: int) -> list[str]:
     """A `when:` tree as indented text, with each predicate's arguments and what it checks."""
     pad = "  " * depth + ("- " if depth > 1 else "")
-    if isinstance(node, str):
-        node = {node: {}}
-    (key, arg), = node.items()
-    if key in ("all", "any"):
-        return [f"{pad}{key} of:"] + [line for child in arg for line in when_lines(child, params, depth + 1)]
-    if key == "not":
-        return [f"{pad}not:"] + when_lines(arg, params, depth + 1)
-    args = ", ".join(f"{k}={_arg(k, v, params)}" for k, v in (arg or {}).items())
-    doc = " ".join((PREDICATES[key].fn.__doc__ or "").strip().split("\n\n")[0].split())
+    if isinstance(node, Not):
+        return [f"{pad}not:"] + when_lines(node.child, depth + 1)
+    if not isinstance(node, Call):
+        head = f"{pad}{'all' if isinstance(node, All) else 'any'} of:"
+        return [head] + [line for child in node.children for line in when_lines(child, depth + 1)]
+    args = ", ".join(f"{k}={_arg(node, k)}" for k in node.args)
     indent = " " * (len(pad) + 2)
-    return [f"{pad}{key}({args})", *textwrap.wrap(doc, 92 - len(indent), initial_indent=indent,
-                                                  subsequent_indent=indent)]
+    return [f"{pad}{node.name}({args})", *textwrap.wrap(PREDICATES[node.name].summary, 92 - len(indent),
+                                                        initial_indent=indent, subsequent_indent=indent)]
 
 
-def _arg(key: str, value: Any, params: dict[str, Any]) -> str:
-    if isinstance(value, str) and value.startswith("$"):
-        shown = format_value(params[value[1:]])
-        return shown if value[1:] == key else f"{shown} (${value[1:]})"
+def _arg(call: Call, key: str) -> str:
+    """An argument as written: a bound `$param` by its value (and its name when it differs)."""
+    value, ref = call.args[key], call.refs.get(key)
+    if ref is not None:
+        return format_value(value) if ref == key else f"{format_value(value)} (${ref})"
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 

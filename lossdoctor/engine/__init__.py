@@ -4,15 +4,19 @@
 
 The one entry point is `evaluate_rules(run, roles, rules)`. Rules are data; the
 predicates they are built from live in `predicates/` (one registry, derived from the
-functions' signatures); `signals`, `medians` and `subject` are what predicates compute with.
+functions' signatures, with parameter kinds from `params`); `signals`, `medians` and
+`subject` are what predicates compute with.
 """
 
 from __future__ import annotations
 
+from .conditions import All, Any, Call, Node, Not, walk
 from .evaluate import evaluate_rules
-from .predicates import PREDICATES
+from .params import Param
+from .predicates import PREDICATES, Predicate
 from .rulebook import default_rule_dir, default_rules, packaged_rule_files, rule_files_in
-from .ruleset import Remedy, Rule, load_rule_file, load_rule_files
+from .ruleset import Remedy, Rule, load_rule_file, load_rule_files, rule_problems
 
-__all__ = ["PREDICATES", "Remedy", "Rule", "default_rule_dir", "default_rules", "evaluate_rules",
-           "load_rule_file", "load_rule_files", "packaged_rule_files", "rule_files_in"]
+__all__ = ["PREDICATES", "All", "Any", "Call", "Node", "Not", "Param", "Predicate", "Remedy", "Rule",
+           "default_rule_dir", "default_rules", "evaluate_rules", "load_rule_file", "load_rule_files",
+           "packaged_rule_files", "rule_files_in", "rule_problems", "walk"]

@@ -4,21 +4,21 @@ A rule file holds one rule (a mapping) or several (`rules: [...]`). Thresholds a
 declared once under `params:` (with the reason for each value in a comment) and used in
 `when:` as `$name`, so a project config can override them by name. Errors name the file,
 the rule id and the key path: `rules/x.yaml: rule overfitting: when.all[1]: unknown
-predicate 'val_rise'`.
+predicate 'val_rise'`. Validation collects every problem (`rule_problems`); the loader
+raises the first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from ..errors import ConfigError
 from ..findings import Severity
-from .predicates import PREDICATES, Param
-from .subject import SLOTS
+from .conditions import Node, bind, parse_when
 from .template import check_template
 
 RULE_KEYS = {"id", "title", "severity", "for_each", "when", "message", "remedies",
@@ -39,12 +39,12 @@ class Remedy:
 
 @dataclass(frozen=True)
 class Rule:
-    """One validated rule, ready for the engine."""
+    """One validated rule, ready for the engine: `when` is the bound condition tree."""
 
     id: str
     title: str
     severity: Severity
-    when: Any
+    when: Node
     messages: tuple[str, ...]
     remedies: tuple[Remedy, ...]
     params: dict[str, Any] = field(default_factory=dict)
@@ -58,28 +58,68 @@ class Rule:
     def with_overrides(self, severity: Severity | None, params: dict[str, Any]) -> "Rule":
         """A copy with a project's severity and threshold overrides (already validated)."""
         merged = {**self.params, **params}
-        return replace(self, severity=severity or self.severity, params=merged)
+        return replace(self, severity=severity or self.severity, params=merged,
+                       when=bind(self.when, merged))
 
 
 def load_rule_files(paths: list[Path]) -> list[Rule]:
     """Load and validate every rule in the given files; duplicate ids are an error."""
-    rules: list[Rule] = []
-    seen: dict[str, str] = {}
-    for path in paths:
-        for rule in load_rule_file(path):
-            if rule.id in seen:
-                raise ConfigError(f"{path}: rule {rule.id}: id already defined in {seen[rule.id]}")
-            seen[rule.id] = str(path)
-            rules.append(rule)
+    rules, problems = check_rule_files(paths)
+    if problems:
+        raise ConfigError(problems[0])
     return rules
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    """Load and validate the rules of one file."""
+    return load_rule_files([path])
+
+
+def rule_problems(paths: list[Path]) -> list[str]:
+    """Every located problem of the given rule files, in order; empty when they all load."""
+    return check_rule_files(paths)[1]
+
+
+def check_rule_files(paths: list[Path]) -> tuple[list[Rule], list[str]]:
+    """The valid rules of the files, and every problem: unreadable files, bad rules,
+    an id or alias already taken by an earlier rule."""
+    rules: list[Rule] = []
+    problems: list[str] = []
+    names: dict[str, tuple[str, str]] = {}  # id or alias -> (rule id, file)
+    for path in paths:
+        try:
+            items = read_rule_file(path)
+        except ConfigError as exc:
+            problems.append(exc.message)
+            continue
+        found = [parse_rule(item, f"{path}", i if len(items) > 1 else None, problems)
+                 for i, item in enumerate(items)]
+        for rule in (r for r in found if r is not None):
+            clash = _clash(rule, names)
+            if clash:
+                problems.append(f"{path}: rule {rule.id}: {clash}")
+                continue
+            names.update({n: (rule.id, str(path)) for n in (rule.id, *rule.aliases)})
+            rules.append(rule)
+    return rules, problems
+
+
+def _clash(rule: Rule, names: dict[str, tuple[str, str]]) -> str | None:
+    if rule.id in names:
+        other, where = names[rule.id]
+        return f"id already defined in {where}" if other == rule.id else \
+            f"id already used as an alias of rule {other} in {where}"
+    taken = next((a for a in rule.aliases if a in names), None)
+    return None if taken is None else f"alias '{taken}' already names rule {names[taken][0]} in {names[taken][1]}"
 
 
 # libyaml's safe loader when PyYAML has it: 10x faster, and rule files are read on every run.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_rule_file(path: Path) -> list[Rule]:
-    """Parse one YAML rule file (safe loader: tags like !!python/object are rejected)."""
+def read_rule_file(path: Path) -> list[Any]:
+    """Parse one YAML rule file (safe loader: tags like !!python/object are rejected) into
+    its rule mappings, unchecked."""
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except OSError as exc:
@@ -89,7 +129,7 @@ def load_rule_file(path: Path) -> list[Rule]:
     items = doc.get("rules") if isinstance(doc, dict) and "rules" in doc else [doc]
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{path}: expected a rule mapping or 'rules: [...]'")
-    return [parse_rule(item, f"{path}", i if len(items) > 1 else None) for i, item in enumerate(items)]
+    return items
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -98,46 +138,66 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{what} (line {mark.line + 1})" if mark else what
 
 
-def parse_rule(raw: Any, where: str, index: int | None = None) -> Rule:
-    """Validate one rule mapping; `where` names the file in error messages."""
+def parse_rule(raw: Any, where: str, index: int | None = None,
+               problems: list[str] | None = None) -> Rule | None:
+    """Validate one rule mapping; `where` names the file in error messages.
+
+    Without `problems`, the first problem is raised; with it, every problem is added
+    to it and None is returned when the rule has any.
+    """
+    if problems is None:
+        problems = []
+        rule = parse_rule(raw, where, index, problems)
+        if problems:
+            raise ConfigError(problems[0])
+        return rule
     if not isinstance(raw, dict):
         at = f"rules[{index}]" if index is not None else "top level"
-        raise ConfigError(f"{where}: {at}: expected a mapping, got {type(raw).__name__}")
+        problems.append(f"{where}: {at}: expected a mapping, got {type(raw).__name__}")
+        return None
     rid = raw.get("id")
     label = f"{where}: rule {rid}" if isinstance(rid, str) else f"{where}: rule #{index or 0}"
-    _check_keys(raw, label)
-    params = _check_params(raw.get("params") or {}, label)
+    before = len(problems)
+    problems += _key_problems(raw, label)
+    params = _check_params(raw.get("params") or {}, label, problems)
     for_each = raw.get("for_each", "main")
     if for_each not in FOR_EACH:
-        raise ConfigError(f"{label}: for_each: expected one of {', '.join(FOR_EACH)}, got {for_each!r}")
-    check_condition(raw["when"], params, f"{label}: when")
-    meta = raw.get("metadata") or {}
+        problems.append(f"{label}: for_each: expected one of {', '.join(FOR_EACH)}, got {for_each!r}")
+    when = parse_when(raw["when"], params, f"{label}: when", problems) if "when" in raw else None
+    fields = {key: _checked(problems, check, raw[key], label) for key, check in _FIELDS.items() if key in raw}
+    meta = _checked(problems, _metadata, raw.get("metadata") or {}, label)
+    aliases = _checked(problems, _names, raw.get("aliases", []), f"{label}: aliases")
+    if len(problems) > before:
+        return None
     return Rule(
-        id=rid, title=_text(raw, "title", label), severity=_severity(raw["severity"], label),
-        when=raw["when"], messages=_messages(raw["message"], label),
-        remedies=_remedies(raw["remedies"], label), params=params, for_each=for_each,
-        description=str(raw.get("description", "")).strip(),
-        knowledge=tuple(str(k) for k in meta.get("knowledge", [])),
-        tags=tuple(str(t) for t in meta.get("tags", [])),
-        aliases=tuple(str(a) for a in raw.get("aliases", [])), source=where,
+        id=rid, title=fields["title"], severity=fields["severity"], when=when,
+        messages=fields["message"], remedies=fields["remedies"], params=params, for_each=for_each,
+        description=str(raw.get("description", "")).strip(), knowledge=meta["knowledge"],
+        tags=meta["tags"], aliases=aliases, source=where,
     )
 
 
-def _check_keys(raw: dict, label: str) -> None:
+def _checked(problems: list[str], check: Callable[[Any, str], Any], value: Any, label: str) -> Any:
+    """`check(value, label)`, with a ConfigError it raises added to `problems` instead."""
+    try:
+        return check(value, label)
+    except ConfigError as exc:
+        problems.append(exc.message)
+        return None
+
+
+def _key_problems(raw: dict, label: str) -> list[str]:
     unknown = sorted(set(map(str, raw)) - RULE_KEYS)
-    if unknown:
-        raise ConfigError(f"{label}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(RULE_KEYS))})")
-    for key in REQUIRED:
-        if key not in raw:
-            raise ConfigError(f"{label}: missing required key '{key}'")
-    if not isinstance(raw["id"], str) or not raw["id"].replace("_", "").isalnum():
-        raise ConfigError(f"{label}: id: expected a snake_case name, got {raw['id']!r}")
+    out = [f"{label}: unknown key '{key}' (allowed: {', '.join(sorted(RULE_KEYS))})" for key in unknown]
+    out += [f"{label}: missing required key '{key}'" for key in REQUIRED if key not in raw]
+    if "id" in raw and (not isinstance(raw["id"], str) or not raw["id"].replace("_", "").isalnum()):
+        out.append(f"{label}: id: expected a snake_case name, got {raw['id']!r}")
+    return out
 
 
-def _text(raw: dict, key: str, label: str) -> str:
-    value = raw[key]
+def _text(value: Any, label: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{label}: {key}: expected a non-empty string")
+        raise ConfigError(f"{label}: title: expected a non-empty string")
     return value.strip()
 
 
@@ -178,70 +238,29 @@ def _remedies(value: Any, label: str) -> tuple[Remedy, ...]:
     return tuple(out)
 
 
-def _check_params(params: Any, label: str) -> dict[str, Any]:
+# The checked fields of a rule, in the order they are checked.
+_FIELDS = {"title": _text, "severity": _severity, "message": _messages, "remedies": _remedies}
+
+
+def _check_params(params: Any, label: str, problems: list[str]) -> dict[str, Any]:
     if not isinstance(params, dict):
-        raise ConfigError(f"{label}: params: expected a mapping of name: value")
+        problems.append(f"{label}: params: expected a mapping of name: value")
+        return {}
     for name, value in params.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{label}: params.{name}: expected a number, got {value!r}")
+            problems.append(f"{label}: params.{name}: expected a number, got {value!r}")
     return dict(params)
 
 
-def check_condition(node: Any, params: dict[str, Any], where: str) -> None:
-    """Validate a `when:` tree: all/any/not over registered predicates with known params."""
-    if isinstance(node, str):
-        node = {node: {}}
-    if not isinstance(node, dict) or len(node) != 1:
-        raise ConfigError(f"{where}: expected one of all/any/not or a predicate name")
-    (key, arg), = node.items()
-    if key in ("all", "any"):
-        if not isinstance(arg, list) or not arg:
-            raise ConfigError(f"{where}.{key}: expected a non-empty list")
-        for i, child in enumerate(arg):
-            check_condition(child, params, f"{where}.{key}[{i}]")
-    elif key == "not":
-        check_condition(arg, params, f"{where}.not")
-    elif key in PREDICATES:
-        _check_args(key, arg, params, f"{where}.{key}")
-    else:
-        raise ConfigError(f"{where}: unknown predicate '{key}'")
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list of names (aliases, tags, knowledge-base ids)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: expected a list of names, got {value!r}")
+    return tuple(value)
 
 
-def _check_args(name: str, args: Any, params: dict[str, Any], where: str) -> None:
-    spec = PREDICATES[name].params
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        raise ConfigError(f"{where}: expected a mapping of parameters")
-    for key, value in args.items():
-        if key not in spec:
-            raise ConfigError(f"{where}: unknown parameter '{key}' (allowed: {', '.join(spec) or 'none'})")
-        if isinstance(value, str) and value.startswith("$"):
-            if value[1:] not in params:
-                raise ConfigError(f"{where}.{key}: '{value}' is not declared under params")
-            value = params[value[1:]]
-        problem = param_problem(spec[key], value)
-        if problem:
-            raise ConfigError(f"{where}.{key}: {problem}")
-    missing = [k for k, p in spec.items() if p.default is None and k not in args]
-    if missing:
-        raise ConfigError(f"{where}: missing parameter '{missing[0]}'")
-
-
-def param_problem(param: Param, value: Any) -> str | None:
-    """Why `value` does not fit a parameter of this kind, or None when it does."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if param.kind == "slot":
-        return None if value in SLOTS else f"expected one of {', '.join(SLOTS)}, got {value!r}"
-    if param.kind == "names":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return None if ok else f"expected a list of names, got {value!r}"
-    if not number or value != value:
-        return f"expected a number, got {value!r}"
-    if param.kind == "count" and (int(value) != value or value < 1):
-        return f"expected a positive integer, got {value!r}"
-    if param.kind == "fraction" and not 0 <= value <= 1:
-        return f"expected a fraction between 0 and 1, got {value!r}"
-    if param.kind == "ratio" and value < 1:
-        return f"expected a ratio of at least 1, got {value!r}"
-    return None
+def _metadata(meta: Any, label: str) -> dict[str, tuple[str, ...]]:
+    """`metadata:`: knowledge-base ids and tags (what `--ignore TAG` and friends select by)."""
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{label}: metadata: expected a mapping (knowledge, tags), got {meta!r}")
+    return {key: _names(meta.get(key, []), f"{label}: metadata.{key}") for key in ("knowledge", "tags")}
