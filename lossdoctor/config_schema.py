@@ -7,7 +7,6 @@ Every error names the file and the key path inside it:
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,21 +97,6 @@ def _metrics(value: Any, top: Layer) -> dict[str, str]:
     return {str(k): str(v).strip() for k, v in value.items()}
 
 
-def unknown_rule(rid: str, known: set[str]) -> str:
-    """`unknown rule 'overfit' (did you mean 'overfitting'?)`."""
-    close = difflib.get_close_matches(rid, sorted(known), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "see `lossdoctor rules`"
-    return f"unknown rule '{rid}' ({hint})"
-
-
-def check_ignore(layer: Layer, known: set[str]) -> frozenset[str]:
-    """The layer's ignored rule ids; an unknown one is an error (a typo would do nothing)."""
-    for i, rid in enumerate(layer.ignore):
-        if rid not in known:
-            raise ConfigError(f"{layer.where(f'ignore[{i}]')}: {unknown_rule(rid, known)}")
-    return frozenset(layer.ignore)
-
-
 def threshold_kinds(rule: Rule) -> dict[str, list[Param]]:
     """Each threshold under the rule's params: the predicate parameters it is passed to."""
     uses: dict[str, list[Param]] = {name: [] for name in rule.params}
@@ -122,9 +106,10 @@ def threshold_kinds(rule: Rule) -> dict[str, list[Param]]:
     return uses
 
 
-def check_override(layer: Layer, rule: Rule, spec: dict[str, Any]) -> tuple[Severity | None, dict]:
-    """One `rules.<id>` entry: its severity and thresholds, validated against the rule."""
-    at = f"rules.{rule.id}"
+def check_override(layer: Layer, key: str, rule: Rule, spec: dict[str, Any]) -> tuple[Severity | None, dict]:
+    """One `rules.<key>` entry (a rule id, alias or tag naming `rule`): its severity and
+    thresholds, validated against the rule."""
+    at = f"rules.{key}"
     severity = None
     if "severity" in spec:
         try:

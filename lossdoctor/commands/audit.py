@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from ..audit import VERDICT_RANK, AuditResult, AuditRow, audit
+from ..engine import RuleIndex
 from ..sources import Discovery, discover
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
@@ -58,7 +59,7 @@ def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
     # The same layers as diagnose: packaged rules <- project file <- --config <- flags.
     resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths)
     settings, gate = resolved.settings, resolved.gate
-    keep = _row_filter(opts, {r.id for r in settings.rules})
+    keep = _row_filter(opts, resolved.config.index)
     found = discover(opts.roots, opts.follow_symlinks)
     where = ", ".join(str(r) for r in opts.roots)
     if not found.runs:
@@ -114,16 +115,14 @@ def _skips(found: Discovery) -> str:
     return f" (skipped: {skipped})" if skipped else ""
 
 
-def _row_filter(opts: AuditOptions, known: set[str]) -> Callable[[AuditRow], bool]:
-    """--only RULE (any of) and --min-severity: which rows are shown (the gate sees all)."""
-    for rid in opts.only:
-        if rid not in known:
-            raise ConfigError(f"--only {rid}: no such rule (see `lossdoctor rules`)")
+def _row_filter(opts: AuditOptions, index: RuleIndex) -> Callable[[AuditRow], bool]:
+    """--only RULE (any of; ids, aliases or tags) and --min-severity: which rows are shown
+    (the gate sees all)."""
+    only = index.select(opts.only, lambda _, token: f"--only {token}")
     try:
         floor = Severity.parse(opts.min_severity) if opts.min_severity else None
     except ValueError as exc:
         raise ConfigError(f"--min-severity: {exc}") from None
-    only = set(opts.only)
 
     def keep(row: AuditRow) -> bool:
         rules = {f.rule for f in row.diagnosis.findings}

@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from ..config import Config, rule_files
-from ..config_schema import unknown_rule
 from ..engine import PREDICATES, All, Call, Node, Not, Rule, default_rules, load_rule_files
 from ..engine.template import format_value
 from ..errors import ConfigError
@@ -41,10 +40,11 @@ def list_rules(config_file: Path | None, rule_paths: tuple[Path, ...]) -> ExitCo
 
 
 def show_rule(rule_id: str, config_file: Path | None, rule_paths: tuple[Path, ...]) -> ExitCode:
-    """Explain one rule: meaning, evidence (its when: tree), thresholds, remedies, knowledge."""
+    """Explain one rule (or each rule with a tag): meaning, evidence (its when: tree),
+    thresholds, remedies, knowledge."""
     config = resolve(config_file, None, rule_paths=rule_paths).config  # validates fail-on too
-    rule = find_rule(rule_id, config)
-    click.echo("\n".join(explain(rule, config)))
+    shown = [explain(rule, config) for rule in find_rules(rule_id, config)]
+    click.echo("\n\n".join("\n".join(lines) for lines in shown))
     return ExitCode.OK
 
 
@@ -62,12 +62,10 @@ def check_rules(paths: tuple[Path, ...]) -> ExitCode:
     return ExitCode.OK
 
 
-def find_rule(rule_id: str, config: Config) -> Rule:
-    """The rule with this id (or alias)."""
-    for r in config.rules:
-        if rule_id == r.id or rule_id in r.aliases:
-            return r
-    raise ConfigError(f"rules show {rule_id}: {unknown_rule(rule_id, {r.id for r in config.rules})}")
+def find_rules(token: str, config: Config) -> list[Rule]:
+    """The rule with this id or alias, or every rule with this tag."""
+    by_id = {r.id: r for r in config.rules}
+    return [by_id[rid] for rid in config.index.ids(token, f"rules show {token}")]
 
 
 def explain(rule: Rule, config: Config) -> list[str]:

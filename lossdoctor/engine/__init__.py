@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from .conditions import All, Any, Call, Node, Not, walk
 from .evaluate import evaluate_rules
+from .index import RuleIndex
 from .params import Param
 from .predicates import PREDICATES, Predicate
-from .rulebook import default_rule_dir, default_rules, packaged_rule_files, rule_files_in
-from .ruleset import Remedy, Rule, load_rule_file, load_rule_files, rule_problems
+from .rulefiles import (default_rule_dir, default_rules, load_rule_files, packaged_rule_files, rule_files_in,
+                        rule_problems)
+from .ruleset import Remedy, Rule, load_rule_file
 
 __all__ = ["PREDICATES", "All", "Any", "Call", "Node", "Not", "Param", "Predicate", "Remedy", "Rule",
-           "default_rule_dir", "default_rules", "evaluate_rules", "load_rule_file", "load_rule_files",
-           "packaged_rule_files", "rule_files_in", "rule_problems", "walk"]
+           "RuleIndex", "default_rule_dir", "default_rules", "evaluate_rules", "load_rule_file",
+           "load_rule_files", "packaged_rule_files", "rule_files_in", "rule_problems", "walk"]

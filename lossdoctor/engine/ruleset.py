@@ -4,13 +4,15 @@ A rule file holds one rule (a mapping) or several (`rules: [...]`). Thresholds a
 declared once under `params:` (with the reason for each value in a comment) and used in
 `when:` as `$name`, so a project config can override them by name. Errors name the file,
 the rule id and the key path: `rules/x.yaml: rule overfitting: when.all[1]: unknown
-predicate 'val_rise'`. Validation collects every problem (`rule_problems`); the loader
-raises the first.
+predicate 'val_rise'`. Validation collects every problem of a file (`load_rule_file`
+with a `problems` list; `rulefiles.rule_problems` for several files); without the list
+the first problem is raised.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,64 +64,16 @@ class Rule:
                        when=bind(self.when, merged))
 
 
-def load_rule_files(paths: list[Path]) -> list[Rule]:
-    """Load and validate every rule in the given files; duplicate ids are an error."""
-    rules, problems = check_rule_files(paths)
-    if problems:
-        raise ConfigError(problems[0])
-    return rules
-
-
-def load_rule_file(path: Path) -> list[Rule]:
-    """Load and validate the rules of one file."""
-    return load_rule_files([path])
-
-
-def rule_problems(paths: list[Path]) -> list[str]:
-    """Every located problem of the given rule files, in order; empty when they all load."""
-    return check_rule_files(paths)[1]
-
-
-def check_rule_files(paths: list[Path]) -> tuple[list[Rule], list[str]]:
-    """The valid rules of the files, and every problem: unreadable files, bad rules,
-    an id or alias already taken by an earlier rule."""
-    rules: list[Rule] = []
-    problems: list[str] = []
-    names: dict[str, tuple[str, str]] = {}  # id or alias -> (rule id, file)
-    for path in paths:
-        try:
-            items = read_rule_file(path)
-        except ConfigError as exc:
-            problems.append(exc.message)
-            continue
-        found = [parse_rule(item, f"{path}", i if len(items) > 1 else None, problems)
-                 for i, item in enumerate(items)]
-        for rule in (r for r in found if r is not None):
-            clash = _clash(rule, names)
-            if clash:
-                problems.append(f"{path}: rule {rule.id}: {clash}")
-                continue
-            names.update({n: (rule.id, str(path)) for n in (rule.id, *rule.aliases)})
-            rules.append(rule)
-    return rules, problems
-
-
-def _clash(rule: Rule, names: dict[str, tuple[str, str]]) -> str | None:
-    if rule.id in names:
-        other, where = names[rule.id]
-        return f"id already defined in {where}" if other == rule.id else \
-            f"id already used as an alias of rule {other} in {where}"
-    taken = next((a for a in rule.aliases if a in names), None)
-    return None if taken is None else f"alias '{taken}' already names rule {names[taken][0]} in {names[taken][1]}"
-
-
 # libyaml's safe loader when PyYAML has it: 10x faster, and rule files are read on every run.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def read_rule_file(path: Path) -> list[Any]:
-    """Parse one YAML rule file (safe loader: tags like !!python/object are rejected) into
-    its rule mappings, unchecked."""
+def load_rule_file(path: Path, problems: list[str] | None = None) -> list[Rule]:
+    """Parse one YAML rule file (safe loader: tags like !!python/object are rejected).
+
+    With a `problems` list, each rule's problems are added to it and only the valid rules
+    are returned; a file that cannot be read or parsed raises either way.
+    """
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except OSError as exc:
@@ -129,7 +83,9 @@ def read_rule_file(path: Path) -> list[Any]:
     items = doc.get("rules") if isinstance(doc, dict) and "rules" in doc else [doc]
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{path}: expected a rule mapping or 'rules: [...]'")
-    return items
+    rules = [parse_rule(item, f"{path}", i if len(items) > 1 else None, problems)
+             for i, item in enumerate(items)]
+    return [r for r in rules if r is not None]
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -158,46 +114,54 @@ def parse_rule(raw: Any, where: str, index: int | None = None,
     rid = raw.get("id")
     label = f"{where}: rule {rid}" if isinstance(rid, str) else f"{where}: rule #{index or 0}"
     before = len(problems)
-    problems += _key_problems(raw, label)
-    params = _check_params(raw.get("params") or {}, label, problems)
+    check = partial(_checked, problems)
+    check(_check_keys, raw, label)
+    params = check(_check_params, raw.get("params") or {}, label)
+    if params is None:  # reported; its names still bind, so `when:` is checked as well
+        params = raw["params"] if isinstance(raw.get("params"), dict) else {}
     for_each = raw.get("for_each", "main")
     if for_each not in FOR_EACH:
         problems.append(f"{label}: for_each: expected one of {', '.join(FOR_EACH)}, got {for_each!r}")
     when = parse_when(raw["when"], params, f"{label}: when", problems) if "when" in raw else None
-    fields = {key: _checked(problems, check, raw[key], label) for key, check in _FIELDS.items() if key in raw}
-    meta = _checked(problems, _metadata, raw.get("metadata") or {}, label)
-    aliases = _checked(problems, _names, raw.get("aliases", []), f"{label}: aliases")
+    title = check(_text, raw, "title", label) if "title" in raw else None
+    severity = check(_severity, raw["severity"], label) if "severity" in raw else None
+    messages = check(_messages, raw["message"], label) if "message" in raw else None
+    remedies = check(_remedies, raw["remedies"], label) if "remedies" in raw else None
+    meta = check(_metadata, raw.get("metadata") or {}, label)
+    aliases = check(_names, raw.get("aliases", []), f"{label}: aliases")
     if len(problems) > before:
         return None
     return Rule(
-        id=rid, title=fields["title"], severity=fields["severity"], when=when,
-        messages=fields["message"], remedies=fields["remedies"], params=params, for_each=for_each,
-        description=str(raw.get("description", "")).strip(), knowledge=meta["knowledge"],
-        tags=meta["tags"], aliases=aliases, source=where,
+        id=rid, title=title, severity=severity, when=when, messages=messages, remedies=remedies,
+        params=params, for_each=for_each, description=str(raw.get("description", "")).strip(),
+        knowledge=meta["knowledge"], tags=meta["tags"], aliases=aliases, source=where,
     )
 
 
-def _checked(problems: list[str], check: Callable[[Any, str], Any], value: Any, label: str) -> Any:
-    """`check(value, label)`, with a ConfigError it raises added to `problems` instead."""
+def _checked(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:
+    """`check(*args)`, with a ConfigError it raises added to `problems` (and None returned)."""
     try:
-        return check(value, label)
+        return check(*args)
     except ConfigError as exc:
         problems.append(exc.message)
         return None
 
 
-def _key_problems(raw: dict, label: str) -> list[str]:
+def _check_keys(raw: dict, label: str) -> None:
     unknown = sorted(set(map(str, raw)) - RULE_KEYS)
-    out = [f"{label}: unknown key '{key}' (allowed: {', '.join(sorted(RULE_KEYS))})" for key in unknown]
-    out += [f"{label}: missing required key '{key}'" for key in REQUIRED if key not in raw]
-    if "id" in raw and (not isinstance(raw["id"], str) or not raw["id"].replace("_", "").isalnum()):
-        out.append(f"{label}: id: expected a snake_case name, got {raw['id']!r}")
-    return out
+    if unknown:
+        raise ConfigError(f"{label}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(RULE_KEYS))})")
+    for key in REQUIRED:
+        if key not in raw:
+            raise ConfigError(f"{label}: missing required key '{key}'")
+    if not isinstance(raw["id"], str) or not raw["id"].replace("_", "").isalnum():
+        raise ConfigError(f"{label}: id: expected a snake_case name, got {raw['id']!r}")
 
 
-def _text(value: Any, label: str) -> str:
+def _text(raw: dict, key: str, label: str) -> str:
+    value = raw[key]
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{label}: title: expected a non-empty string")
+        raise ConfigError(f"{label}: {key}: expected a non-empty string")
     return value.strip()
 
 
@@ -238,17 +202,12 @@ def _remedies(value: Any, label: str) -> tuple[Remedy, ...]:
     return tuple(out)
 
 
-# The checked fields of a rule, in the order they are checked.
-_FIELDS = {"title": _text, "severity": _severity, "message": _messages, "remedies": _remedies}
-
-
-def _check_params(params: Any, label: str, problems: list[str]) -> dict[str, Any]:
+def _check_params(params: Any, label: str) -> dict[str, Any]:
     if not isinstance(params, dict):
-        problems.append(f"{label}: params: expected a mapping of name: value")
-        return {}
+        raise ConfigError(f"{label}: params: expected a mapping of name: value")
     for name, value in params.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            problems.append(f"{label}: params.{name}: expected a number, got {value!r}")
+            raise ConfigError(f"{label}: params.{name}: expected a number, got {value!r}")
     return dict(params)
 
 
