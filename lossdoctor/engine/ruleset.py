@@ -4,9 +4,10 @@ A rule file holds one rule (a mapping) or several (`rules: [...]`). Thresholds a
 declared once under `params:` (with the reason for each value in a comment) and used in
 `when:` as `$name`, so a project config can override them by name. Errors name the file,
 the rule id and the key path: `rules/x.yaml: rule overfitting: when.all[1]: unknown
-predicate 'val_rise'`. Validation collects every problem of a file (`load_rule_file`
-with a `problems` list; `rulefiles.rule_problems` for several files); without the list
-the first problem is raised.
+predicate 'val_rise'`.
+
+Validation collects every problem of a file (`load_rule_file` with a `problems` list;
+`rulefiles.rule_problems` for several files); without the list the first is raised.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ class Remedy:
 
 @dataclass(frozen=True)
 class Rule:
-    """One validated rule, ready for the engine: `when` is the bound condition tree."""
+    """One validated rule, ready for the engine."""
 
     id: str
     title: str
     severity: Severity
-    when: Node
+    when: Node  # the `when:` tree, parsed and bound to `params`
     messages: tuple[str, ...]
     remedies: tuple[Remedy, ...]
     params: dict[str, Any] = field(default_factory=dict)
