@@ -13,7 +13,7 @@ SEVERITIES = ("info", "warning", "error", "never")
 
 
 def _rules() -> list[Any]:
-    from .ruleset import default_rules
+    from .engine import default_rules
 
     try:
         return list(default_rules())

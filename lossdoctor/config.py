@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .config_schema import Layer, check_ignore, check_override, parse_layer, unknown_rule
+from .config_schema import Layer, check_override, parse_layer
 from .errors import ConfigError
-from .ruleset import Rule, load_rule_files, packaged_rule_files, rule_files_in
+from .engine import Rule, RuleIndex, load_rule_files, packaged_rule_files, rule_files_in
 
 try:
     import tomllib as _toml
@@ -42,6 +43,11 @@ class Config:
     sources: tuple[str, ...] = ()  # the config files used, lowest first
     origins: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> key -> file that set it
 
+    @cached_property
+    def index(self) -> RuleIndex:
+        """The rules by id, alias and tag: how flags and `rules show` name them."""
+        return RuleIndex(self.rules)
+
 
 def load_config(config_file: Path | None = None, extra_rules: tuple[Path, ...] = (),
                 cwd: Path | None = None) -> Config:
@@ -52,22 +58,30 @@ def load_config(config_file: Path | None = None, extra_rules: tuple[Path, ...] =
              for f in rule_files(p, f"{layer.where(f'rule-paths[{i}]')}: {p}")]
     files += [f for p in extra_rules for f in rule_files(p, str(p))]
     rules = load_rule_files(packaged_rule_files() + files)
+    index = RuleIndex(rules)
+    rules, origins = _with_overrides(rules, layers, index)
+    ignore = frozenset().union(*(index.select(layer.ignore, lambda i, _, at=layer: at.where(f"ignore[{i}]"))
+                                 for layer in layers))
+    metrics = {k: v for layer in layers for k, v in layer.metrics.items()}
+    fail_on = tuple((layer.where("fail-on"), layer.fail_on) for layer in layers if layer.fail_on)
+    return Config(tuple(rules), ignore, metrics, fail_on, tuple(layer.name for layer in layers), origins)
+
+
+def _with_overrides(rules: list[Rule], layers: list[Layer], index: RuleIndex
+                    ) -> tuple[list[Rule], dict[str, dict[str, str]]]:
+    """The rules with each layer's `rules:` settings applied (a key may be an id, alias or
+    tag), and which file set each rule's keys."""
     by_id = {r.id: r for r in rules}
     overrides: dict[str, tuple[Any, dict]] = {}
     origins: dict[str, dict[str, str]] = {}
     for layer in layers:
-        for rid, spec in layer.rules.items():
-            if rid not in by_id:
-                raise ConfigError(f"{layer.where(f'rules.{rid}')}: {unknown_rule(rid, set(by_id))}")
-            severity, params = check_override(layer, by_id[rid], spec)
-            old_sev, old_params = overrides.get(rid, (None, {}))
-            overrides[rid] = (severity or old_sev, {**old_params, **params})
-            origins.setdefault(rid, {}).update({k: layer.name for k in spec})
-    rules = [r.with_overrides(*overrides[r.id]) if r.id in overrides else r for r in rules]
-    ignore = frozenset().union(*(check_ignore(layer, set(by_id)) for layer in layers))
-    metrics = {k: v for layer in layers for k, v in layer.metrics.items()}
-    fail_on = tuple((layer.where("fail-on"), layer.fail_on) for layer in layers if layer.fail_on)
-    return Config(tuple(rules), ignore, metrics, fail_on, tuple(layer.name for layer in layers), origins)
+        for key, spec in layer.rules.items():
+            for rid in index.ids(key, layer.where(f"rules.{key}")):
+                severity, params = check_override(layer, key, by_id[rid], spec)
+                old_sev, old_params = overrides.get(rid, (None, {}))
+                overrides[rid] = (severity or old_sev, {**old_params, **params})
+                origins.setdefault(rid, {}).update({k: layer.name for k in spec})
+    return [r.with_overrides(*overrides[r.id]) if r.id in overrides else r for r in rules], origins
 
 
 def rule_files(path: Path, where: str) -> list[Path]:

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .engine import PREDICATES, Param, Rule, walk
 from .errors import ConfigError
 from .findings import Severity
-from .predicates import PREDICATES, Param
 from .roles import ROLE_NAMES
-from .ruleset import Rule, param_problem
 
 KEYS = ("fail-on", "ignore", "rules", "metrics", "rule-paths")
 
@@ -107,43 +106,19 @@ def suggest(word: str, choices: Any) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
-def unknown_rule(rid: str, known: set[str]) -> str:
-    """`unknown rule 'overfit' (did you mean 'overfitting'?)`."""
-    return f"unknown rule '{rid}' ({suggest(rid, known) or 'see `lossdoctor rules`'})"
-
-
-def check_ignore(layer: Layer, known: set[str]) -> frozenset[str]:
-    """The layer's ignored rule ids; an unknown one is an error (a typo would do nothing)."""
-    for i, rid in enumerate(layer.ignore):
-        if rid not in known:
-            raise ConfigError(f"{layer.where(f'ignore[{i}]')}: {unknown_rule(rid, known)}")
-    return frozenset(layer.ignore)
-
-
 def threshold_kinds(rule: Rule) -> dict[str, list[Param]]:
     """Each threshold under the rule's params: the predicate parameters it is passed to."""
     uses: dict[str, list[Param]] = {name: [] for name in rule.params}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, str):
-            return
-        (key, arg), = node.items()
-        if key in ("all", "any"):
-            for child in arg:
-                walk(child)
-        elif key == "not":
-            walk(arg)
-        else:
-            for k, v in (arg or {}).items():
-                if isinstance(v, str) and v.startswith("$") and v[1:] in uses:
-                    uses[v[1:]].append(PREDICATES[key].params[k])
-    walk(rule.when)
+    for call in walk(rule.when):
+        for arg, name in call.refs.items():
+            uses[name].append(PREDICATES[call.name].params[arg])
     return uses
 
 
-def check_override(layer: Layer, rule: Rule, spec: dict[str, Any]) -> tuple[Severity | None, dict]:
-    """One `rules.<id>` entry: its severity and thresholds, validated against the rule."""
-    at = f"rules.{rule.id}"
+def check_override(layer: Layer, key: str, rule: Rule, spec: dict[str, Any]) -> tuple[Severity | None, dict]:
+    """One `rules.<key>` entry (a rule id, alias or tag naming `rule`): its severity and
+    thresholds, validated against the rule."""
+    at = f"rules.{key}"
     severity = None
     if "severity" in spec:
         try:
@@ -157,7 +132,7 @@ def check_override(layer: Layer, rule: Rule, spec: dict[str, Any]) -> tuple[Seve
             has = ", ".join(kinds) or "no thresholds"
             raise ConfigError(f"{layer.where(f'{at}.{key}')}: unknown threshold ({rule.id} has: {has})")
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        problems = [param_problem(p, value) for p in kinds[key]] or \
+        problems = [p.problem(value) for p in kinds[key]] or \
             [None if number else f"expected a number, got {value!r}"]
         problem = next((p for p in problems if p), None)
         if problem:

@@ -11,12 +11,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import evaluate_rules
+from .engine import Rule, default_rules, evaluate_rules
 from .errors import ConfigError, LossdoctorError, MetricNotFound, NothingToDiagnose
 from .findings import Diagnosis, RunError
 from .frame import Run
 from .roles import ROLE_NAMES, Roles, resolve
-from .ruleset import Rule, default_rules
 from .sources import RunRef, read_ref, read_run
 
 

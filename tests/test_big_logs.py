@@ -17,8 +17,8 @@ from lossdoctor.diagnose import Settings, diagnose_path, diagnose_run
 from lossdoctor.errors import InputError
 from lossdoctor.frame import Run, Series
 from lossdoctor.report.sparkline import NONFINITE, sparkline
-from lossdoctor.ruleset import default_rules
-from lossdoctor.signals import spike_table, spikes
+from lossdoctor.engine import default_rules
+from lossdoctor.engine.signals import spike_table, spikes
 from lossdoctor.sources import csv_logs, read_run, records
 
 

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossdoctor import medians, signals
+from lossdoctor.engine import medians, signals
 from lossdoctor.diagnose import Settings, diagnose_run
 from lossdoctor.frame import Run, make_series
-from lossdoctor.ruleset import default_rules
+from lossdoctor.engine import default_rules
 from lossdoctor.sources import csv_logs, read_run
 from lossdoctor.sources.formats import _trainer_state, sniff
 from lossdoctor.sources.listing import list_folder

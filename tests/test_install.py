@@ -20,7 +20,7 @@ def test_plain_install_finds_its_rules_from_another_directory(tmp_path: Path) ->
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = tmp_path / "elsewhere"
     where.mkdir()
-    probe = ("import lossdoctor, lossdoctor.ruleset as r; "
+    probe = ("import lossdoctor, lossdoctor.engine as r; "
              "print(lossdoctor.__file__); print(r.default_rule_dir()); print(len(r.default_rules()))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=where, env=env, check=True,
                          capture_output=True, text=True).stdout.split("\n")

@@ -147,7 +147,7 @@ def test_explain_lists_and_explains_every_entry() -> None:
 
 
 def test_every_cited_entry_exists_and_is_in_our_own_words() -> None:
-    from lossdoctor.ruleset import default_rules
+    from lossdoctor.engine import default_rules
 
     cited = {k for r in default_rules() for k in r.knowledge}
     assert cited <= set(entries())

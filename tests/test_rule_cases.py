@@ -12,7 +12,7 @@ import yaml
 from conftest import CORPUS
 from lossdoctor.diagnose import Settings, diagnose_path
 from lossdoctor.findings import Diagnosis
-from lossdoctor.ruleset import default_rules
+from lossdoctor.engine import default_rules
 from synthetic import MAKERS
 
 CASES = Path(__file__).parent / "rules" / "cases"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from lossdoctor.cli import main
 from lossdoctor.exitcodes import ExitCode
-from lossdoctor.ruleset import default_rules
+from lossdoctor.engine import default_rules
 
 ROOT = Path(__file__).parent.parent
 RULES = default_rules()

@@ -9,7 +9,7 @@ import pytest
 
 from lossdoctor.errors import ConfigError
 from lossdoctor.findings import Severity
-from lossdoctor.ruleset import default_rule_dir, default_rules, load_rule_file
+from lossdoctor.engine import default_rule_dir, default_rules, load_rule_file
 
 REQUIRED_IDS = {"nan_loss", "divergence", "loss_spike", "oscillation", "overfitting",
                 "not_learning", "underfitting", "plateau", "inverted_gap", "data_problem",

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lossdoctor
-from lossdoctor import template
+from lossdoctor.engine import template
 from lossdoctor.cli import main
 from lossdoctor.errors import ConfigError
 
@@ -80,7 +80,7 @@ def test_the_yaml_loader_used_is_a_safe_one() -> None:
     """ruleset uses libyaml's safe loader when present (speed), else the pure-Python one."""
     import yaml
 
-    from lossdoctor import ruleset
+    from lossdoctor.engine import ruleset
 
     assert ruleset._SAFE_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from ..audit import AuditResult, audit
+from ..engine import RuleIndex
 from ..sources import Discovery, discover
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
@@ -25,7 +26,6 @@ from ..findings import VERDICT_RANK, AuditReport, AuditRow, Severity
 from ..report import AUDIT_CHOICES, RenderOptions, pick
 from ..report.audit_table import rule_ids
 from ..report.escape import text as safe
-from ..config_schema import unknown_rule
 from ..numfmt import plural
 from .common import FailOn, View, resolve
 
@@ -67,7 +67,7 @@ def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
     resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths)
     settings, gate = resolved.settings, resolved.gate
     options = opts.view.apply(dataclasses.replace(resolved.render_options(), root=_common_root(opts.roots)))
-    keep = _row_filter(opts, {r.id for r in settings.rules})
+    keep = _row_filter(opts, resolved.config.index)
     found = discover(opts.roots, opts.follow_symlinks)
     where = ", ".join(str(r) for r in opts.roots)
     if not found.runs:
@@ -124,16 +124,14 @@ def _skips(found: Discovery) -> str:
     return f" (skipped: {skipped})" if skipped else ""
 
 
-def _row_filter(opts: AuditOptions, known: set[str]) -> Callable[[AuditRow], bool]:
-    """--only RULE (any of) and --min-severity: which rows are shown (the gate sees all)."""
-    for rid in opts.only:
-        if rid not in known:
-            raise ConfigError(f"--only {rid}: {unknown_rule(rid, known)}")
+def _row_filter(opts: AuditOptions, index: RuleIndex) -> Callable[[AuditRow], bool]:
+    """--only RULE (any of; ids, aliases or tags) and --min-severity: which rows are shown
+    (the gate sees all)."""
+    only = index.select(opts.only, lambda _, token: f"--only {token}")
     try:
         floor = Severity.parse(opts.min_severity) if opts.min_severity else None
     except ValueError as exc:
         raise ConfigError(f"--min-severity: {exc}") from None
-    only = set(opts.only)
 
     def keep(row: AuditRow) -> bool:
         rules = {f.rule for f in row.diagnosis.findings}

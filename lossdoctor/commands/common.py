@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config, load_config
-from ..config_schema import suggest, unknown_rule
 from ..diagnose import Settings
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
 from ..findings import Diagnosis, Finding, Severity
 from ..report import RenderOptions
-from ..ruleset import Rule
+from ..engine import RuleIndex
 
 
 @dataclass(frozen=True)
@@ -24,8 +23,9 @@ class FailOn:
     rules: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, text: str, known: set[str], where: str = "--fail-on") -> "FailOn":
-        """`error`, `warning`, `info`, `never`, or `rule_a,rule_b`; `where` locates errors."""
+    def parse(cls, text: str, index: RuleIndex, where: str = "--fail-on") -> "FailOn":
+        """`error`, `warning`, `info`, `never`, or `rule_a,rule_b` (ids, aliases or tags);
+        `where` locates errors."""
         value = text.strip().lower()
         if value == "never":
             return cls(None)
@@ -33,14 +33,14 @@ class FailOn:
             return cls(Severity.parse(value))
         except ValueError:
             pass
-        ids = frozenset(v.strip() for v in value.split(",") if v.strip())
-        unknown = sorted(ids - known)
-        if unknown or not ids:
-            word = unknown[0] if unknown else text
-            hint = suggest(word, {*known, "info", "warning", "error", "never"})
-            raise ConfigError(f"{where}: '{word}' is neither a severity "
-                              "(info, warning, error, never) nor a rule id" + (f" ({hint})" if hint else ""))
-        return cls(None, ids)
+        tokens = {v.strip() for v in value.split(",") if v.strip()}
+        unknown = sorted(t for t in tokens if t not in index)
+        if unknown or not tokens:
+            close = index.closest(unknown[0], GATE_WORDS) if unknown else None
+            raise ConfigError(f"{where}: '{unknown[0] if unknown else text}' is neither a severity "
+                              "(info, warning, error, never) nor a rule id"
+                              + (f" (did you mean '{close}'?)" if close else ""))
+        return cls(None, frozenset(rid for t in tokens for rid in index.ids(t, where)))
 
     def fails(self, diag: Diagnosis) -> bool:
         """True when a finding of this run is at/above the threshold or a named rule."""
@@ -60,6 +60,7 @@ class FailOn:
 
 
 DEFAULT_GATE = FailOn(Severity.ERROR)
+GATE_WORDS = ("info", "warning", "error", "never")  # suggested for a mistyped --fail-on too
 
 
 def parse_metrics(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -73,13 +74,10 @@ def parse_metrics(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def check_ignored(ignore: tuple[str, ...], rules: list[Rule]) -> frozenset[str]:
-    """Rule ids to skip; an unknown id is a usage error (a typo would silently do nothing)."""
-    known = {r.id for r in rules}
-    for rid in ignore:
-        if rid not in known:
-            raise ConfigError(f"--ignore {rid}: {unknown_rule(rid, known)}")
-    return frozenset(ignore)
+def check_ignored(ignore: tuple[str, ...], index: RuleIndex) -> frozenset[str]:
+    """Rule ids to skip (`--ignore` takes ids, aliases and tags); an unknown one is a usage
+    error (a typo would silently do nothing)."""
+    return index.select(ignore, lambda _, token: f"--ignore {token}")
 
 
 def exit_code(diagnoses: list[Diagnosis], gate: FailOn) -> ExitCode:
@@ -116,12 +114,11 @@ def resolve(config_file: Path | None, fail_on: str | None, metrics: tuple[str, .
     """Layer the flags over the config files: flags win (`--fail-on`, `--metric` by role);
     `--ignore` and `--rules` add to what the files set. `fail_on=None` means not given."""
     config = load_config(config_file, rule_paths)
-    rules = list(config.rules)
-    known = {r.id for r in rules}
-    gates = [FailOn.parse(text, known, where) for where, text in config.fail_on]  # check every layer
-    gate = FailOn.parse(fail_on, known) if fail_on is not None else (gates[-1] if gates else DEFAULT_GATE)
-    settings = Settings(tuple(rules), {**config.metrics, **parse_metrics(metrics)},
-                        config.ignore | check_ignored(ignore, rules))
+    index = config.index
+    gates = [FailOn.parse(text, index, where) for where, text in config.fail_on]  # check every layer
+    gate = FailOn.parse(fail_on, index) if fail_on is not None else (gates[-1] if gates else DEFAULT_GATE)
+    settings = Settings(config.rules, {**config.metrics, **parse_metrics(metrics)},
+                        config.ignore | check_ignored(ignore, index))
     return Resolved(settings, gate, config)
 
 

@@ -10,7 +10,7 @@ from ..config_schema import suggest
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
 from ..knowledge import Entry, entries, lookup
-from ..ruleset import default_rules
+from ..engine import default_rules
 
 
 def explain(key: str | None) -> ExitCode:

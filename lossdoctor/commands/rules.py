@@ -13,18 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from ..config import Config, rule_files
-from ..config_schema import unknown_rule
+from ..engine import PREDICATES, All, Call, Node, Not, Rule, default_rules
+from ..engine.template import format_value
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
-from ..predicates import PREDICATES
+from ..engine.rulefiles import check_rule_files
 from ..knowledge import lookup
 from ..numfmt import json_number, plural
 from ..report.escape import text as safe
-from ..ruleset import Rule, default_rules, load_rule_file, parse_rule
-from ..template import format_value
 from .common import resolve
 
 FOR_EACH = {"main": "the run's main train/val pair", "pair": "every train/val pair (main, then each loss term)",
@@ -51,10 +49,11 @@ def list_rules(config_file: Path | None, rule_paths: tuple[Path, ...], fmt: str 
 
 
 def show_rule(rule_id: str, config_file: Path | None, rule_paths: tuple[Path, ...]) -> ExitCode:
-    """Explain one rule: meaning, evidence (its when: tree), thresholds, remedies, knowledge."""
+    """Explain one rule (or each rule with a tag): meaning, evidence (its when: tree),
+    thresholds, remedies, knowledge."""
     config = resolve(config_file, None, rule_paths=rule_paths).config  # validates fail-on too
-    rule = find_rule(rule_id, config)
-    click.echo("\n".join(explain(rule, config)))
+    shown = [explain(rule, config) for rule in find_rules(rule_id, config)]
+    click.echo("\n\n".join("\n".join(lines) for lines in shown))
     return ExitCode.OK
 
 
@@ -73,17 +72,9 @@ def check_rules(paths: tuple[Path, ...]) -> ExitCode:
     if not files:
         raise ConfigError(f"{', '.join(map(str, paths))}: no *.yaml rule files")
     packaged = {r.id: r.source for r in default_rules()}
-    seen = dict(packaged)
-    rules, errors = [], []
-    for path in files:
-        found, problems = _check_file(path)
-        errors += problems
-        for r in found:
-            if r.id in seen and Path(r.source).resolve() != Path(seen[r.id]).resolve():
-                errors.append(f"{r.source}: rule {r.id}: id already defined in {seen[r.id]}")
-            else:
-                seen[r.id] = r.source
-                rules.append(r)
+    rules, errors = check_rule_files(files)
+    errors += [f"{r.source}: rule {r.id}: id already defined in {packaged[r.id]}" for r in rules
+               if r.id in packaged and Path(r.source).resolve() != Path(packaged[r.id]).resolve()]
     if errors:
         for line in errors[:-1]:
             click.echo(f"lossdoctor: error: {safe(line)}", err=True)
@@ -93,34 +84,10 @@ def check_rules(paths: tuple[Path, ...]) -> ExitCode:
     return ExitCode.OK
 
 
-def _check_file(path: Path) -> tuple[list[Rule], list[str]]:
-    """The file's rules and its errors; a file of several rules has each judged on its own."""
-    try:
-        return load_rule_file(path), []
-    except ConfigError as exc:
-        first = exc.message
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return [], [first]
-    items = doc.get("rules") if isinstance(doc, dict) else None
-    if not isinstance(items, list) or len(items) < 2:
-        return [], [first]
-    rules, errors = [], []
-    for i, item in enumerate(items):
-        try:
-            rules.append(parse_rule(item, str(path), i))
-        except ConfigError as exc:
-            errors.append(exc.message)
-    return rules, errors or [first]
-
-
-def find_rule(rule_id: str, config: Config) -> Rule:
-    """The rule with this id (or alias)."""
-    for r in config.rules:
-        if rule_id == r.id or rule_id in r.aliases:
-            return r
-    raise ConfigError(f"rules show {rule_id}: {unknown_rule(rule_id, {r.id for r in config.rules})}")
+def find_rules(token: str, config: Config) -> list[Rule]:
+    """The rule with this id or alias, or every rule with this tag."""
+    by_id = {r.id: r for r in config.rules}
+    return [by_id[rid] for rid in config.index.ids(token, f"rules show {token}")]
 
 
 def explain(rule: Rule, config: Config) -> list[str]:
@@ -132,7 +99,7 @@ def explain(rule: Rule, config: Config) -> list[str]:
            + ("  (ignored by the config)" if rule.id in config.ignore else ""),
            f"file: {rule.source}", "", "What it means:"]
     out += textwrap.wrap(rule.description or rule.title, 88, initial_indent="  ", subsequent_indent="  ")
-    out += ["", "Evidence (it fires when):", *when_lines(rule.when, rule.params, 1)]
+    out += ["", "Evidence (it fires when):", *when_lines(rule.when, 1)]
     if rule.params:
         notes = threshold_notes(rule)
         out += ["", "Thresholds (override under rules." + rule.id + " in lossdoctor.yaml):"]
@@ -151,27 +118,25 @@ def explain(rule: Rule, config: Config) -> list[str]:
     return out
 
 
-def when_lines(node: Any, params: dict[str, Any], depth: int) -> list[str]:
+def when_lines(node: Node, depth: int) -> list[str]:
     """A `when:` tree as indented text, with each predicate's arguments and what it checks."""
     pad = "  " * depth + ("- " if depth > 1 else "")
-    if isinstance(node, str):
-        node = {node: {}}
-    (key, arg), = node.items()
-    if key in ("all", "any"):
-        return [f"{pad}{key} of:"] + [line for child in arg for line in when_lines(child, params, depth + 1)]
-    if key == "not":
-        return [f"{pad}not:"] + when_lines(arg, params, depth + 1)
-    args = ", ".join(f"{k}={_arg(k, v, params)}" for k, v in (arg or {}).items())
-    doc = " ".join((PREDICATES[key].fn.__doc__ or "").strip().split("\n\n")[0].split())
+    if isinstance(node, Not):
+        return [f"{pad}not:"] + when_lines(node.child, depth + 1)
+    if not isinstance(node, Call):
+        head = f"{pad}{'all' if isinstance(node, All) else 'any'} of:"
+        return [head] + [line for child in node.children for line in when_lines(child, depth + 1)]
+    args = ", ".join(f"{k}={_arg(node, k)}" for k in node.args)
     indent = " " * (len(pad) + 2)
-    return [f"{pad}{key}({args})", *textwrap.wrap(doc, 92 - len(indent), initial_indent=indent,
-                                                  subsequent_indent=indent)]
+    return [f"{pad}{node.name}({args})", *textwrap.wrap(PREDICATES[node.name].summary, 92 - len(indent),
+                                                        initial_indent=indent, subsequent_indent=indent)]
 
 
-def _arg(key: str, value: Any, params: dict[str, Any]) -> str:
-    if isinstance(value, str) and value.startswith("$"):
-        shown = format_value(params[value[1:]])
-        return shown if value[1:] == key else f"{shown} (${value[1:]})"
+def _arg(call: Call, key: str) -> str:
+    """An argument as written: a bound `$param` by its value (and its name when it differs)."""
+    value, ref = call.args[key], call.refs.get(key)
+    if ref is not None:
+        return format_value(value) if ref == key else f"{format_value(value)} (${ref})"
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 

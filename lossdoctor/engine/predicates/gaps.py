@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
 from .. import medians, signals
+from ..params import Count, Fraction, Number
 from ..subject import Curve, Subject
 from .core import Evidence, curve_of
 
 
-def val_rises(subj: Subject, min_rise: float, min_snr: float, min_after: int,
-              min_points: int) -> Evidence | None:
+def val_rises(subj: Subject, min_rise: Fraction = 0.1, min_snr: Annotated[Number, "x the noise"] = 1.5,
+              min_after: Annotated[Count, "evaluations"] = 2, min_points: Count = 4) -> Evidence | None:
     """Validation loss ends clearly above its best (smoothed) point, by more than its noise."""
     c = curve_of(subj, "val_loss", min_points)
     if c is None:
@@ -51,7 +54,7 @@ def _best_logged_near(values: np.ndarray, smoothed: np.ndarray) -> int:
     return lo + int(np.argmin(values[lo : i + half + 1]))
 
 
-def train_falls_after_val_best(subj: Subject, min_drop: float) -> Evidence | None:
+def train_falls_after_val_best(subj: Subject, min_drop: Fraction = 0.05) -> Evidence | None:
     """Train loss keeps falling after the step where validation loss was best."""
     t, v = subj.curve("train_loss"), subj.curve("val_loss")
     if t is None or v is None or t.n < 3 or v.n < 2 or not _comparable(t, v):
@@ -64,8 +67,8 @@ def train_falls_after_val_best(subj: Subject, min_drop: float) -> Evidence | Non
     return {"train_at_best": at_best, "train_final": t.end, "train_drop": drop}
 
 
-def train_above_val(subj: Subject, min_share: float, min_gap: float,
-                    min_points: int) -> Evidence | None:
+def train_above_val(subj: Subject, min_share: Annotated[Fraction, "share of points"] = 0.9,
+                    min_gap: Fraction = 0.05, min_points: Count = 3) -> Evidence | None:
     """Train loss sits above validation loss at (nearly) every validation point."""
     t, v = subj.curve("train_loss"), subj.curve("val_loss")
     if t is None or v is None or v.n < min_points or t.n < 2 or not _comparable(t, v):
@@ -83,7 +86,7 @@ def train_above_val(subj: Subject, min_share: float, min_gap: float,
             "share": share, "median_gap": median, "train_final": t.end, "val_final": v.end}
 
 
-def train_near_val(subj: Subject, max_gap: float, min_points: int) -> Evidence | None:
+def train_near_val(subj: Subject, max_gap: Fraction = 0.1, min_points: Count = 3) -> Evidence | None:
     """Train and validation loss end at about the same level: no generalisation gap."""
     t, v = subj.curve("train_loss"), subj.curve("val_loss")
     if t is None or v is None or v.n < min_points or t.n < min_points or not _comparable(t, v):

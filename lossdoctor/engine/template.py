@@ -11,8 +11,8 @@ import re
 import string
 from typing import Any, Mapping
 
-from . import numfmt
-from .errors import ConfigError
+from .. import numfmt
+from ..errors import ConfigError
 
 FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SPEC = re.compile(r"[<>^=]?[+\- ]?,?(\d{1,2})?(\.\d{1,2})?[eEfFgGd%,]?\Z")

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import signals
-from .frame import Run, Series
-from .roles import Roles
+from ..frame import Run, Series
+from ..roles import Roles
 
 SLOTS = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm", "series")
 

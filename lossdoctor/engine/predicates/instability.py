@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
 from .. import medians, signals
+from ..params import Count, Fraction, Number, Ratio, Slot
 from ..subject import Subject
 from .core import Evidence, curve_of
 
 
-def diverges(subj: Subject, slot: str, min_ratio: float, sustain: float, tail: float,
-             min_points: int) -> Evidence | None:
+def diverges(subj: Subject, slot: Slot, min_ratio: Ratio = 2.0,
+             sustain: Annotated[Fraction, "share of tail points"] = 0.8,
+             tail: Annotated[Fraction, "share of points"] = 0.15, min_points: Count = 8) -> Evidence | None:
     """The curve ends far above its best and stays there (or grows from the start)."""
     c = curve_of(subj, slot, min_points)
     if c is None:
@@ -38,8 +42,9 @@ def _left_best_at(s: np.ndarray, best_i: int, cross: int, near: float) -> int:
     return best_i + int(still_near[-1]) + 1 if still_near.size else best_i + 1
 
 
-def spike(subj: Subject, slot: str, min_ratio: float, min_z: float, min_height: float,
-          window: int, min_points: int, recover_within: int) -> Evidence | None:
+def spike(subj: Subject, slot: Slot, min_ratio: Ratio = 2.0, min_z: Annotated[Number, "robust z"] = 4.5,
+          min_height: Annotated[Fraction, "share of the range"] = 0.05, window: Count = 5,
+          min_points: Count = 20, recover_within: Count = 10) -> Evidence | None:
     """A sudden jump far above the recent median that comes back down (the largest one).
 
     `min_height` is the jump's size as a share of the curve's whole range: near a loss of
@@ -61,8 +66,9 @@ def spike(subj: Subject, slot: str, min_ratio: float, min_z: float, min_height: 
             "count": int(found.size)}
 
 
-def oscillates(subj: Subject, slot: str, min_points: int, min_swing: float, min_flips: float,
-               max_trend: float) -> Evidence | None:
+def oscillates(subj: Subject, slot: Slot, min_points: Count = 8, min_swing: Fraction = 0.08,
+               min_flips: Annotated[Fraction, "share of points"] = 0.5,
+               max_trend: Fraction = 0.1) -> Evidence | None:
     """Large step-to-step swings that keep changing direction, with no downward trend."""
     c = curve_of(subj, slot, min_points)
     if c is None:

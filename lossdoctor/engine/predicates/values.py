@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
 from .. import medians, signals
+from ..params import Count, Fraction, Number, Slot
 from ..subject import Subject
 from .core import Evidence, curve_of
 
 
-def nonfinite(subj: Subject, slot: str) -> Evidence | None:
+def nonfinite(subj: Subject, slot: Slot) -> Evidence | None:
     """The series holds NaN or Inf; evidence is the first such step (exact, as logged)."""
     s = subj.series(slot)
     if s is None:
@@ -38,8 +41,8 @@ def hidden_nonfinite(subj: Subject) -> Evidence | None:
             "count": int(hidden.size), "loss_metric": loss.name}
 
 
-def magnitude(subj: Subject, slot: str, final_at_least: float,
-              start_at_least: float) -> Evidence | None:
+def magnitude(subj: Subject, slot: Slot, final_at_least: Number = 20.0,
+              start_at_least: Number = 1e4) -> Evidence | None:
     """The loss is large in absolute terms (unscaled regression targets put it there)."""
     c = curve_of(subj, slot, 3)
     if c is None or not (c.end >= final_at_least or c.start >= start_at_least):
@@ -48,9 +51,9 @@ def magnitude(subj: Subject, slot: str, final_at_least: float,
             "start": c.start, "final": c.end}
 
 
-def at_chance(subj: Subject, slot: str, tolerance: float, acc_factor: float,
-              strict_tolerance: float, strict_classes: int, strict_max_swing: float,
-              min_points: int) -> Evidence | None:
+def at_chance(subj: Subject, slot: Slot, tolerance: Fraction = 0.05, acc_factor: Annotated[Number, "x"] = 1.5,
+              strict_tolerance: Fraction = 0.01, strict_classes: Annotated[Count, "classes"] = 10,
+              strict_max_swing: Fraction = 0.02, min_points: Count = 5) -> Evidence | None:
     """The loss ends at ln(C), the cross-entropy of a uniform guess over C classes.
 
     With a logged accuracy, it must also sit near 1/C (two independent signs of guessing);
@@ -77,8 +80,8 @@ def at_chance(subj: Subject, slot: str, tolerance: float, acc_factor: float,
     return ev if strict else None
 
 
-def acc_flat(subj: Subject, max_range: float, max_level: float,
-             min_points: int) -> Evidence | None:
+def acc_flat(subj: Subject, max_range: Fraction = 0.03, max_level: Fraction = 0.95,
+             min_points: Count = 5) -> Evidence | None:
     """Every logged accuracy stays within a narrow band, below near-perfect: it is stuck."""
     ranges, levels = {}, []
     for slot in ("train_acc", "val_acc"):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
 from .. import medians, signals
+from ..params import Count, Fraction, Number, Slot
 from ..subject import Subject
 from .core import Evidence, curve_of
 
 
-def flat(subj: Subject, slot: str, max_trend: float, max_improvement: float,
-         min_points: int) -> Evidence | None:
+def flat(subj: Subject, slot: Slot, max_trend: Fraction = 0.05, max_improvement: Fraction = 0.1,
+         min_points: Count = 5) -> Evidence | None:
     """The curve hardly moves: no trend from the first to the last third, and never more
     than `max_improvement` below its smoothed start (an early drop is real learning)."""
     c = curve_of(subj, slot, min_points)
@@ -20,8 +23,8 @@ def flat(subj: Subject, slot: str, max_trend: float, max_improvement: float,
             "start": c.start, "final": c.end, "trend": c.trend}
 
 
-def trend_between(subj: Subject, slot: str, low: float, high: float,
-                  min_points: int) -> Evidence | None:
+def trend_between(subj: Subject, slot: Slot, low: Number, high: Number,
+                  min_points: Count = 5) -> Evidence | None:
     """The first-third to last-third relative change lies in [low, high] (negative = falls)."""
     c = curve_of(subj, slot, min_points)
     if c is None or not low <= c.trend <= high:
@@ -29,8 +32,8 @@ def trend_between(subj: Subject, slot: str, low: float, high: float,
     return {f"{slot}_trend": c.trend}
 
 
-def improved_between(subj: Subject, slot: str, low: float, high: float,
-                     min_points: int) -> Evidence | None:
+def improved_between(subj: Subject, slot: Slot, low: Number, high: Number,
+                     min_points: Count = 5) -> Evidence | None:
     """The smoothed curve got between `low` and `high` (fractions) below its start."""
     c = curve_of(subj, slot, min_points)
     if c is None or not low <= c.improvement <= high:
@@ -38,7 +41,8 @@ def improved_between(subj: Subject, slot: str, low: float, high: float,
     return {f"{slot}_improvement": c.improvement}
 
 
-def fresh_start(subj: Subject, slot: str, max_share: float) -> Evidence | None:
+def fresh_start(subj: Subject, slot: Slot,
+                max_share: Annotated[Fraction, "share of the last step"] = 0.1) -> Evidence | None:
     """The log starts near step 0, not mid-run: a resumed run's first point is not its start."""
     s = subj.series(slot)
     if s is None or not len(s) or s.resumed:
@@ -47,8 +51,8 @@ def fresh_start(subj: Subject, slot: str, max_share: float) -> Evidence | None:
     return {} if last <= 0 or first <= max_share * last else None
 
 
-def stalled(subj: Subject, slot: str, tolerance: float, min_share: float,
-            min_points: int) -> Evidence | None:
+def stalled(subj: Subject, slot: Slot, tolerance: Fraction = 0.02,
+            min_share: Annotated[Fraction, "share of steps"] = 0.3, min_points: Count = 10) -> Evidence | None:
     """The smoothed curve has stayed within a narrow band of its best for a final stretch.
 
     The band is `tolerance` of the best level, widened to twice the smoothed curve's own
@@ -74,8 +78,8 @@ def stalled(subj: Subject, slot: str, tolerance: float, min_share: float,
             "level": level, "share": float(share), "start": c.start}
 
 
-def flat_tail(subj: Subject, slot: str, share: float, max_change: float,
-              min_points: int) -> Evidence | None:
+def flat_tail(subj: Subject, slot: Slot, share: Annotated[Fraction, "share of points"] = 0.5,
+              max_change: Fraction = 0.03, min_points: Count = 10) -> Evidence | None:
     """Over its last `share` of points the curve no longer moves: the median of that
     stretch's first third and of its last third differ by at most `max_change`."""
     c = curve_of(subj, slot, min_points)
@@ -89,8 +93,8 @@ def flat_tail(subj: Subject, slot: str, share: float, max_change: float,
             "level": medians.median(c.values[-k:]), "share": k / c.n, "tail_change": change}
 
 
-def still_falling(subj: Subject, slot: str, tail: float, min_drop: float,
-                  min_points: int) -> Evidence | None:
+def still_falling(subj: Subject, slot: Slot, tail: Annotated[Fraction, "share of points"] = 0.25,
+                  min_drop: Fraction = 0.02, min_points: Count = 6) -> Evidence | None:
     """Over the last part of the run the smoothed curve is still going down."""
     c = curve_of(subj, slot, min_points)
     if c is None:

@@ -1,0 +1,174 @@
+"""The rule engine's shape: the predicate registry derived from signatures, the typed
+`when:` tree bound at load time, problems collected, and one resolver for rule names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+from click.testing import CliRunner
+
+from lossdoctor.cli import main
+from lossdoctor.engine import PREDICATES, All, Call, Not, RuleIndex, default_rules, load_rule_file, \
+    rule_problems, walk
+from lossdoctor.engine.params import Count, Fraction, Slot, signature_params
+from lossdoctor.engine.predicates.core import registry
+from lossdoctor.errors import ConfigError
+from lossdoctor.exitcodes import ExitCode
+
+ROOT = Path(__file__).parent.parent
+NAN_RUN = str(ROOT / "examples" / "nan")  # nan_loss (per series) and unscaled_loss fire
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+# ---- parameters declared once, in the signature ---------------------------------------
+
+def test_the_registry_reads_kinds_units_and_defaults_from_the_signature() -> None:
+    spec = PREDICATES["diverges"].params
+    assert list(spec) == ["slot", "min_ratio", "sustain", "tail", "min_points"]
+    assert spec["slot"].required and not spec["min_ratio"].required
+    assert (spec["min_ratio"].kind.name, spec["min_ratio"].default, spec["min_ratio"].unit) == ("ratio", 2.0, "x")
+    assert spec["tail"].unit == "share of points" and spec["min_points"].unit == "points"
+    assert spec["tail"].problem(1.5) == "expected a fraction between 0 and 1, got 1.5"
+    assert all(name == p.name for name, p in PREDICATES.items())
+
+
+def test_a_parameter_without_a_kind_is_refused_when_the_registry_is_built() -> None:
+    def good(subj, slot: Slot, share: Annotated[Fraction, "share of steps"] = 0.5, n: Count = 3):
+        """A test predicate."""
+
+    def bad(subj, slot: Slot, n: int = 3):
+        """A test predicate."""
+
+    params = signature_params(good)
+    assert [(p.name, p.kind.name, p.unit) for p in params.values()] == [
+        ("slot", "slot", "slot"), ("share", "fraction", "share of steps"), ("n", "count", "points")]
+    with pytest.raises(TypeError, match="parameter 'n' needs a kind"):
+        registry([bad])
+    with pytest.raises(TypeError, match="registered twice"):
+        registry([good, good])
+
+
+def test_a_count_of_infinity_is_a_located_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(RULE.format(when="has: {slot: train_loss, min_points: .inf}"))
+    with pytest.raises(ConfigError, match=r"when.has.min_points: expected a positive integer, got inf"):
+        load_rule_file(path)
+
+
+# ---- the typed when: tree ---------------------------------------------------------------
+
+RULE = """id: my_rule
+title: T
+severity: warning
+message: "{{metric}}"
+remedies: ["do it"]
+params: {{ratio: 3.0, points: 8}}
+when:
+  {when}
+"""
+
+
+def test_when_is_parsed_once_into_bound_nodes_that_overrides_rebind(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(RULE.format(when="all: [{diverges: {slot: train_loss, min_ratio: $ratio, min_points: $points}},"
+                                     " {not: {has: {slot: val_loss}}}]"))
+    rule, = load_rule_file(path)
+    assert isinstance(rule.when, All) and isinstance(rule.when.children[1], Not)
+    call = rule.when.children[0]
+    assert isinstance(call, Call) and call.args == {"slot": "train_loss", "min_ratio": 3.0, "min_points": 8}
+    assert call.refs == {"min_ratio": "ratio", "min_points": "points"}
+    assert call.kwargs["sustain"] == 0.8 and call.fn is PREDICATES["diverges"].fn
+    assert [c.name for c in walk(rule.when)] == ["diverges", "has"]
+    changed = rule.with_overrides(None, {"ratio": 5.0})
+    new_call = next(walk(changed.when))
+    assert new_call.args["min_ratio"] == 5.0 and new_call.args["min_points"] == 8
+    assert new_call.key != call.key and next(walk(rule.when)) is call  # the original is untouched
+
+
+def test_every_problem_of_a_file_is_collected_and_the_loader_raises_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(RULE.format(when="all: [{flat: {slot: wat, slop: 1}}, {val_rise: {}}, {has: {min_points: 0}}]")
+                    .replace("severity: warning", "severity: fatal"))
+    problems = rule_problems([path])
+    where = f"{path}: rule my_rule: "
+    assert problems == [where + "when.all[0].flat.slot: expected one of train_loss, val_loss, train_acc, "
+                                "val_acc, lr, grad_norm, series, got 'wat'",
+                        where + "when.all[0].flat: unknown parameter 'slop' (allowed: slot, max_trend, "
+                                "max_improvement, min_points)",
+                        where + "when.all[1]: unknown predicate 'val_rise'",
+                        where + "when.all[2].has.min_points: expected a positive integer, got 0",
+                        where + "when.all[2].has: missing parameter 'slot'",
+                        where + "severity: unknown severity 'fatal' (expected info, warning or error)"]
+    with pytest.raises(ConfigError) as err:
+        load_rule_file(path)
+    assert str(err.value) == problems[0]
+    assert rule_problems([ROOT / "rules" / "overfitting.yaml"]) == []
+
+
+def test_an_alias_may_not_name_another_rule(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(RULE.format(when="has: {slot: train_loss}") + "aliases: [divergence]\n")
+    assert rule_problems([ROOT / "rules" / "divergence.yaml", path]) == [
+        f"{path}: rule my_rule: alias 'divergence' already names rule divergence in "
+        f"{ROOT / 'rules' / 'divergence.yaml'}"]
+
+
+# ---- one resolver for ids, aliases and tags ---------------------------------------------
+
+def test_the_index_turns_ids_aliases_and_tags_into_rule_ids(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(RULE.format(when="has: {slot: train_loss}") + "aliases: [old_name]\n"
+                    "metadata: {tags: [nan, overfitting]}\n")
+    index = RuleIndex([*default_rules(), *load_rule_file(path)])
+    assert index.ids("nan", "x") == ("hidden_nan", "nan_loss", "my_rule")
+    assert index.ids("old_name", "x") == ("my_rule",)
+    assert index.ids("overfitting", "x") == ("overfitting",)  # an id wins over a tag
+    with pytest.raises(ConfigError, match=r"^--only overfit: unknown rule 'overfit' \(did you mean 'overfitting'\?\)$"):
+        index.ids("overfit", "--only overfit")
+
+
+def test_flags_take_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("diagnose", NAN_RUN, "--ignore", "nan", "--format", "json")
+    assert code == ExitCode.OK and {f["rule"] for f in json.loads(out)["runs"][0]["findings"]} == {"unscaled_loss"}
+    assert invoke("diagnose", NAN_RUN, "--fail-on", "data", "--ignore", "nan_loss")[0] == ExitCode.FINDINGS
+    assert invoke("diagnose", NAN_RUN, "--fail-on", "trend,generalisation")[0] == ExitCode.OK
+    code, out, _ = invoke("audit", str(ROOT / "examples"), "--only", "nan", "--format", "json", "-j", "1")
+    assert [Path(r["path"]).parent.name for r in json.loads(out)["runs"]] == ["nan"]
+    code, out, err = invoke("rules", "show", "nan")
+    assert code == ExitCode.OK and out.startswith("hidden_nan — ") and "\n\nnan_loss — " in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--ignore", "overfit"), "--ignore overfit: unknown rule 'overfit' (did you mean 'overfitting'?)"),
+    (("--fail-on", "warn"), "--fail-on: 'warn' is neither a severity (info, warning, error, never) "
+                            "nor a rule id (did you mean 'warning'?)"),
+])
+def test_unknown_names_suggest_the_closest(args: tuple[str, ...], message: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert invoke("diagnose", NAN_RUN, *args) == (ExitCode.USAGE, "", f"lossdoctor: error: {message}\n")
+
+
+def test_config_keys_take_aliases_and_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "r.yaml").write_text(RULE.format(when="has: {slot: train_loss, min_points: $points}")
+                                              + "aliases: [old_name]\n")
+    (tmp_path / "lossdoctor.yaml").write_text("rule-paths: [team]\nignore: [nan]\n"
+                                              "rules: {old_name: {points: 2}, data: {severity: error}}\n")
+    code, out, _ = invoke("rules")
+    assert code == ExitCode.OK and "(ignored)" in next(line for line in out.splitlines() if line.startswith("nan_loss"))
+    assert next(line for line in out.splitlines() if line.startswith("unscaled_loss")).split()[1] == "error*"
+    _, out, _ = invoke("rules", "show", "old_name")
+    assert "has(slot=train_loss, min_points=2 ($points))" in out and "points = 2  (set by lossdoctor.yaml)" in out
+    (tmp_path / "lossdoctor.yaml").write_text("rule-paths: [team]\nrules: {old_nam: {points: 2}}\n")
+    assert invoke("rules")[2] == ("lossdoctor: error: lossdoctor.yaml: rules.old_nam: unknown rule 'old_nam' "
+                                  "(did you mean 'old_name'?)\n")
