@@ -11,17 +11,19 @@ name, each under its function's name. The functions live in modules by theme.
 from __future__ import annotations
 
 from .core import Evidence, Predicate, registry
+from .course import (at_chance, came_down, falling_now, gained, high_loss, lr_collapsed, no_gain, resumed,
+                     settled, slow_decline)
+from .events import blows_up, blows_up_with_train, bounces, per_step, repeating_swings, spikes
 from .facts import axis_is, format_is, has, produced_by
-from .gaps import train_above_val, train_falls_after_val_best, train_near_val, val_rises
-from .instability import diverges, oscillates, spike
-from .trends import fresh_start, flat, flat_tail, improved_between, stalled, still_falling, trend_between
-from .values import acc_flat, at_chance, hidden_nonfinite, magnitude, nonfinite
+from .validation import (train_above_val, train_falls_after_best, train_near_val, val_acc_at_chance, val_at_chance,
+                         val_never_improved, val_rises_after_best, val_worse_than_chance)
+from .values import magnitude, nonfinite
 
 __all__ = ["PREDICATES", "Evidence", "Predicate"]
 
 PREDICATES: dict[str, Predicate] = registry([
-    nonfinite, hidden_nonfinite, diverges, spike, oscillates, val_rises, train_falls_after_val_best,
-    flat, improved_between, fresh_start, produced_by, trend_between, stalled, flat_tail,
-    still_falling, train_above_val, train_near_val, magnitude, at_chance, acc_flat, format_is,
-    axis_is, has,
+    nonfinite, magnitude, blows_up, blows_up_with_train, spikes, repeating_swings, bounces, per_step,
+    val_rises_after_best, train_falls_after_best, val_never_improved, val_worse_than_chance, val_at_chance,
+    val_acc_at_chance, train_above_val, train_near_val, no_gain, gained, came_down, settled, falling_now,
+    at_chance, high_loss, lr_collapsed, slow_decline, resumed, format_is, produced_by, axis_is, has,
 ])

@@ -47,7 +47,7 @@ def events_of(steps: np.ndarray, values: np.ndarray) -> list[Event]:
     finite = np.isfinite(y)
     if finite.sum() < 5:
         return []
-    start = float(np.median(values[np.isfinite(values)][:3]))
+    start = float(np.max(values[np.isfinite(values)][:3]))  # the untrained loss: the run's scale
     last = float(y[finite][-1])
     out = []
     for e in sorted(point_excursions(steps, y) + level_excursions(steps, y), key=lambda e: e.start):

@@ -4,7 +4,9 @@ whether it is still going, how its progress was spread over the run.
 Read on `timescale.grid` (<= 50 bins of median log-loss), so the same training logged per
 step or per epoch has the same shape. "Start" is the median of the first three logged
 points (a loss that drops within its first points has learnt, however long the log goes
-on); the improvement is measured from there to the lowest bin.
+on); the improvement is measured from there to the lowest bin. The highest of those three
+is the run's loss scale (what an untrained model scores), against which the size of a
+swing or a spike is judged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Shape:
     """The course of one loss curve (levels in the loss's own units, changes in log units)."""
 
     start: float  # median of the first three logged points
+    scale: float  # the highest of them: the untrained loss, the scale a move is judged against
     end: float  # median of the last tenth of the grid
     low: float  # the lowest grid bin
     whole: Trend  # Mann-Kendall / Theil-Sen over the whole grid
@@ -57,5 +60,6 @@ def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     h = n // 2
     level = np.exp(gy)
     start = float(np.median(values[ok][:3]))
-    return Shape(start, float(np.exp(np.median(gy[-k:]))), float(level.min()), trend(gt, gy),
+    scale = float(np.max(values[ok][:3]))
+    return Shape(start, scale, float(np.exp(np.median(gy[-k:]))), float(level.min()), trend(gt, gy),
                  trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n)

@@ -1,0 +1,82 @@
+"""Predicates on a loss's events: blow-ups, spikes, repeating swings and bouncing curves.
+
+The numbers come from `lossdoctor.curves` (excursions on log-loss against the curve's own
+noise); these functions only decide and put the evidence in a rule's words.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from .. import readings
+from ..params import Fraction, Ratio, Slot
+from ..subject import Subject
+from .core import Evidence
+
+
+def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
+    """The loss climbed far off its course and never came back (or ran into NaN/Inf)."""
+    blow = [e for e in readings.events(subj, slot) if e.kind == "blow-up"]
+    if not blow:
+        return None
+    e = blow[0]
+    return {"metric": subj.series(slot).name, "step": e.step, "end_step": e.end_step, "best": e.base,
+            "peak": e.peak, "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf,
+            "into_nan": e.into_nonfinite}
+
+
+def blows_up_with_train(subj: Subject) -> Evidence | None:
+    """The validation loss blew up at or after an event of the training loss: the run went off
+    course as a whole, even when the training loss it logged afterwards looks recovered
+    (fp16 overflow logs zeros and stray values)."""
+    val = blows_up(subj, "val_loss")
+    train = readings.events(subj, "train_loss")
+    if val is None or not train or train[0].step > val["step"]:
+        return None
+    return {**val, "train_event_step": train[0].step}
+
+
+def spikes(subj: Subject, slot: Slot) -> Evidence | None:
+    """The loss jumped at least 3x above its course, clearly beyond its noise, and came back."""
+    found = [e for e in readings.events(subj, slot) if e.kind == "spike"]
+    if not found:
+        return None
+    top = max(found, key=lambda e: e.peak / e.base)
+    return {"metric": subj.series(slot).name, "step": top.step, "end_step": top.end_step,
+            "value": top.peak, "baseline": top.base, "ratio": top.peak / top.base, "count": len(found)}
+
+
+def repeating_swings(subj: Subject, slot: Slot,
+                     min_amplitude: Annotated[Ratio, "x between the swing's low and high"] = 1.25) -> Evidence | None:
+    """The loss saw-tooths with a period, on top of its trend (autocorrelation of the detrended
+    log-loss at the period of at least 0.5): batches that repeat in the same order."""
+    p = readings.periodic_swing(subj, slot)
+    if p is None or p.amplitude < math.log(min_amplitude):
+        return None
+    s = subj.series(slot)
+    spacing = float(s.steps[-1] - s.steps[0]) / max(len(s) - 1, 1)
+    return {"metric": s.name, "step": float(s.steps[0]), "end_step": float(s.steps[-1]),
+            "period": p.period * spacing, "r": p.r, "swing": math.exp(p.amplitude) - 1}
+
+
+def bounces(subj: Subject, slot: Slot, min_swing: Annotated[Ratio, "x from one point to the next"] = 1.1,
+            relevance: Annotated[Fraction, "of the untrained loss"] = 0.02) -> Evidence | None:
+    """Over its second half the curve moves by `min_swing` from point to point, up about as
+    often as down, with no trend left, and by a visible amount (`relevance` of where it started)."""
+    sw = readings.swings(subj, slot)
+    sh = readings.shape(subj, slot)
+    if sw is None or sh is None or sw.swing < math.log(min_swing) or sw.tail.falling() or sw.up_share < 1 / 3:
+        return None
+    s = subj.series(slot)
+    moved = sh.end * (math.exp(sw.swing) - 1)
+    if moved < relevance * sh.scale:
+        return None
+    return {"metric": s.name, "step": float(s.steps[0]), "end_step": float(s.steps[-1]),
+            "swing": math.exp(sw.swing) - 1, "up_share": sw.up_share, "tail_p": sw.tail.p}
+
+
+def per_step(subj: Subject) -> Evidence | None:
+    """The training loss is a sample of batches (logged more often than the evaluations), not
+    an epoch mean: its point-to-point noise is batch noise, which is normal (P23)."""
+    return {} if readings.per_step(subj) else None

@@ -1,0 +1,118 @@
+"""Predicates on the validation curve against the training curve: overfitting, broken
+validation data, a training loss that sits above the validation loss."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import numpy as np
+
+from ..curves.gap import sign_test_p
+from ..curves.noise import log_of
+from .. import readings
+from ..params import Count, Fraction, Ratio
+from ..subject import Subject
+from .core import Evidence
+
+
+def val_rises_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the best"] = 1.05,
+                         alpha: Annotated[Fraction, "p-value"] = 0.05) -> Evidence | None:
+    """After its best evaluation the validation loss rose for real: a significant upward trend
+    (Mann-Kendall over the evaluations after the best) of at least `min_rise` and twice the
+    curve's own noise."""
+    b = readings.best(subj)
+    s = subj.series("val_loss")
+    if b is None or not b.after.rising(alpha) or b.rise < max(math.log(min_rise), 2 * b.noise):
+        return None
+    finite = s.values[np.isfinite(s.values)]
+    steps = s.steps[np.isfinite(s.values)]
+    return {"metric": s.name, "step": float(steps[b.index]), "end_step": float(steps[-1]),
+            "best_step": float(steps[b.index]), "best": float(finite[b.index]), "final": float(finite[-1]),
+            "rise": math.exp(b.rise) - 1, "p": b.after.p, "noise": math.exp(b.noise) - 1}
+
+
+def train_falls_after_best(subj: Subject, min_drop: Annotated[Fraction, "of the loss at the best step"] = 0.05) -> Evidence | None:
+    """The training loss went on falling after the validation loss's best evaluation."""
+    b, t, v = readings.best(subj), subj.series("train_loss"), subj.series("val_loss")
+    if b is None or t is None:
+        return None
+    ty = log_of(t.values)
+    ok = np.isfinite(ty)
+    if ok.sum() < 3:
+        return None
+    best_step = float(v.steps[np.isfinite(v.values)][b.index])
+    at_best = float(np.interp(best_step, t.steps[ok], ty[ok]))
+    end = float(np.median(ty[ok][-max(3, int(ok.sum()) // 10):]))
+    drop = 1 - math.exp(end - at_best)
+    return {"train_at_best": math.exp(at_best), "train_final": math.exp(end), "train_drop": drop} \
+        if drop >= min_drop else None
+
+
+def val_never_improved(subj: Subject) -> Evidence | None:
+    """The validation loss was never better than at its first evaluation, beyond its noise."""
+    b = readings.best(subj)
+    if b is None or b.first_gain > b.noise:
+        return None
+    s = subj.series("val_loss")
+    return {"metric": s.name, "step": float(s.steps[0]), "val_first": float(s.values[0])}
+
+
+def val_worse_than_chance(subj: Subject, factor: Annotated[Ratio, "x the chance-level loss"] = 1.5) -> Evidence | None:
+    """The validation loss ends well above a uniform guess's (ln C; without a class count, twice
+    its own first value): the model is confidently wrong on data it should know."""
+    v = subj.series("val_loss")
+    if v is None:
+        return None
+    finite = v.values[np.isfinite(v.values)]
+    if finite.size < 3:
+        return None
+    end = float(np.median(finite[-3:]))
+    c = readings.classes(subj)
+    level = math.log(c) if c else 2 * float(finite[0]) / factor
+    return {"val_final": end, "chance": level} if end >= factor * level else None
+
+
+def val_at_chance(subj: Subject, tolerance: Fraction = 0.05, max_gain: Fraction = 0.05) -> Evidence | None:
+    """The validation loss never moved from a uniform guess's (within `tolerance` of ln C)."""
+    c, sh = readings.classes(subj), readings.shape(subj, "val_loss")
+    if c is None or sh is None or sh.gain >= max_gain or abs(sh.end - math.log(c)) > tolerance * math.log(c):
+        return None
+    return {"metric": subj.series("val_loss").name, "step": float(subj.series("val_loss").steps[0]),
+            "level": sh.end, "classes": c, "chance": math.log(c)}
+
+
+def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above chance"] = 0.5,
+                      min_points: Count = 3) -> Evidence | None:
+    """The validation accuracy never rose above chance (1/C, within `margin` of it)."""
+    c, acc = readings.classes(subj), subj.series("val_acc")
+    if c is None or acc is None:
+        return None
+    a = acc.values[np.isfinite(acc.values)]
+    a = a / 100.0 if a.size and a.max() > 1.5 else a
+    if a.size < min_points or a.max() > (1 + margin) / c:
+        return None
+    return {"metric": acc.name, "step": float(acc.steps[0]), "accuracy": float(np.median(a[-max(1, a.size // 3):])),
+            "classes": c, "chance_acc": 1 / c}
+
+
+def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation loss"] = 1.15,
+                    alpha: Annotated[Fraction, "p-value"] = 0.05, min_points: Count = 4) -> Evidence | None:
+    """Over the evaluation intervals the mean training loss sits above the validation loss at the
+    interval's middle (time-aligned, like with like) by a median of `min_ratio`, and at a share of
+    intervals a sign test calls significant."""
+    g = readings.gap(subj)
+    if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
+        return None
+    return {"metric": subj.series("train_loss").name, "step": float(g.steps[0]), "end_step": float(g.steps[-1]),
+            "share": g.share_above(), "median_gap": math.exp(g.median()) - 1}
+
+
+def train_near_val(subj: Subject, max_gap: Annotated[Fraction, "of the validation loss"] = 0.1,
+                   min_points: Count = 3) -> Evidence | None:
+    """Time-aligned, the training and validation losses are within `max_gap` of each other:
+    no generalisation gap."""
+    g = readings.gap(subj)
+    if g is None or g.n < min_points or abs(g.median()) > math.log(1 + max_gap):
+        return None
+    return {"end_gap": math.exp(g.median()) - 1}

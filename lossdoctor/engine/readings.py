@@ -1,0 +1,103 @@
+"""The readings of a subject's curves (`lossdoctor.curves`), worked out once per subject.
+
+Several rules ask the same question of one curve (its events, its shape, its best
+evaluation); the answers are kept in the subject's memo (`Subject.answers`), beside the
+predicates' own, so a diagnosis computes each reading once however many rules read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .curves import events as ev
+from .curves import best as best_mod
+from .curves import gap as gap_mod
+from .curves import levels, periodic, schedule, shape as shape_mod, swings as swings_mod
+from .curves.noise import log_of
+from .subject import Subject
+
+
+def _memo(subj: Subject, key: tuple, compute: Callable[[], Any]) -> Any:
+    key = ("reading",) + key
+    if key not in subj.answers:
+        subj.answers[key] = compute()
+    return subj.answers[key]
+
+
+def events(subj: Subject, slot: str) -> list[ev.Event]:
+    """Blow-ups and spikes of the loss in `slot` (NaN/Inf kept: a climb into them is a blow-up)."""
+    s = subj.series(slot)
+    return [] if s is None else _memo(subj, ("events", slot), lambda: ev.events_of(s.steps, s.values))
+
+
+def shape(subj: Subject, slot: str) -> shape_mod.Shape | None:
+    s = subj.series(slot)
+    return None if s is None else _memo(subj, ("shape", slot), lambda: shape_mod.shape_of(s.steps, s.values))
+
+
+def best(subj: Subject) -> best_mod.Best | None:
+    """The validation loss's best evaluation and what came after it."""
+    s = subj.series("val_loss")
+    return None if s is None else _memo(subj, ("best",), lambda: best_mod.best_and_after(s.steps, log_of(s.values)))
+
+
+def gap(subj: Subject) -> gap_mod.Gap | None:
+    t, v = subj.series("train_loss"), subj.series("val_loss")
+    if t is None or v is None:
+        return None
+    return _memo(subj, ("gap",), lambda: gap_mod.aligned_gap(t.steps, t.values, v.steps, v.values))
+
+
+def swings(subj: Subject, slot: str) -> swings_mod.Swings | None:
+    s = subj.series(slot)
+    return None if s is None else _memo(subj, ("swings", slot), lambda: swings_mod.swings(s.steps, log_of(s.values)))
+
+
+def periodic_swing(subj: Subject, slot: str) -> periodic.Periodic | None:
+    s = subj.series(slot)
+    return None if s is None else _memo(subj, ("periodic", slot),
+                                        lambda: periodic.periodic_swing(s.steps, log_of(s.values)))
+
+
+def collapse(subj: Subject) -> schedule.Collapse | None:
+    """The learning rate's collapse, over the span the losses cover."""
+    lr = subj.series("lr")
+    if lr is None:
+        return None
+    ends = [float(s.steps[-1]) for s in (subj.series("train_loss"), subj.series("val_loss")) if s is not None and len(s)]
+    return _memo(subj, ("collapse",), lambda: schedule.collapse(lr.steps, lr.values, max(ends, default=None)))
+
+
+def classes(subj: Subject) -> int | None:
+    """The number of classes a classifier's initial loss says (ln C), when the run shows it is
+    one: an accuracy is logged, or C is 2-4 (whose ln C are far enough apart to tell from a
+    loss alone; from 5 on, every loss lies within a few percent of some ln C)."""
+    return _memo(subj, ("classes",), lambda: _classes(subj))
+
+
+def _classes(subj: Subject) -> int | None:
+    main = subj.series("train_loss") or subj.series("val_loss")
+    if main is None:
+        return None
+    finite = main.values[np.isfinite(main.values)]
+    if finite.size < 3:
+        return None
+    start = float(np.median(finite[:3]))
+    accuracy = subj.series("val_acc") is not None or subj.series("train_acc") is not None
+    c = levels.classes_from_loss(start, tolerance=0.1)
+    if c is not None and (accuracy or c <= 4):
+        return c
+    return None
+
+
+def per_step(subj: Subject) -> bool:
+    """The training loss is a sample of batches (logged more often than evaluations, or on a
+    step axis with no evaluations at all), not an epoch mean."""
+    t, v = subj.series("train_loss"), subj.series("val_loss")
+    if t is None:
+        return False
+    if v is None or len(v) < 2:
+        return t.axis == "step"
+    return len(t) >= 1.5 * len(v)
