@@ -54,6 +54,14 @@ def healthy(d: Path) -> Path:
     return keras_csv(d / "healthy" / "training_log.csv", loss, val)
 
 
+def slow(d: Path) -> Path:
+    """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
+    t = np.arange(EPOCHS, dtype=float)
+    loss = (2.3 - 0.46 * t / EPOCHS) * _noise(EPOCHS, 0.005, 9)
+    val = (2.32 - 0.45 * t / EPOCHS) * _noise(EPOCHS, 0.005, 10)
+    return keras_csv(d / "slow" / "training_log.csv", loss, val)
+
+
 def overfit(d: Path) -> Path:
     loss = decay(EPOCHS, 2.3, 0.05, 10) * _noise(EPOCHS, 0.02, 3)
     t = np.arange(EPOCHS)
@@ -102,7 +110,7 @@ def hf_clean(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "overfit": overfit, "diverge": diverge, "nan": nan,
+    "healthy": healthy, "slow": slow, "overfit": overfit, "diverge": diverge, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
     "hf_clean": hf_clean,
 }

@@ -26,8 +26,9 @@ SPEC.loader.exec_module(score)  # type: ignore[union-attr]
 TARGET = {"recall": 0.95, "precision": 0.95, "healthy_fa": 0, "onset": 0.90}
 RATCHET = {
     # set: (recall, precision, healthy false alarms at most, onsets inside their window at least)
-    "corpus": (0.735, 0.961, 0, 12),      # 25/34, 25/26, 0/20, 12/15
-    "generated": (0.880, 0.880, 2, 15),   # 44/50, 44/50, 2/20, 15/24 (after HF zeros read as NaN)
+    # after the detection core of issue 12 (devset: recall 0.98, precision 1.00, 0/17, 21/21):
+    "corpus": (0.76, 1.0, 0, 12),         # 26/34, 26/26, 0/20, 12/15
+    "generated": (0.96, 0.94, 2, 23),     # 48/50, 48/51, 2/20, 23/24
 }
 SETS = {"corpus": ROOT / "tests" / "data" / "corpus", "generated": ROOT / "benchmarks" / "sets" / "generated"}
 
@@ -69,21 +70,21 @@ def _one_run_set(tmp_path: Path, run: str, entry: str) -> Path:
 
 
 def test_scorer_counts_a_miss_a_false_alarm_and_an_onset_miss(tmp_path: Path) -> None:
-    """A wrong label must show up: dnabert2 overfits (eval_loss min at step 800)."""
+    """A wrong label must show up: the Whisper fine-tune overfits (eval_loss min at step 1,000)."""
     entry = "{expected: [healthy, divergence], key_steps: {divergence_window: [10, 20]}}"
-    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-dnabert2_cls_trainer_state", entry))
+    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-whisper_small_hi_trainer_state", entry))
     run = s.runs[0]
     assert run.fn == ["divergence"] and "overfitting" in run.fp and run.alarms == ["overfitting"]
     assert s.healthy_fa == 1 and s.recall == 0.0 and [o.ok for o in run.onsets] == [False]
 
 
 def test_scorer_credits_a_hit_an_acceptable_reading_and_an_onset(tmp_path: Path) -> None:
-    entry = "{expected: [overfitting, early_stopping_point], key_steps: {early_stopping_window: [600, 1000]}}"
-    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-dnabert2_cls_trainer_state", entry))
+    entry = "{expected: [overfitting, early_stopping_point], key_steps: {early_stopping_window: [800, 1200]}}"
+    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-whisper_small_hi_trainer_state", entry))
     assert s.runs[0].tp == ["overfitting"] and s.recall == 1.0 and s.precision == 1.0
     assert [o.ok for o in s.runs[0].onsets] == [True]
 
 
 def test_scorer_summary_line_has_the_devset_form(tmp_path: Path) -> None:
-    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-dnabert2_cls_trainer_state", "{expected: [healthy]}"))
+    s = score.score_set(_one_run_set(tmp_path, "hf_trainer-whisper_small_hi_trainer_state", "{expected: [healthy]}"))
     assert s.summary() == f"{tmp_path.name}: recall 0.00 precision 0.00 healthy-false-alarms 1/1 onset 0/0 unread 0"

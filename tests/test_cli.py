@@ -112,8 +112,8 @@ def test_json_document_shape() -> None:
     finding = run["findings"][0]
     assert set(finding) >= {"rule", "severity", "title", "message", "metric", "step", "end_step",
                             "evidence", "remedies"}
-    assert finding["rule"] == "overfitting" and finding["step"] == 800
-    assert any("800" in r for r in finding["remedies"])
+    assert finding["rule"] == "overfitting" and finding["step"] == 1000
+    assert any("1,000" in r for r in finding["remedies"])
     nan_steps = {f["step"] for f in doc["runs"][1]["findings"] if f["rule"] == "nan_loss"}
     assert nan_steps == {218}
 

@@ -15,7 +15,7 @@ from lossdoctor.cli import main
 from lossdoctor.exitcodes import ExitCode
 
 ROOT = Path(__file__).parent.parent
-OVERFIT = str(ROOT / "examples" / "overfitting")  # one overfitting warning at step 800, rise 14%
+OVERFIT = str(ROOT / "examples" / "overfitting")  # one overfitting warning at step 1,000, rise 57%
 CUSTOM_RULE = """id: always_{n}
 title: Always fires
 severity: warning
@@ -82,8 +82,8 @@ def test_severity_and_threshold_overrides_layer(proj: Path) -> None:
     (proj / "lossdoctor.yaml").write_text("rules:\n  overfitting: {severity: error}\n")
     code, found = overfitting()
     assert code == ExitCode.FINDINGS and found["severity"] == "error"
-    (proj / "ci.yaml").write_text("rules:\n  overfitting: {min_rise: 0.2}\n")
-    assert overfitting("--config", "ci.yaml") == (ExitCode.OK, None)  # 14% < 20%: silent
+    (proj / "ci.yaml").write_text("rules:\n  overfitting: {min_rise: 1.6}\n")
+    assert overfitting("--config", "ci.yaml") == (ExitCode.OK, None)  # 57% < 60%: silent
     (proj / "ci.yaml").write_text("rules:\n  overfitting: {severity: info}\n")
     assert overfitting("--config", "ci.yaml")[1]["severity"] == "info"
 
@@ -122,17 +122,17 @@ def write_and_fail(proj: Path, text: str, *args: str, name: str = "lossdoctor.ya
      "lossdoctor.yaml: unknown key 'fail_on' (did you mean 'fail-on'?)"),
     ("rules:\n  overfit: {severity: error}\n",
      "lossdoctor.yaml: rules.overfit: unknown rule 'overfit' (did you mean 'overfitting'?)"),
-    ("rules:\n  overfitting: {min_rise: 3}\n",
-     "lossdoctor.yaml: rules.overfitting.min_rise: expected a fraction between 0 and 1, got 3"),
+    ("rules:\n  overfitting: {min_drop: 3}\n",
+     "lossdoctor.yaml: rules.overfitting.min_drop: expected a fraction between 0 and 1, got 3"),
     ("rules:\n  overfitting: {patience: 3}\n",
      "lossdoctor.yaml: rules.overfitting.patience: unknown threshold "
-     "(overfitting has: min_rise, min_snr, min_after, min_points, min_drop)"),
-    ("rules:\n  overfitting: {min_after: 1.5}\n",
-     "lossdoctor.yaml: rules.overfitting.min_after: expected a positive integer, got 1.5"),
-    ("rules:\n  divergence: {min_ratio: 0.5}\n",
-     "lossdoctor.yaml: rules.divergence.min_ratio: expected a ratio of at least 1, got 0.5"),
-    ("rules:\n  overfitting: {min_snr: high}\n",
-     "lossdoctor.yaml: rules.overfitting.min_snr: expected a number, got 'high'"),
+     "(overfitting has: min_rise, min_drop)"),
+    ("rules:\n  inverted_gap: {min_points: 1.5}\n",
+     "lossdoctor.yaml: rules.inverted_gap.min_points: expected a positive integer, got 1.5"),
+    ("rules:\n  inverted_gap: {min_ratio: 0.5}\n",
+     "lossdoctor.yaml: rules.inverted_gap.min_ratio: expected a ratio of at least 1, got 0.5"),
+    ("rules:\n  overfitting: {min_drop: high}\n",
+     "lossdoctor.yaml: rules.overfitting.min_drop: expected a number, got 'high'"),
     ("rules:\n  overfitting: {severity: critical}\n",
      "lossdoctor.yaml: rules.overfitting.severity: unknown severity 'critical' (expected info, warning or error)"),
     ("rules:\n  overfitting: error\n",
@@ -161,9 +161,9 @@ def test_malformed_yaml_names_the_line(proj: Path) -> None:
 
 
 def test_pyproject_errors_give_the_table_path(proj: Path) -> None:
-    text = '[tool.lossdoctor.rules.overfitting]\nmin_rise = 3\n'
+    text = '[tool.lossdoctor.rules.overfitting]\nmin_drop = 3\n'
     assert write_and_fail(proj, text, name="pyproject.toml") == \
-        "pyproject.toml: tool.lossdoctor.rules.overfitting.min_rise: expected a fraction between 0 and 1, got 3"
+        "pyproject.toml: tool.lossdoctor.rules.overfitting.min_drop: expected a fraction between 0 and 1, got 3"
     assert write_and_fail(proj, '[tool.lossdoctor]\nbogus = 1\n', name="pyproject.toml") == \
         "pyproject.toml: tool.lossdoctor: unknown key 'bogus' (allowed: fail-on, ignore, rules, metrics, rule-paths)"
     assert write_and_fail(proj, '[tool.lossdoctor\n', name="pyproject.toml").startswith(

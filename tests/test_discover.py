@@ -19,7 +19,7 @@ from lossdoctor.sources import read_run
 
 KERAS = CORPUS / "keras_csv-tomato_leaf_cnn_training_log" / "tomato_leaf_cnn_training_log.csv"
 LIGHTNING = CORPUS / "lightning-mnist_cnn_metrics" / "mnist_cnn_metrics.csv"
-HF = CORPUS / "hf_trainer-dnabert2_cls_trainer_state" / "dnabert2_cls_trainer_state.json"
+HF = CORPUS / "hf_trainer-whisper_small_hi_trainer_state" / "whisper_small_hi_trainer_state.json"
 YOLO = CORPUS / "yolo-crater_v8_75ep_results" / "crater_v8_75ep_results.csv"
 YOLO_EVENTS = next((CORPUS / "tensorboard-yolo_fire_smoke").iterdir())
 DETECTRON = CORPUS / "jsonl-detectron2_pothole_metrics" / "detectron2_pothole_metrics.json"

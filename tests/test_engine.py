@@ -30,12 +30,14 @@ def invoke(*args: str) -> tuple[int, str, str]:
 # ---- parameters declared once, in the signature ---------------------------------------
 
 def test_the_registry_reads_kinds_units_and_defaults_from_the_signature() -> None:
-    spec = PREDICATES["diverges"].params
-    assert list(spec) == ["slot", "min_ratio", "sustain", "tail", "min_points"]
-    assert spec["slot"].required and not spec["min_ratio"].required
-    assert (spec["min_ratio"].kind.name, spec["min_ratio"].default, spec["min_ratio"].unit) == ("ratio", 2.0, "x")
-    assert spec["tail"].unit == "share of points" and spec["min_points"].unit == "points"
-    assert spec["tail"].problem(1.5) == "expected a fraction between 0 and 1, got 1.5"
+    spec = PREDICATES["bounces"].params
+    assert list(spec) == ["slot", "min_swing", "relevance"]
+    assert spec["slot"].required and not spec["min_swing"].required
+    assert (spec["min_swing"].kind.name, spec["min_swing"].default, spec["min_swing"].unit) == (
+        "ratio", 1.1, "x from one point to the next")
+    assert spec["relevance"].unit == "of the untrained loss"
+    assert spec["relevance"].problem(1.5) == "expected a fraction between 0 and 1, got 1.5"
+    assert PREDICATES["train_above_val"].params["min_points"].unit == "points"
     assert all(name == p.name for name, p in PREDICATES.items())
 
 
@@ -77,15 +79,15 @@ when:
 
 def test_when_is_parsed_once_into_bound_nodes_that_overrides_rebind(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(RULE.format(when="all: [{diverges: {slot: train_loss, min_ratio: $ratio, min_points: $points}},"
+    path.write_text(RULE.format(when="all: [{train_above_val: {min_ratio: $ratio, min_points: $points}},"
                                      " {not: {has: {slot: val_loss}}}]"))
     rule, = load_rule_file(path)
     assert isinstance(rule.when, All) and isinstance(rule.when.children[1], Not)
     call = rule.when.children[0]
-    assert isinstance(call, Call) and call.args == {"slot": "train_loss", "min_ratio": 3.0, "min_points": 8}
+    assert isinstance(call, Call) and call.args == {"min_ratio": 3.0, "min_points": 8}
     assert call.refs == {"min_ratio": "ratio", "min_points": "points"}
-    assert call.kwargs["sustain"] == 0.8 and call.fn is PREDICATES["diverges"].fn
-    assert [c.name for c in walk(rule.when)] == ["diverges", "has"]
+    assert call.kwargs["alpha"] == 0.05 and call.fn is PREDICATES["train_above_val"].fn
+    assert [c.name for c in walk(rule.when)] == ["train_above_val", "has"]
     changed = rule.with_overrides(None, {"ratio": 5.0})
     new_call = next(walk(changed.when))
     assert new_call.args["min_ratio"] == 5.0 and new_call.args["min_points"] == 8
@@ -94,14 +96,13 @@ def test_when_is_parsed_once_into_bound_nodes_that_overrides_rebind(tmp_path: Pa
 
 def test_every_problem_of_a_file_is_collected_and_the_loader_raises_the_first(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(RULE.format(when="all: [{flat: {slot: wat, slop: 1}}, {val_rise: {}}, {has: {min_points: 0}}]")
+    path.write_text(RULE.format(when="all: [{settled: {slot: wat, slop: 1}}, {val_rise: {}}, {has: {min_points: 0}}]")
                     .replace("severity: warning", "severity: fatal"))
     problems = rule_problems([path])
     where = f"{path}: rule my_rule: "
-    assert problems == [where + "when.all[0].flat.slot: expected one of train_loss, val_loss, train_acc, "
+    assert problems == [where + "when.all[0].settled.slot: expected one of train_loss, val_loss, train_acc, "
                                 "val_acc, lr, grad_norm, series, got 'wat'",
-                        where + "when.all[0].flat: unknown parameter 'slop' (allowed: slot, max_trend, "
-                                "max_improvement, min_points)",
+                        where + "when.all[0].settled: unknown parameter 'slop' (allowed: slot, max_change)",
                         where + "when.all[1]: unknown predicate 'val_rise'",
                         where + "when.all[2].has.min_points: expected a positive integer, got 0",
                         where + "when.all[2].has: missing parameter 'slot'",
@@ -127,7 +128,8 @@ def test_the_index_turns_ids_aliases_and_tags_into_rule_ids(tmp_path: Path) -> N
     path.write_text(RULE.format(when="has: {slot: train_loss}") + "aliases: [old_name]\n"
                     "metadata: {tags: [nan, overfitting]}\n")
     index = RuleIndex([*default_rules(), *load_rule_file(path)])
-    assert index.ids("nan", "x") == ("hidden_nan", "nan_loss", "my_rule")
+    assert index.ids("nan", "x") == ("nan_loss", "my_rule")
+    assert index.ids("hidden_nan", "x") == ("nan_loss",)  # the old id is an alias now
     assert index.ids("old_name", "x") == ("my_rule",)
     assert index.ids("overfitting", "x") == ("overfitting",)  # an id wins over a tag
     with pytest.raises(ConfigError, match=r"^--only overfit: unknown rule 'overfit' \(did you mean 'overfitting'\?\)$"):
@@ -143,7 +145,7 @@ def test_flags_take_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     code, out, _ = invoke("audit", str(ROOT / "examples"), "--only", "nan", "--format", "json", "-j", "1")
     assert [Path(r["path"]).parent.name for r in json.loads(out)["runs"]] == ["nan"]
     code, out, err = invoke("rules", "show", "nan")
-    assert code == ExitCode.OK and out.startswith("hidden_nan — ") and "\n\nnan_loss — " in out
+    assert code == ExitCode.OK and out.startswith("nan_loss — ")
 
 
 @pytest.mark.parametrize("args,message", [

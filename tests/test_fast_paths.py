@@ -8,7 +8,6 @@ parameters, and the scandir-based folder planning vs pathlib's glob/rglob.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossdoctor.engine import medians, signals
+from lossdoctor.engine import medians
 from lossdoctor.diagnose import Settings, diagnose_run
 from lossdoctor.frame import Run, make_series
 from lossdoctor.engine import default_rules
@@ -46,13 +45,11 @@ def test_median_is_numpys_to_the_bit(values: list[float]) -> None:
 
 
 @FAST
-@given(curves, st.sampled_from([0.05, 0.1, 0.2, 0.5]))
-def test_smooth_is_pandas_rolling_median(values: list[float], fraction: float) -> None:
+@given(curves, st.sampled_from([3, 5, 9, 21]))
+def test_centred_median_is_pandas_rolling_median(values: list[float], window: int) -> None:
     x = np.array(values)
-    w = signals.smooth_window(x.size, fraction)
-    expected = x.copy() if w <= 1 or x.size < 3 else \
-        pd.Series(x).rolling(w, center=True, min_periods=1).median().to_numpy()
-    assert same_bits(signals.smooth(x, fraction), expected)
+    expected = pd.Series(x).rolling(window, center=True, min_periods=1).median().to_numpy()
+    assert same_bits(medians.centred(x, window), expected)
 
 
 @FAST
@@ -67,21 +64,9 @@ def test_long_curves_take_pandas_path_with_the_same_answer() -> None:
     rng = np.random.default_rng(3)
     for n in (400, 1700, 5000):  # around and beyond SMALL_WINDOW_CELLS
         x = np.exp(-np.arange(n) / 300) + rng.normal(0, 0.01, n)
-        w = signals.smooth_window(n, 0.1)
+        w = 2 * (n // 20) + 1
         expected = pd.Series(x).rolling(w, center=True, min_periods=1).median().to_numpy()
-        assert same_bits(signals.smooth(x, 0.1), expected)
-
-
-def test_spike_table_without_spikes_has_the_usual_empty_arrays() -> None:
-    x = np.linspace(2.0, 1.0, 60)
-    table = signals.spike_table(x, 5, 2.0, 4.5, 10)
-    reference = signals._distinct_spikes(x, x, x, np.zeros(0, np.int64), 5, 10)
-    assert len(table) == 0
-    for name in ("index", "value", "baseline", "ratio", "z", "recovered_index"):
-        assert getattr(table, name).dtype == getattr(reference, name).dtype, name
-    spiky = x.copy()
-    spiky[40] = 9.0
-    assert list(signals.spike_table(spiky, 5, 2.0, 4.5, 10).index) == [40]
+        assert same_bits(medians.centred(x, w), expected)
 
 
 def overfit_run() -> Run:

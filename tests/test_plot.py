@@ -32,7 +32,7 @@ def test_png_has_its_size_and_the_finding_drawn_at_its_step(tmp_path: Path) -> N
     pixels = image.imread(str(tmp_path / "curves.png"))
     assert pixels.shape[:2] == (int(SIZE[1] * DPI), int(SIZE[0] * DPI)) == (picture.height, picture.width)
     (marker,) = picture.markers
-    assert marker.rule == "overfitting" and marker.step == 800
+    assert marker.rule == "overfitting" and marker.step == 1000
     want = [int(COLOR[diag.findings[0].severity][i:i + 2], 16) / 255 for i in (1, 3, 5)]
     column = pixels[:, int(round(marker.x)), :3]
     hits = (abs(column - want).max(axis=1) < 0.05).sum()
@@ -46,7 +46,7 @@ def test_svg_names_the_finding_beside_its_line(tmp_path: Path) -> None:
     code, _, err = invoke("diagnose", str(EXAMPLES / "overfitting"), "--plot", str(tmp_path / "c.svg"), "-q")
     assert code == ExitCode.OK, err
     svg = (tmp_path / "c.svg").read_text(encoding="utf-8")
-    assert svg.lstrip().startswith("<?xml") and "overfitting: Overfitting (step 800)" in svg
+    assert svg.lstrip().startswith("<?xml") and "overfitting: Overfitting (step 1,000)" in svg
     assert "learning rate" in svg  # the second panel
 
 

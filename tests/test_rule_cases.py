@@ -26,11 +26,17 @@ def load_cases() -> dict[str, dict]:
 ALL = load_cases()
 
 
+GENERATED = Path(__file__).parents[1] / "benchmarks" / "sets" / "generated" / "runs"
+
+
 @lru_cache(maxsize=None)
 def diagnosis(log: str, synthetic_root: str) -> Diagnosis:
+    """`corpus:<run>` (real public logs), `generated:<run>` (small real trainings with an
+    injected fault, benchmarks/sets/generated), `synthetic:<maker>` (tests/synthetic.py)."""
     kind, name = log.split(":", 1)
-    path = CORPUS / name if kind == "corpus" else MAKERS[name](Path(synthetic_root))
-    return diagnose_path(path, SETTINGS)
+    if kind == "synthetic":
+        return diagnose_path(MAKERS[name](Path(synthetic_root)), SETTINGS)
+    return diagnose_path((CORPUS if kind == "corpus" else GENERATED) / name, SETTINGS)
 
 
 FIRE = [pytest.param(rule, case, id=f"{rule}-fires-{case['log']}")

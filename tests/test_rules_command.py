@@ -61,17 +61,17 @@ def test_show_explains_a_rule() -> None:
     rule = next(r for r in RULES if r.id == "overfitting")
     assert out.startswith("overfitting — Overfitting\nseverity: warning")
     assert "What it means:" in out and rule.description.split()[3] in out
-    assert "- val_rises(min_rise=0.1, min_snr=1.5, min_after=2, min_points=4)" in out
-    assert "  min_rise = 0.1\n      \"Clearly\": the end of the smoothed validation curve" in out
+    assert "- val_rises_after_best(min_rise=1.05)" in out
+    assert "  min_rise = 1.05\n      Below a 5% rise the checkpoint choice costs too little to act on." in out
     assert all(r.text in out for r in rule.remedies)
     assert "Knowledge base (lossdoctor explain ID):\n  P2   Training falls while validation flattens" in out
 
 
 def test_show_reflects_threshold_overrides(tmp_path: Path) -> None:
-    (tmp_path / "lossdoctor.yaml").write_text("rules: {overfitting: {min_rise: 0.2, severity: error}}\n")
+    (tmp_path / "lossdoctor.yaml").write_text("rules: {overfitting: {min_rise: 1.2, severity: error}}\n")
     _, out, _ = invoke("rules", "show", "overfitting")
     assert "severity: error (set by lossdoctor.yaml)" in out
-    assert "  min_rise = 0.2  (set by lossdoctor.yaml)" in out and "val_rises(min_rise=0.2," in out
+    assert "  min_rise = 1.2  (set by lossdoctor.yaml)" in out and "val_rises_after_best(min_rise=1.2)" in out
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
@@ -92,11 +92,11 @@ def test_check_accepts_the_readme_rule_and_rejects_bad_ones(tmp_path: Path) -> N
     (tmp_path / "team" / "lr.yaml").write_text(readme_rule())
     (tmp_path / "team" / "two.yaml").write_text(readme_rule().replace("lr_too_high", "lr_too_high_2"))
     assert invoke("rules", "check", "team") == (ExitCode.OK, "2 rules OK\n", "")
-    (tmp_path / "team" / "two.yaml").write_text(readme_rule().replace("min_swing: $min_swing", "min_swing: 2"))
+    (tmp_path / "team" / "two.yaml").write_text(readme_rule().replace("min_swing: $min_swing", "min_swing: 0.5"))
     code, out, err = invoke("rules", "check", "team")
     assert (code, out) == (ExitCode.USAGE, "")
-    assert err == ("lossdoctor: error: team/two.yaml: rule lr_too_high: when.all[0].any[1].oscillates.min_swing: "
-                   "expected a fraction between 0 and 1, got 2\n")
+    assert err == ("lossdoctor: error: team/two.yaml: rule lr_too_high: when.all[0].any[1].bounces.min_swing: "
+                   "expected a ratio of at least 1, got 0.5\n")
     (tmp_path / "team" / "two.yaml").write_text(readme_rule().replace("lr_too_high", "divergence"))
     assert "team/two.yaml: rule divergence: id already defined in " in invoke("rules", "check", "team")[2]
     (tmp_path / "empty").mkdir()

@@ -43,9 +43,21 @@ def best(subj: Subject) -> best_mod.Best | None:
     return None if s is None else _memo(subj, ("best",), lambda: best_mod.best_and_after(s.steps, log_of(s.values)))
 
 
+def comparable(subj: Subject) -> bool:
+    """Train and validation are logged on one x-axis over about the same span: a per-step
+    training loss beside a per-epoch validation loss (steps 0..4000 vs epochs 0..99) cannot
+    be compared point by point."""
+    t, v = subj.series("train_loss"), subj.series("val_loss")
+    if t is None or v is None or not len(t) or not len(v) or t.axis != v.axis:
+        return False
+    origin = min(float(t.steps[0]), float(v.steps[0]))  # spans from a common origin: offsets cancel
+    t_end, v_end = float(t.steps[-1]) - origin, float(v.steps[-1]) - origin
+    return t_end <= 0 or v_end <= 0 or 0.5 <= v_end / t_end <= 2.0
+
+
 def gap(subj: Subject) -> gap_mod.Gap | None:
     t, v = subj.series("train_loss"), subj.series("val_loss")
-    if t is None or v is None:
+    if t is None or v is None or not comparable(subj):
         return None
     return _memo(subj, ("gap",), lambda: gap_mod.aligned_gap(t.steps, t.values, v.steps, v.values))
 
@@ -84,12 +96,34 @@ def _classes(subj: Subject) -> int | None:
     finite = main.values[np.isfinite(main.values)]
     if finite.size < 3:
         return None
-    start = float(np.median(finite[:3]))
+    start = float(np.max(finite[:3]))  # the untrained model's loss: the highest of the first points
     accuracy = subj.series("val_acc") is not None or subj.series("train_acc") is not None
     c = levels.classes_from_loss(start, tolerance=0.1)
     if c is not None and (accuracy or c <= 4):
         return c
-    return None
+    # A start off ln C (an initialisation that does not output uniform probabilities) can
+    # still end exactly at ln C: within 1%, for C up to 10 with an accuracy, up to 4 without.
+    end = float(np.median(finite[-max(3, finite.size // 10):]))
+    c = levels.classes_from_loss(end, tolerance=0.01)
+    return c if c is not None and c <= (10 if accuracy else 4) else None
+
+
+def resumed(subj: Subject, slot: str) -> bool:
+    """The log of `slot` does not start at an untrained model: a restart was seen inside it,
+    or it begins after more steps than it covers (a run resumed from a checkpoint) and not at
+    an untrained classifier's loss."""
+    s = subj.series(slot)
+    if s is None or not len(s):
+        return False
+    if s.resumed:
+        return True
+    first, span = float(s.steps[0]), float(s.steps[-1] - s.steps[0])
+    if not (span > 0 and first > span):
+        return False
+    # A log that starts late but at a classifier's untrained loss (ln C) did start fresh: the
+    # step counter was offset, not the training resumed.
+    c = classes(subj)
+    return c is None
 
 
 def per_step(subj: Subject) -> bool:
@@ -100,4 +134,4 @@ def per_step(subj: Subject) -> bool:
         return False
     if v is None or len(v) < 2:
         return t.axis == "step"
-    return len(t) >= 1.5 * len(v)
+    return len(t) >= 1.25 * len(v)  # an epoch mean comes once per evaluation, a batch sample more often

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import signals
+from . import medians
 from ..frame import Run, Series
 from ..roles import Roles
 
@@ -22,7 +22,7 @@ SLOTS = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm", "s
 
 
 class Curve:
-    """The finite points of a series and the features rules ask for."""
+    """The finite points of a series (the richer readings live in `readings`, on `curves`)."""
 
     def __init__(self, series: Series) -> None:
         self.series = series
@@ -32,39 +32,14 @@ class Curve:
         self.n = int(self.values.size)
 
     @cached_property
-    def smoothed(self) -> np.ndarray:
-        """Rolling median over ~5% of the points."""
-        return signals.smooth(self.values, 0.05)
-
-    @cached_property
-    def smoothed_wide(self) -> np.ndarray:
-        """Rolling median over ~10% of the points: for short evaluation curves' turns."""
-        return signals.smooth(self.values, 0.1)
-
-    @cached_property
     def start(self) -> float:
-        """Robust level at the start."""
-        return signals.start_level(self.values)
+        """Median of the first tenth of the points (at least one): where the curve starts."""
+        return medians.median(self.values[: max(1, self.n // 10)]) if self.n else float("nan")
 
     @cached_property
     def end(self) -> float:
-        """Robust level at the end."""
-        return signals.end_level(self.values)
-
-    @cached_property
-    def trend(self) -> float:
-        """Relative change from the first third's median to the last third's."""
-        return signals.thirds_trend(self.values)
-
-    @cached_property
-    def improvement(self) -> float:
-        """How far the smoothed curve got below its smoothed start (0 = not at all)."""
-        return signals.improvement(self.values, self.smoothed)
-
-    @cached_property
-    def swing(self) -> float:
-        """Median relative change from one logged point to the next: the noise level."""
-        return signals.swing_stats(self.values)[0]
+        """Median of the last tenth of the points: where the curve ends."""
+        return medians.median(self.values[-max(1, self.n // 10):]) if self.n else float("nan")
 
     def step_at(self, index: int) -> float:
         """The step of the finite point at `index`."""

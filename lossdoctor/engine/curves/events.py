@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .excursions import Excursion, level_excursions, point_excursions
-from .noise import log_of
+from .noise import expo, log_of, point_noise
 
 SPIKE_FACTOR = math.log(3.0)
 SPIKE_RELEVANCE = 0.05  # of the untrained (start) loss
@@ -49,33 +49,57 @@ def events_of(steps: np.ndarray, values: np.ndarray) -> list[Event]:
         return []
     start = float(np.max(values[np.isfinite(values)][:3]))  # the untrained loss: the run's scale
     last = float(y[finite][-1])
+    band = max(3 * point_noise(y), math.log(1.25))  # a settled loss wobbles by up to a quarter
     out = []
     for e in sorted(point_excursions(steps, y) + level_excursions(steps, y), key=lambda e: e.start):
-        event = _judge(e, steps, y, start, last)
+        event = _judge(e, steps, y, start, last, _climb_start(y, e, band))
         if event is not None and not any(_same(event, o) for o in out):
             out.append(event)
     return out
 
 
-def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: float) -> Event | None:
-    base = math.exp(e.base)
+def _climb_start(y: np.ndarray, e: Excursion, band: float) -> int:
+    """Where the climb began: just after the last point within the noise (3 sigma) of the level
+    it rose from. An excursion is recognised once it is far up; the user needs where it left."""
+    i = e.start
+    while i > 0 and (not np.isfinite(y[i - 1]) or y[i - 1] > e.base + band):
+        i -= 1
+    return i
+
+
+def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: float,
+           onset: int) -> Event | None:
+    base = expo(e.base)
     top = y[e.start : e.peak + 1]
     top = top[np.isfinite(top)]
-    peak = math.exp(float(top.max())) if top.size else float("inf")
+    peak = expo(float(top.max())) if top.size else float("inf")
     end = None if e.end is None else float(steps[e.end])
     if not e.recovered:
         height = math.log(peak) - e.base if math.isfinite(peak) else float("inf")
-        on_way_back = not e.nonfinite and (last - e.base) < 0.5 * height
+        on_way_back = not e.nonfinite and _on_way_back(y, e, height)
         long_enough = e.nonfinite or int(np.isfinite(y[e.start:]).sum()) >= 3
-        matters = peak >= start or peak - base >= BLOWUP_RELEVANCE * start
+        # A climb that runs into NaN/Inf is a blow-up when it had undone the training first
+        # (back above the untrained loss); otherwise the NaN is the event, the rise its first sign.
+        matters = peak >= start or (not e.nonfinite and peak - base >= BLOWUP_RELEVANCE * start)
         if not on_way_back and long_enough and matters:
-            return Event("blow-up", float(steps[e.start]), float(steps[-1]), base, peak, math.exp(last),
+            return Event("blow-up", float(steps[onset]), float(steps[-1]), base, peak, expo(last),
                          e.nonfinite, e.z)
         if not on_way_back:
             return None
     if math.log(peak) - e.base >= SPIKE_FACTOR and peak - base >= SPIKE_RELEVANCE * start:
-        return Event("spike", float(steps[e.start]), end, base, peak, math.exp(last), False, e.z)
+        return Event("spike", float(steps[onset]), end, base, peak, expo(last), False, e.z)
     return None
+
+
+def _on_way_back(y: np.ndarray, e: Excursion, height: float) -> bool:
+    """The log ends while the excursion is coming down: below half its height, or at least a
+    third of the way down from its peak and still falling at the last point."""
+    after = y[e.peak:]
+    after = after[np.isfinite(after)]
+    last = float(after[-1])
+    if last - e.base < 0.5 * height:
+        return True
+    return after.size >= 3 and after[-1] < after[-2] and float(after[0]) - last >= height / 3
 
 
 def _same(a: Event, b: Event) -> bool:

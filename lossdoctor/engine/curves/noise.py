@@ -49,3 +49,9 @@ def robust_scale(x: np.ndarray) -> float:
     if x.size == 0:
         return float("nan")
     return float(MAD_TO_SD * np.median(np.abs(x - np.median(x))))
+
+
+def expo(x: float) -> float:
+    """exp(x) as a float, inf beyond the float range (log-loss of 1e300 climbs is real data)."""
+    with np.errstate(over="ignore"):
+        return float(np.exp(x))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import medians
-from .noise import robust_scale
 from .timescale import odd, points_for
 
 MIN_R = 0.5  # the autocorrelation at the period: the swing is at least half the residual's variance
@@ -25,7 +24,7 @@ MIN_R = 0.5  # the autocorrelation at the period: the swing is at least half the
 class Periodic:
     period: int  # in points
     r: float  # autocorrelation at that lag
-    amplitude: float  # robust spread of the detrended log-loss (log units)
+    amplitude: float  # half the 10-90% range of the detrended log-loss (log units)
 
 
 def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
@@ -49,4 +48,5 @@ def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
     r = float(acf[k])
     if r < max(MIN_R, 4.0 / np.sqrt(n)):
         return None
-    return Periodic(int(lags[k]), r, robust_scale(resid))
+    low, high = np.percentile(resid, [10, 90])  # a MAD is 0 when most points sit at one level
+    return Periodic(int(lags[k]), r, float(high - low) / 2)

@@ -59,7 +59,17 @@ def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     k = max(1, n // 10)
     h = n // 2
     level = np.exp(gy)
+    # The lowest level reached, on a 3-bin running median: the minimum of noisy bins alone
+    # sits below the curve by its noise, and would count noise as progress.
+    low = float(np.exp(np.min(_running_median3(gy))))
     start = float(np.median(values[ok][:3]))
     scale = float(np.max(values[ok][:3]))
-    return Shape(start, scale, float(np.exp(np.median(gy[-k:]))), float(level.min()), trend(gt, gy),
+    return Shape(start, scale, float(np.exp(np.median(gy[-k:]))), low, trend(gt, gy),
                  trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n)
+
+
+def _running_median3(g: np.ndarray) -> np.ndarray:
+    if g.size < 3:
+        return g
+    inner = np.median(np.stack([g[:-2], g[1:-1], g[2:]]), axis=0)
+    return np.concatenate(([np.median(g[:2])], inner, [np.median(g[-2:])]))

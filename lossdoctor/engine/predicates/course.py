@@ -12,12 +12,18 @@ from typing import Annotated
 
 import numpy as np
 
-from ..curves.noise import log_of, point_noise
+from ..curves.noise import expo, log_of, point_noise
 from ..curves.timescale import grid
 from .. import readings
 from ..params import Fraction, Slot
 from ..subject import Subject
 from .core import Evidence
+
+
+def _middle(s) -> float:
+    """The first logged step of the second half (a finding's step is always a logged one)."""
+    half = float(s.steps[0] + (s.steps[-1] - s.steps[0]) / 2)
+    return float(s.steps[min(int(np.searchsorted(s.steps, half)), len(s) - 1)])
 
 
 def _named(subj: Subject, slot: str) -> dict:
@@ -53,7 +59,7 @@ def came_down(subj: Subject, slot: Slot) -> Evidence | None:
     k, h = max(2, g.size // 10), g.size // 2
     drop = float(np.median(g[:k]) - np.median(g[h:]))
     se = 1.2533 * max(point_noise(g), 0.001) * math.sqrt(1 / k + 1 / (g.size - h))
-    return {"drop": math.exp(drop) - 1} if drop >= 3 * se else None
+    return {"drop": expo(drop) - 1} if drop >= 3 * se else None
 
 
 def settled(subj: Subject, slot: Slot, max_change: Annotated[Fraction, "over the last half"] = 0.02) -> Evidence | None:
@@ -63,19 +69,20 @@ def settled(subj: Subject, slot: Slot, max_change: Annotated[Fraction, "over the
     if sh is None or abs(sh.tail.change) > math.log(1 + max_change):
         return None
     s = subj.series(slot)
-    half = float(s.steps[0] + (s.steps[-1] - s.steps[0]) / 2)
-    return {"metric": s.name, "step": half, "end_step": float(s.steps[-1]), "level": sh.end,
-            "tail_change": math.exp(sh.tail.change) - 1}
+    return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end,
+            "tail_change": expo(sh.tail.change) - 1}
 
 
-def falling_now(subj: Subject, slot: Slot, alpha: Annotated[Fraction, "p-value"] = 0.05) -> Evidence | None:
-    """The curve still falls over its second half (Mann-Kendall, p < alpha)."""
+def falling_now(subj: Subject, slot: Slot, alpha: Annotated[Fraction, "p-value"] = 0.05,
+                min_drop: Annotated[Fraction, "over the second half"] = 0.02) -> Evidence | None:
+    """The curve still falls over its second half: a significant trend (Mann-Kendall, p <
+    alpha) of at least `min_drop` (Theil-Sen)."""
     sh = readings.shape(subj, slot)
-    if sh is None or not sh.tail.falling(alpha):
+    if sh is None or not sh.tail.falling(alpha) or sh.tail.change > math.log(1 - min_drop):
         return None
     s = subj.series(slot)
-    return {"metric": s.name, "step": float(s.steps[0] + (s.steps[-1] - s.steps[0]) / 2),
-            "end_step": float(s.steps[-1]), "recent_drop": 1 - math.exp(sh.tail.change)}
+    return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]),
+            "recent_drop": 1 - expo(sh.tail.change)}
 
 
 def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
@@ -85,27 +92,31 @@ def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
     c = readings.classes(subj)
     slot = "val_loss" if subj.series("val_loss") is not None else "train_loss"
     sh = readings.shape(subj, slot)
-    if c is None or sh is None or abs(sh.end - math.log(c)) > tolerance * math.log(c):
+    if c is None or sh is None:
         return None
-    acc = subj.series("val_acc") or subj.series("train_acc")
     ev = {**_named(subj, slot), "level": sh.end, "classes": c, "chance": math.log(c)}
-    if acc is None:
-        return ev
-    a = acc.values[np.isfinite(acc.values)]
-    a = a / 100.0 if a.size and a.max() > 1.5 else a
+    acc = subj.series("val_acc") or subj.series("train_acc")
+    a = np.zeros(0) if acc is None else acc.values[np.isfinite(acc.values)]
     if not a.size:
-        return ev
+        return ev if abs(sh.end - math.log(c)) <= tolerance * math.log(c) else None
+    # With an accuracy, it decides; the loss need only not be far below ln C (C read off a
+    # loss is uncertain by a class or two from 5 classes on: ln 10 and ln 11 are 4% apart).
+    a = a / 100.0 if a.max() > 1.5 else a
     level = float(np.median(a[-max(1, a.size // 4):]))
-    return {**ev, "accuracy": level} if abs(level - 1 / c) <= margin / c else None
+    near = abs(level - 1 / c) <= margin / c and sh.end >= (1 - 2 * tolerance) * math.log(c)
+    return {**ev, "accuracy": level} if near else None
 
 
 def high_loss(subj: Subject, slot: Slot, share: Annotated[Fraction, "of ln C"] = 0.5) -> Evidence | None:
-    """The loss ends at `share` of the chance level or above (always, when no class count is known):
-    a classifier there has removed less than half of a uniform guess's uncertainty."""
+    """The loss ends at `share` of the chance level or above: a classifier there has removed
+    less than half of a uniform guess's uncertainty. Without a class count: at a third of the
+    untrained loss or above."""
     c, sh = readings.classes(subj), readings.shape(subj, slot)
     if sh is None:
         return None
-    return {} if c is None or sh.end >= share * math.log(c) else None
+    if c is None:  # no chance level: still above a third of the untrained loss when it settled
+        return {} if sh.end >= sh.scale / 3 else None
+    return {} if sh.end >= share * math.log(c) else None
 
 
 def lr_collapsed(subj: Subject) -> Evidence | None:
@@ -133,8 +144,37 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     return {**_named(subj, "train_loss"), "gain": t.gain, "pace": t.pace, "start": t.start, "final": t.end}
 
 
+def acc_stuck(subj: Subject, max_range: Annotated[Fraction, "accuracy points"] = 0.03,
+              max_level: Annotated[Fraction, "accuracy"] = 0.95) -> Evidence | None:
+    """Every logged accuracy stays within `max_range` over the whole run, below `max_level`
+    (a saturated, finished model is flat too): the classifier is stuck."""
+    ranges = {}
+    for slot in ("train_acc", "val_acc"):
+        s = subj.series(slot)
+        a = np.zeros(0) if s is None else s.values[np.isfinite(s.values)]
+        if a.size >= 5:
+            a = a / 100.0 if a.max() > 1.5 else a
+            if float(np.median(a)) > max_level:
+                return None
+            ranges[slot] = float(np.ptp(a))
+    if "val_acc" not in ranges or max(ranges.values()) > max_range:
+        return None
+    return {"metric": subj.series("val_acc").name, **{f"{k}_range": v for k, v in ranges.items()}}
+
+
+def converged(subj: Subject, slot: Slot, max_pace: Annotated[Fraction, "second half vs first"] = 0.1) -> Evidence | None:
+    """The curve has flattened out: its second half brought at most `max_pace` of what the
+    first half did (an effect size, not a p-value: thinning a log does not flip it)."""
+    sh = readings.shape(subj, slot)
+    if sh is None or not (math.isfinite(sh.pace) and sh.pace <= max_pace):
+        return None
+    s = subj.series(slot)
+    return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end,
+            "tail_change": expo(sh.tail.change) - 1}
+
+
 def resumed(subj: Subject, slot: Slot) -> Evidence | None:
     """The log of this curve starts where an earlier segment left off (a resumed run): its
-    first point is not an untrained model's."""
-    s = subj.series(slot)
-    return {} if s is not None and s.resumed else None
+    first point is not an untrained model's. Also a log that begins after more steps than it
+    covers: a run resumed from a checkpoint whose earlier log is not there."""
+    return {} if readings.resumed(subj, slot) else None

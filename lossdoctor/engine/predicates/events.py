@@ -10,6 +10,7 @@ import math
 from typing import Annotated
 
 from .. import readings
+from ..curves.noise import expo
 from ..params import Fraction, Ratio, Slot
 from ..subject import Subject
 from .core import Evidence
@@ -34,7 +35,7 @@ def blows_up_with_train(subj: Subject) -> Evidence | None:
     train = readings.events(subj, "train_loss")
     if val is None or not train or train[0].step > val["step"]:
         return None
-    return {**val, "train_event_step": train[0].step}
+    return {**val, "step": train[0].step, "val_step": val["step"]}  # the run left its course there
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:
@@ -48,16 +49,20 @@ def spikes(subj: Subject, slot: Slot) -> Evidence | None:
 
 
 def repeating_swings(subj: Subject, slot: Slot,
-                     min_amplitude: Annotated[Ratio, "x between the swing's low and high"] = 1.25) -> Evidence | None:
+                     min_amplitude: Annotated[Ratio, "x between the swing's low and high"] = 1.25,
+                     relevance: Annotated[Fraction, "of the untrained loss"] = 0.02) -> Evidence | None:
     """The loss saw-tooths with a period, on top of its trend (autocorrelation of the detrended
     log-loss at the period of at least 0.5): batches that repeat in the same order."""
     p = readings.periodic_swing(subj, slot)
-    if p is None or p.amplitude < math.log(min_amplitude):
+    sh = readings.shape(subj, slot)
+    if p is None or sh is None or p.amplitude < math.log(min_amplitude):
         return None
+    if sh.end * (expo(p.amplitude) - 1) < relevance * sh.scale:
+        return None  # swings of a memorised loss near 0: large in log terms, invisible on the run
     s = subj.series(slot)
     spacing = float(s.steps[-1] - s.steps[0]) / max(len(s) - 1, 1)
     return {"metric": s.name, "step": float(s.steps[0]), "end_step": float(s.steps[-1]),
-            "period": p.period * spacing, "r": p.r, "swing": math.exp(p.amplitude) - 1}
+            "period": p.period * spacing, "r": p.r, "swing": expo(p.amplitude) - 1}
 
 
 def bounces(subj: Subject, slot: Slot, min_swing: Annotated[Ratio, "x from one point to the next"] = 1.1,
@@ -69,11 +74,11 @@ def bounces(subj: Subject, slot: Slot, min_swing: Annotated[Ratio, "x from one p
     if sw is None or sh is None or sw.swing < math.log(min_swing) or sw.tail.falling() or sw.up_share < 1 / 3:
         return None
     s = subj.series(slot)
-    moved = sh.end * (math.exp(sw.swing) - 1)
+    moved = sh.end * (expo(sw.swing) - 1)
     if moved < relevance * sh.scale:
         return None
     return {"metric": s.name, "step": float(s.steps[0]), "end_step": float(s.steps[-1]),
-            "swing": math.exp(sw.swing) - 1, "up_share": sw.up_share, "tail_p": sw.tail.p}
+            "swing": expo(sw.swing) - 1, "up_share": sw.up_share, "tail_p": sw.tail.p}
 
 
 def per_step(subj: Subject) -> Evidence | None:

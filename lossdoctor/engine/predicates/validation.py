@@ -9,7 +9,7 @@ from typing import Annotated
 import numpy as np
 
 from ..curves.gap import sign_test_p
-from ..curves.noise import log_of
+from ..curves.noise import expo, log_of
 from .. import readings
 from ..params import Count, Fraction, Ratio
 from ..subject import Subject
@@ -29,13 +29,13 @@ def val_rises_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the best"]
     steps = s.steps[np.isfinite(s.values)]
     return {"metric": s.name, "step": float(steps[b.index]), "end_step": float(steps[-1]),
             "best_step": float(steps[b.index]), "best": float(finite[b.index]), "final": float(finite[-1]),
-            "rise": math.exp(b.rise) - 1, "p": b.after.p, "noise": math.exp(b.noise) - 1}
+            "rise": expo(b.rise) - 1, "p": b.after.p, "noise": expo(b.noise) - 1}
 
 
 def train_falls_after_best(subj: Subject, min_drop: Annotated[Fraction, "of the loss at the best step"] = 0.05) -> Evidence | None:
     """The training loss went on falling after the validation loss's best evaluation."""
     b, t, v = readings.best(subj), subj.series("train_loss"), subj.series("val_loss")
-    if b is None or t is None:
+    if b is None or t is None or not readings.comparable(subj):
         return None
     ty = log_of(t.values)
     ok = np.isfinite(ty)
@@ -44,9 +44,19 @@ def train_falls_after_best(subj: Subject, min_drop: Annotated[Fraction, "of the 
     best_step = float(v.steps[np.isfinite(v.values)][b.index])
     at_best = float(np.interp(best_step, t.steps[ok], ty[ok]))
     end = float(np.median(ty[ok][-max(3, int(ok.sum()) // 10):]))
-    drop = 1 - math.exp(end - at_best)
-    return {"train_at_best": math.exp(at_best), "train_final": math.exp(end), "train_drop": drop} \
+    drop = 1 - expo(end - at_best)
+    return {"train_at_best": expo(at_best), "train_final": expo(end), "train_drop": drop} \
         if drop >= min_drop else None
+
+
+def val_best_at_end(subj: Subject) -> Evidence | None:
+    """The validation loss's lowest evaluation is its last: it was still improving when the run
+    stopped (on a short curve a trend test has no power, the position of the minimum does)."""
+    v = subj.series("val_loss")
+    if v is None:
+        return None
+    finite = v.values[np.isfinite(v.values)]
+    return {} if finite.size >= 3 and int(np.argmin(finite)) == finite.size - 1 else None
 
 
 def val_never_improved(subj: Subject) -> Evidence | None:
@@ -105,7 +115,7 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
         return None
     return {"metric": subj.series("train_loss").name, "step": float(g.steps[0]), "end_step": float(g.steps[-1]),
-            "share": g.share_above(), "median_gap": math.exp(g.median()) - 1}
+            "share": g.share_above(), "median_gap": expo(g.median()) - 1}
 
 
 def train_near_val(subj: Subject, max_gap: Annotated[Fraction, "of the validation loss"] = 0.1,
@@ -115,4 +125,4 @@ def train_near_val(subj: Subject, max_gap: Annotated[Fraction, "of the validatio
     g = readings.gap(subj)
     if g is None or g.n < min_points or abs(g.median()) > math.log(1 + max_gap):
         return None
-    return {"end_gap": math.exp(g.median()) - 1}
+    return {"end_gap": expo(g.median()) - 1}

@@ -1,13 +1,10 @@
-"""Predicates on the values themselves: NaN/Inf, magnitudes, chance-level and flat accuracy."""
+"""Predicates on the values themselves: NaN/Inf and magnitudes."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import numpy as np
 
-from .. import medians, signals
-from ..params import Count, Fraction, Number, Slot
+from ..params import Number, Slot
 from ..subject import Subject
 from .core import Evidence, curve_of
 
@@ -17,9 +14,10 @@ def nonfinite(subj: Subject, slot: Slot) -> Evidence | None:
     s = subj.series(slot)
     if s is None:
         return None
-    first = signals.first_nonfinite(s.values)
-    if first is None:
+    bad_at = np.flatnonzero(~np.isfinite(s.values))
+    if not bad_at.size:
         return None
+    first = int(bad_at[0])
     bad = s.values[~np.isfinite(s.values)]
     kind = "NaN" if np.isnan(s.values[first]) else ("+Inf" if s.values[first] > 0 else "-Inf")
     before = s.values[:first][np.isfinite(s.values[:first])]
