@@ -77,6 +77,8 @@ FOLDER_RULES: tuple[tuple[str, Callable[[Listing], bool]], ...] = (
     ("lightning", lambda d: "metrics.csv" in d.files),
     ("ultralytics", lambda d: "results.csv" in d.files),
     ("mlflow", lambda d: "meta.yaml" in d.files and "metrics" in d.dirs),
+    ("wandb", lambda d: any(n.endswith(".wandb") for n in d.files) or "wandb-history.jsonl" in d.files
+     or "wandb-summary.json" in d.files or os.path.isfile(os.path.join(d.path, "files", "wandb-summary.json"))),
     ("tensorboard", _has_events),
     ("tensorboard_splits", _split_events),
 )
@@ -89,6 +91,7 @@ FILE_RULES: tuple[tuple[str, str], ...] = (
     ("*.csv", "log"),
     ("*.tsv", "log"),
     ("*.jsonl", "log"),
+    ("*.wandb", "log"),
     ("*.json", "sniff"),  # config.json, tokenizer.json ... are not logs
     ("*.txt", "sniff"),
     ("*.log", "sniff"),

@@ -20,6 +20,7 @@ from .jsonl import read_json_records, read_jsonl
 from .mlflow import read_mlflow
 from .mlflow_db import read_mlflow_db, split_ref
 from .sniff import sniff
+from .wandb import read_wandb, read_wandb_history, read_wandb_summary
 
 
 def _read_tensorboard(path: Path, verify: bool = False) -> Run:
@@ -39,6 +40,9 @@ READERS: dict[str, Callable[[Path], Run]] = {
     "hf_trainer_state": read_hf_trainer_state,
     "mlflow": read_mlflow,  # one metric file, or a whole run folder
     "tensorboard": _read_tensorboard,  # one event file, or a folder of them
+    "wandb": read_wandb,  # run-<id>.wandb, or its run folder
+    "wandb_history": read_wandb_history,
+    "wandb_summary": read_wandb_summary,
 }
 
 
@@ -64,7 +68,8 @@ def read_run(path: str | Path, verify: bool = False) -> Run:
     if db_run is not None:  # one run of an MLflow SQLite store
         return read_mlflow_db(*db_run)
     path = Path(path)
-    readers = {**READERS, "tensorboard": partial(_read_tensorboard, verify=True)} if verify else READERS
+    readers = {**READERS, "tensorboard": partial(_read_tensorboard, verify=True),
+               "wandb": partial(read_wandb, verify=True)} if verify else READERS
     if path.is_dir():
         return read_folder(path, readers, sniff)
     if not path.exists() and not path.is_symlink():

@@ -2,7 +2,7 @@
 
 One preference table decides: trainer_state.json (top level, else the newest
 checkpoint-*/) > Lightning metrics.csv > Ultralytics results.csv > an MLflow run
-(meta.yaml + metrics/) > TensorBoard event files anywhere below > every remaining loose
+(meta.yaml + metrics/) > a W&B run (run-*.wandb) > TensorBoard event files anywhere below > every remaining loose
 log file, merged into one Run. The choice is noted in `Run.notes` when there was one.
 """
 
@@ -17,11 +17,12 @@ from pathlib import Path
 from ..errors import InputError
 from ..frame import Run
 from .mlflow import is_run_folder
+from .wandb import is_wandb_folder, wandb_summary_of
 
 Reader = Callable[[Path], Run]
 Sniffer = Callable[[Path], "str | None"]
 
-PREFERENCE = ("hf_trainer_state", "lightning_csv", "ultralytics_csv", "mlflow", "tensorboard")
+PREFERENCE = ("hf_trainer_state", "lightning_csv", "ultralytics_csv", "mlflow", "wandb", "tensorboard")
 PREFERRED_NAMES = {"hf_trainer_state": "trainer_state.json", "lightning_csv": "metrics.csv", "ultralytics_csv": "results.csv"}
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 LOG_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".log")
@@ -65,6 +66,10 @@ def plan_folder(folder: Path, sniff: Sniffer) -> Plan:
         plan.found["mlflow"] = [folder]
     if any(_quiet_sniff(p, sniff) == "tensorboard" for p in _event_files(folder, entries)):
         plan.found["tensorboard"] = [folder]
+    if is_wandb_folder(folder):
+        plan.found["wandb"] = [folder]
+    elif not plan.found and wandb_summary_of(folder):  # a summary only when there is nothing else
+        plan.found["wandb_summary"] = [wandb_summary_of(folder)]
     return plan
 
 

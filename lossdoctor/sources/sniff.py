@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import InputError
 from .csv_logs import TableShape, sniff_table, split_fields
 from .text import HEAD_BYTES, decode_head, looks_binary, read_bytes
+from .wandb import is_wandb_log, sniff_wandb_history
 
 _MLFLOW_LINE = re.compile(r"^\d{9,}\s+\S+(\s+[-+]?\d+)?\s*$")
 _DICT_OF_LISTS = re.compile(r'^\{\s*"[^"]*"\s*:\s*\[')
@@ -26,6 +27,7 @@ _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf|in
 NAME_HINTS = (
     ("trainer_state.json", "hf_trainer_state"),
     ("tfevents", "tensorboard"),
+    (".wandb", "wandb"),
     (".jsonl", "jsonl"),
     (".csv", "csv"),
     (".tsv", "csv"),
@@ -47,6 +49,8 @@ def sniff(path: Path) -> str | None:
         raise InputError(path, "empty file")
     if is_tfevents(head):
         return "tensorboard"
+    if is_wandb_log(head):
+        return "wandb"
     if looks_binary(head):
         raise InputError(path, "not a text log (binary content)")
     text = decode_head(head)
@@ -131,4 +135,4 @@ CSV_FLAVOURS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
     ("keras_csv", lambda n: "loss" in n or "val_loss" in n),
 )
 
-CONTENT_CHECKS: tuple[Callable[[str, Path], str | None], ...] = (_json_kind, _mlflow_kind, _table_kind)
+CONTENT_CHECKS: tuple[Callable[[str, Path], str | None], ...] = (sniff_wandb_history, _json_kind, _mlflow_kind, _table_kind)
