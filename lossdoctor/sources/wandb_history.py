@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .wandb_layout import history_spans, item_spans
 from .wandb_log import PAD, Segment, check_crcs
 from .wandb_values import key_codes, numbers
 from .wire_lockstep import BadMessage, Fields, varints, walk
@@ -60,45 +61,29 @@ class History:
     def _batch(self, data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                offsets: np.ndarray, check: Callable[[np.ndarray], int | None]) -> None:
         """The history rows among records data[starts[i]:ends[i]] (at file `offsets`)."""
-        top = _walk(data, starts, ends, offsets)
-        h = top.select(2)
-        bad = check(np.unique(top.msg[h]))
+        record, hs, he = _histories(data, starts, ends, offsets)
+        bad = check(record)
         if bad is not None:
             raise HistoryError(bad, f"corrupt record at byte {bad:,} (checksum mismatch)")
-        record = top.msg[h]
-        rows = _walk(data, top.start[h], top.end[h], offsets[record])
+        rows = _walk(data, hs, he, offsets[record])
         it = rows.select(1)
         row_of_item = rows.msg[it]
-        items = _walk(data, rows.start[it], rows.end[it], offsets[record[row_of_item]])
-        vs, ve = np.zeros(it.size, np.int64), np.zeros(it.size, np.int64)
-        v = items.select(16)
-        vs[items.msg[v]], ve[items.msg[v]] = items.start[v], items.end[v]
-        key_id = self._keys(data, items, it.size)
-        steps = self._steps(data, rows, h.size, row_of_item, key_id, vs, ve)
+        ks, ke, vs, ve, multi = _items(data, rows.start[it], rows.end[it], offsets[record[row_of_item]])
+        key_id = self._keys(data, ks, ke, multi)
+        steps = self._steps(data, rows, hs.size, row_of_item, key_id, vs, ve)
         self._values(data, key_id, vs, ve, steps[row_of_item], offsets[record[row_of_item]])
-        self.rows += h.size
+        self.rows += hs.size
 
-    def _keys(self, data: np.ndarray, items: Fields, count: int) -> np.ndarray:
-        """The key id of every item (-1: no key)."""
-        ks, ke = np.zeros(count, np.int64), np.zeros(count, np.int64)
-        nested = items.select(2)
-        parts = np.bincount(items.msg[nested], minlength=count)
-        one = nested[parts[items.msg[nested]] == 1]
-        plain = items.select(1)
-        has = np.zeros(count, bool)
-        for sel in (one, plain):  # `key` wins over `nested_key`, as in wandb
-            ks[items.msg[sel]], ke[items.msg[sel]] = items.start[sel], items.end[sel]
-            has[items.msg[sel]] = True
-        key_id = np.full(count, -1, np.int64)
-        idx = np.flatnonzero(has)
+    def _keys(self, data: np.ndarray, ks: np.ndarray, ke: np.ndarray, multi: dict[int, str]) -> np.ndarray:
+        """The key id of every item (-1: no key); `multi`: names of nested keys by item."""
+        key_id = np.full(ks.size, -1, np.int64)
+        idx = np.flatnonzero(ke > ks)
         if idx.size:
             codes, names = key_codes(data, ks[idx], ke[idx])
             lookup = np.array([self._id(raw.decode("utf-8", "replace")) for raw in names], np.int64)
             key_id[idx] = lookup[codes]
-        for i in np.flatnonzero((parts > 1) & ~has).tolist():  # a nested key: join its parts
-            sel = nested[items.msg[nested] == i]
-            key_id[i] = self._id(".".join(data[a:b].tobytes().decode("utf-8", "replace")
-                                          for a, b in zip(items.start[sel].tolist(), items.end[sel].tolist())))
+        for i, name in multi.items():
+            key_id[i] = self._id(name)
         return key_id
 
     def _id(self, name: str) -> int:
@@ -155,6 +140,46 @@ class History:
                     group = group[np.argsort(at[group], kind="stable")]
                 out[name] = (steps[group], values[group])
         return out
+
+
+def _histories(data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+               offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(record index, history start, history end) of the history records, in record order."""
+    record, hs, he, rest = history_spans(data, starts, ends)
+    if rest.size:  # records of another layout: the general walk
+        top = _walk(data, starts[rest], ends[rest], offsets[rest])
+        h = top.select(2)
+        record, hs, he = (np.concatenate(p) for p in ((record, rest[top.msg[h]]), (hs, top.start[h]), (he, top.end[h])))
+        order = np.argsort(record, kind="stable")
+        record, hs, he = record[order], hs[order], he[order]
+    return record, hs, he
+
+
+def _items(data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+           offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+    """Key and value spans of every item (empty when absent), and the joined names of the
+    items whose key has several nested parts."""
+    ok, ks, ke, vs, ve = item_spans(data, starts, ends)
+    rest = np.flatnonzero(~ok)
+    multi: dict[int, str] = {}
+    if not rest.size:
+        return ks, ke, vs, ve, multi
+    ks[rest], ke[rest], vs[rest], ve[rest] = 0, 0, 0, 0
+    items = _walk(data, starts[rest], ends[rest], offsets[rest])
+    v = items.select(16)
+    vs[rest[items.msg[v]]], ve[rest[items.msg[v]]] = items.start[v], items.end[v]
+    nested = items.select(2)
+    parts = np.bincount(items.msg[nested], minlength=rest.size)
+    one = nested[parts[items.msg[nested]] == 1]
+    plain = items.select(1)
+    for sel in (one, plain):  # `key` wins over `nested_key`, as in wandb
+        ks[rest[items.msg[sel]]], ke[rest[items.msg[sel]]] = items.start[sel], items.end[sel]
+    for i in np.flatnonzero(parts > 1).tolist():
+        if ke[rest[i]] == ks[rest[i]]:  # no plain key: join the nested parts
+            sel = nested[items.msg[nested] == i]
+            multi[int(rest[i])] = ".".join(data[a:b].tobytes().decode("utf-8", "replace")
+                                           for a, b in zip(items.start[sel].tolist(), items.end[sel].tolist()))
+    return ks, ke, vs, ve, multi
 
 
 def _walk(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray) -> Fields:

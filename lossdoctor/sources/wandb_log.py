@@ -32,7 +32,7 @@ HEADER = 7  # both the file header and each chunk header are 7 bytes
 MAGIC = b":W&B\xe1\xbe"
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 SEGMENT = 2048 * BLOCK  # 64 MiB read and walked at a time
-PAD = 64  # zero bytes after a segment so that short fixed-width reads stay in bounds
+PAD = 256  # zero bytes after a segment so that fixed-width reads (keys, values) stay in bounds
 SEEDS = [zlib.crc32(bytes([t])) for t in range(5)]  # the CRC of each type byte, to continue from
 
 

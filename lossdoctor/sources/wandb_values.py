@@ -1,36 +1,32 @@
 """Byte spans of a W&B log as keys and numbers, many at a time.
 
-Keys: every span is hashed (a polynomial over its little-endian 8-byte words, read as
-unaligned uint64 views of the buffer), the hashes factorised, and each span then compared
-word by word with its group's first span, so that a hash collision costs time (those
-spans are grouped exactly in Python), never a wrong key.
+Keys: the spans of a length class are gathered as fixed-width rows, hashed over their
+8-byte words, the hashes factorised, and each row then compared word by word with its
+group's first row, so that a hash collision costs time (those spans are grouped exactly
+in Python), never a wrong key.
 
-Values: `value_json` holds JSON text. The numbers (including wandb's `NaN`, `Infinity`,
-`-Infinity`) are gathered into one newline-separated text and parsed by pandas' C
-reader, which rounds exactly (pandas >= 3; `round_trip` before); anything else (a
-string, a bool, a list, a histogram) is not a number, and anything odd is parsed one by
-one with `json`.
+Values: `value_json` holds JSON text. Those that start like a number (wandb writes
+`NaN`, `Infinity`, `-Infinity` too) are gathered right-aligned into rows of one width,
+led by spaces, one per line, and parsed by pandas' C reader, which rounds exactly (pandas
+>= 3; `round_trip` before); if any line is not a number (or breaks the one-per-line
+count), every one of them is parsed with `json` instead. A string, a bool, a list or a
+histogram is not a number.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 
 
 MAX_VALUE = 32  # longer numbers (a 30-digit integer) are parsed one by one
+KEY_WIDTHS = (16, 64, 256)  # key length classes; the buffer must have this many zero bytes after it
 _NUMBER_START = np.zeros(256, bool)
 _NUMBER_START[list(b"-0123456789NI")] = True
-_NUMBER_BYTES = np.zeros(256, bool)
-_NUMBER_BYTES[list(b"+-.0123456789eENaInfinity")] = True
 _MULT = np.uint64(0x9E3779B97F4A7C15)
-
-
-def words(data: np.ndarray) -> np.ndarray:
-    """The little-endian uint64 starting at every byte of `data` (an unaligned strided view)."""
-    return np.ndarray((data.size - 7,), "<u8", buffer=data, strides=(1,))
 
 
 def gather(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -40,61 +36,71 @@ def gather(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
 
 
 def key_codes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
-    """(code per span, the distinct byte strings by code): spans with equal bytes share a code."""
+    """(code per span, the distinct byte strings by code): spans with equal bytes share a code.
+    Spans are taken by length class (equal spans have equal lengths, so share a class)."""
+    n = ends - starts
+    codes = np.zeros(n.size, np.int64)
+    names: list[bytes] = []
+    done = np.zeros(n.size, bool)
+    for width in KEY_WIDTHS:
+        sel = np.flatnonzero(~done & (n <= width))
+        if sel.size:
+            c, found = _class_codes(data, starts[sel], n[sel], width)
+            codes[sel] = c + len(names)
+            names += found
+            done[sel] = True
+    table = {name: code for code, name in enumerate(names)}
+    for i in np.flatnonzero(~done).tolist():  # longer than any class
+        raw = data[starts[i] : ends[i]].tobytes()
+        codes[i] = table.setdefault(raw, len(table))
+        if codes[i] == len(names):
+            names.append(raw)
+    return codes, names
+
+
+def _class_codes(data: np.ndarray, starts: np.ndarray, n: np.ndarray, width: int) -> tuple[np.ndarray, list[bytes]]:
+    """`key_codes` for spans of at most `width` bytes: hashed as words, then checked word by word."""
     import pandas as pd
 
-    n = ends - starts
-    view = words(data)
+    rows = gather(data, starts, width)
+    rows[np.arange(width) >= n[:, None]] = 0
+    words = rows.view("<u8")
     h = n.astype(np.uint64) * _MULT
-    rounds = int(-(-n.max() // 8)) if n.size else 0
-    for w in range(rounds):
-        live = np.flatnonzero(n > 8 * w)
-        h[live] = (h[live] ^ _word(view, starts[live], n[live], w)) * _MULT + np.uint64(w)
+    for j in range(words.shape[1]):
+        h = (h ^ words[:, j]) * _MULT
     codes, _ = pd.factorize(h)
-    first = np.full(codes.max() + 1 if codes.size else 0, -1, np.int64)
+    first = np.zeros(codes.max() + 1, np.int64)
     first[codes[::-1]] = np.arange(codes.size)[::-1]  # the first span of each code
     rep = first[codes]
-    same = n == n[rep]
-    for w in range(rounds):
-        live = np.flatnonzero(same & (n > 8 * w))
-        same[live] &= _word(view, starts[live], n[live], w) == _word(view, starts[rep[live]], n[live], w)
-    names = [data[starts[i] : ends[i]].tobytes() for i in first.tolist()]
-    if not same.all():  # a hash collision: group those spans exactly
+    same = (n == n[rep]) & (words == words[rep]).all(axis=1)
+    names = [rows[i, : n[i]].tobytes() for i in first.tolist()]
+    if not same.all():  # a hash collision: those spans grouped exactly
         table = {name: code for code, name in enumerate(names)}
         for i in np.flatnonzero(~same).tolist():
-            raw = data[starts[i] : ends[i]].tobytes()
+            raw = rows[i, : n[i]].tobytes()
             codes[i] = table.setdefault(raw, len(table))
             if codes[i] == len(names):
                 names.append(raw)
     return codes, names
 
 
-def _word(view: np.ndarray, starts: np.ndarray, n: np.ndarray, w: int) -> np.ndarray:
-    """Word `w` of each span, its bytes past the span's end zeroed."""
-    left = np.minimum(n - 8 * w, 8).astype(np.uint64)
-    mask = np.where(left >= 8, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << (left * np.uint64(8))) - np.uint64(1))
-    return view[starts + 8 * w] & mask
-
-
 def numbers(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(float64 per span, mask of the spans holding a JSON number). Needs 32 zero bytes after `data`'s spans."""
+    """(float64 per span, mask of the spans holding a JSON number)."""
     values = np.full(starts.size, np.nan)
+    ok = np.zeros(starts.size, bool)
     n = ends - starts
     cand = np.flatnonzero((n > 0) & _NUMBER_START[data[starts]])
-    short = cand[n[cand] <= MAX_VALUE]
-    ok = np.zeros(starts.size, bool)
-    if short.size:
-        width = int(n[short].max()) + 1
-        rows = gather(data, starts[short], width)
-        tail = np.arange(width) >= n[short][:, None]
-        clean = (_NUMBER_BYTES[rows] | tail).all(axis=1)
-        rows[tail] = ord("\n")
-        good = short[clean]
-        parsed = _parse_lines(rows[clean].tobytes(), good.size)
+    short = cand[(n[cand] <= MAX_VALUE) & (ends[cand] >= MAX_VALUE)]
+    if short.size:  # right-aligned in rows of one width, led by spaces: one line each
+        width = int(n[short].max())
+        rows = np.empty((short.size, width + 1), np.uint8)
+        rows[:, :width] = gather(data, ends[short] - width, width)
+        rows[:, :width][np.arange(width) < (width - n[short])[:, None]] = ord(" ")
+        rows[:, width] = ord("\n")
+        parsed = _parse_lines(rows.tobytes(), short.size)
         if parsed is not None:
-            values[good], ok[good] = parsed, True
-        short = short[~clean] if parsed is not None else short
-    for i in np.concatenate([short, cand[n[cand] > MAX_VALUE]]).tolist():
+            values[short], ok[short] = parsed, True
+    for i in cand[~ok[cand]].tolist():  # the rest, or all if a line was odd
         number = _json_number(data[starts[i] : ends[i]].tobytes())
         if number is not None:
             values[i], ok[i] = number, True
@@ -110,7 +116,8 @@ def _parse_lines(blob: bytes, count: int) -> np.ndarray | None:
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
     try:
         frame = pd.read_csv(io.BytesIO(blob), header=None, names=["v"], dtype=np.float64, engine="c",
-                            na_values=["NaN"], keep_default_na=False, **exact)
+                            na_values=["NaN"], keep_default_na=False, skipinitialspace=True,
+                            skip_blank_lines=False, **exact)
     except (ValueError, TypeError):
         return None
     out = frame["v"].to_numpy()
@@ -123,4 +130,9 @@ def _json_number(raw: bytes) -> float | None:
         value = json.loads(raw)
     except (ValueError, RecursionError):
         return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range
+        return math.inf if value > 0 else -math.inf
