@@ -95,6 +95,7 @@ FILE_RULES: tuple[tuple[str, str], ...] = (
     ("*.json", "sniff"),  # config.json, tokenizer.json ... are not logs
     ("*.txt", "sniff"),
     ("*.log", "sniff"),
+    ("*.out", "sniff"),  # SLURM job output (Megatron, NeMo)
 )
 
 

@@ -57,9 +57,10 @@ def classify(name: str) -> Metric | None:
 
 
 def _kind(toks: list[str]) -> str:
-    if any(t == "loss" or t.endswith("loss") for t in toks):
+    # `loss scale` (fp16 AMP: Megatron, fairseq `loss_scale`) is a scale, not a loss.
+    if any((t == "loss" or t.endswith("loss")) and toks[i + 1 : i + 2] != ["scale"] for i, t in enumerate(toks)):
         return "loss"
-    if ("grad" in toks and "norm" in toks) or "gradnorm" in toks:
+    if ("grad" in toks and "norm" in toks) or "gradnorm" in toks or "gnorm" in toks:  # fairseq: gnorm
         return "grad_norm"
     if any(re.fullmatch(r"lr\d*", t) for t in toks) or ("learning" in toks and "rate" in toks):
         return "lr"

@@ -14,12 +14,15 @@ from pathlib import Path
 from ..errors import InputError
 from ..frame import Run
 from .csv_logs import read_csv
+from .fairseq import read_fairseq
 from .folder import plan_folder, read_folder
 from .hf_trainer import read_hf_trainer_state
 from .jsonl import read_json_records, read_jsonl
+from .megatron import read_megatron
 from .mlflow import read_mlflow
 from .mlflow_db import read_mlflow_db, split_ref
 from .sniff import sniff
+from .steplog import read_step_log
 from .wandb import read_wandb, read_wandb_history, read_wandb_summary
 
 
@@ -43,6 +46,9 @@ READERS: dict[str, Callable[[Path], Run]] = {
     "wandb": read_wandb,  # run-<id>.wandb, or its run folder
     "wandb_history": read_wandb_history,
     "wandb_summary": read_wandb_summary,
+    "megatron_log": read_megatron,
+    "step_log": read_step_log,  # nanoGPT / torchtitan step lines
+    "fairseq_log": read_fairseq,
 }
 
 

@@ -25,10 +25,10 @@ Sniffer = Callable[[Path], "str | None"]
 PREFERENCE = ("hf_trainer_state", "lightning_csv", "ultralytics_csv", "mlflow", "wandb", "tensorboard")
 PREFERRED_NAMES = {"hf_trainer_state": "trainer_state.json", "lightning_csv": "metrics.csv", "ultralytics_csv": "results.csv"}
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
-LOG_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".log")
+LOG_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".log", ".out")
 LOOKED_FOR = (
     "trainer_state.json, metrics.csv, results.csv, an MLflow meta.yaml + metrics/, "
-    "*tfevents* files, *.csv/*.tsv/*.json/*.jsonl/*.txt/*.log"
+    "*tfevents* files, run-*.wandb, *.csv/*.tsv/*.json/*.jsonl/*.txt/*.log/*.out"
 )
 
 

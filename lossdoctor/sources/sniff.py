@@ -17,6 +17,9 @@ from pathlib import Path
 from ..errors import InputError
 from .csv_logs import TableShape, sniff_table, split_fields
 from .text import HEAD_BYTES, decode_head, looks_binary, read_bytes
+from .fairseq import sniff_fairseq
+from .megatron import sniff_megatron
+from .steplog import sniff_step_log
 from .wandb import is_wandb_log, sniff_wandb_history
 
 _MLFLOW_LINE = re.compile(r"^\d{9,}\s+\S+(\s+[-+]?\d+)?\s*$")
@@ -135,4 +138,5 @@ CSV_FLAVOURS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
     ("keras_csv", lambda n: "loss" in n or "val_loss" in n),
 )
 
-CONTENT_CHECKS: tuple[Callable[[str, Path], str | None], ...] = (sniff_wandb_history, _json_kind, _mlflow_kind, _table_kind)
+CONTENT_CHECKS: tuple[Callable[[str, Path], str | None], ...] = (
+    sniff_wandb_history, sniff_fairseq, _json_kind, _mlflow_kind, sniff_megatron, sniff_step_log, _table_kind)
