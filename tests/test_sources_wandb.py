@@ -218,3 +218,27 @@ def test_legacy_history_and_summary(tmp_path):
     assert math.isnan(history.series["loss"].values[1])
     assert set(history.series) == {"loss", "acc"}
     assert any("skipped 1 line" in n for n in history.notes)
+
+
+# --- the CSV the W&B web UI exports from a chart ---
+
+def test_chart_csv_export(tmp_path):
+    f = tmp_path / "wandb_export_2024-05-05T10_07_23.233-04_00.csv"
+    f.write_text('"Step","glad-moon-1 - train/loss","glad-moon-1 - train/loss__MIN","glad-moon-1 - train/loss__MAX",'
+                 '"glad-moon-1 - val/loss","glad-moon-1 - val/loss__MIN","glad-moon-1 - val/loss__MAX"\n'
+                 '0,2.5,2.4,2.6,,,\n10,1.5,1.4,1.6,1.7,1.7,1.7\n20,NaN,NaN,NaN,,,\n30,0.9,0.8,1.0,1.2,1.2,1.2\n')
+    assert detect_format(f) == "wandb_csv"
+    run = read_run(f)
+    assert set(run.series) == {"train/loss", "val/loss"}
+    assert run.series["train/loss"].steps.tolist() == [0, 10, 20, 30]
+    assert math.isnan(run.series["train/loss"].values[2])
+    assert run.series["val/loss"].steps.tolist() == [10, 30]
+    assert any("__MIN/__MAX" in n for n in run.notes)
+
+
+def test_chart_csv_export_of_several_runs(tmp_path):
+    f = tmp_path / "export.csv"
+    f.write_text("Step,run-a - loss,run-b - loss\n0,1.0,2.0\n1,0.5,1.5\n")
+    run = read_run(f)
+    assert set(run.series) == {"run-a/loss", "run-b/loss"}
+    assert any("2 runs" in n for n in run.notes)

@@ -24,6 +24,7 @@ from .mlflow_db import read_mlflow_db, split_ref
 from .sniff import sniff
 from .steplog import read_step_log
 from .wandb import read_wandb, read_wandb_history, read_wandb_summary
+from .wandb_csv import read_wandb_csv
 
 
 def _read_tensorboard(path: Path, verify: bool = False) -> Run:
@@ -46,6 +47,7 @@ READERS: dict[str, Callable[[Path], Run]] = {
     "wandb": read_wandb,  # run-<id>.wandb, or its run folder
     "wandb_history": read_wandb_history,
     "wandb_summary": read_wandb_summary,
+    "wandb_csv": read_wandb_csv,  # a chart's "Download CSV"
     "megatron_log": read_megatron,
     "step_log": read_step_log,  # nanoGPT / torchtitan step lines
     "fairseq_log": read_fairseq,

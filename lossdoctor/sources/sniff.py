@@ -21,6 +21,7 @@ from .fairseq import sniff_fairseq
 from .megatron import sniff_megatron
 from .steplog import sniff_step_log
 from .wandb import is_wandb_log, sniff_wandb_history
+from .wandb_csv import sniff_wandb_csv
 
 _MLFLOW_LINE = re.compile(r"^\d{9,}\s+\S+(\s+[-+]?\d+)?\s*$")
 _DICT_OF_LISTS = re.compile(r'^\{\s*"[^"]*"\s*:\s*\[')
@@ -139,4 +140,4 @@ CSV_FLAVOURS: tuple[tuple[str, Callable[[set[str]], bool]], ...] = (
 )
 
 CONTENT_CHECKS: tuple[Callable[[str, Path], str | None], ...] = (
-    sniff_wandb_history, sniff_fairseq, _json_kind, _mlflow_kind, sniff_megatron, sniff_step_log, _table_kind)
+    sniff_wandb_history, sniff_fairseq, _json_kind, _mlflow_kind, sniff_megatron, sniff_step_log, sniff_wandb_csv, _table_kind)
