@@ -14,7 +14,7 @@ from .engine import evaluate_rules
 from .errors import ConfigError, LossdoctorError, NothingToDiagnose
 from .findings import Diagnosis
 from .frame import Run
-from .roles import ROLE_NAMES, resolve
+from .roles import ROLE_NAMES, needed, resolve
 from .ruleset import Rule, default_rules
 from .sources import read_run
 
@@ -36,7 +36,8 @@ class Settings:
 
 def diagnose_path(path: str | Path, settings: Settings) -> Diagnosis:
     """Read and diagnose one file or run folder; raises LossdoctorError on bad input."""
-    return diagnose_run(read_run(path, settings.verify), settings)
+    # Only the series a role (and so a rule) can use are decoded from big binary logs.
+    return diagnose_run(read_run(path, settings.verify, needed(settings.metrics)), settings)
 
 
 def diagnose_run(run: Run, settings: Settings) -> Diagnosis:

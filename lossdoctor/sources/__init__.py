@@ -27,11 +27,11 @@ from .wandb import read_wandb, read_wandb_history, read_wandb_summary
 from .wandb_csv import read_wandb_csv
 
 
-def _read_tensorboard(path: Path, verify: bool = False) -> Run:
+def _read_tensorboard(path: Path, verify: bool = False, wanted: Callable[[str], bool] | None = None) -> Run:
     """Import the TensorBoard reader only when used: CSV users never load protobuf."""
     from .tensorboard import read_tensorboard
 
-    return read_tensorboard(path, verify)
+    return read_tensorboard(path, verify, wanted)
 
 
 READERS: dict[str, Callable[[Path], Run]] = {
@@ -69,15 +69,19 @@ def detect_format(path: Path) -> str | None:
         return None
 
 
-def read_run(path: str | Path, verify: bool = False) -> Run:
+def read_run(path: str | Path, verify: bool = False, wanted: Callable[[str], bool] | None = None) -> Run:
     """Read one run from a log file, a run folder or `mlflow.db#<run_uuid>`; raises
-    InputError when it cannot. `verify` checks every TensorBoard record's data checksum."""
+    InputError when it cannot. `verify` checks every TensorBoard record's data checksum.
+    `wanted(name)`: the series the caller needs; readers of big binary logs (TensorBoard,
+    W&B) decode only those and count the rest (default: every series)."""
     db_run = split_ref(path)
     if db_run is not None:  # one run of an MLflow SQLite store
         return read_mlflow_db(*db_run)
     path = Path(path)
-    readers = {**READERS, "tensorboard": partial(_read_tensorboard, verify=True),
-               "wandb": partial(read_wandb, verify=True)} if verify else READERS
+    readers = READERS
+    if verify or wanted is not None:
+        readers = {**READERS, "tensorboard": partial(_read_tensorboard, verify=verify, wanted=wanted),
+                   "wandb": partial(read_wandb, verify=verify, wanted=wanted)}
     if path.is_dir():
         return read_folder(path, readers, sniff)
     if not path.exists() and not path.is_symlink():
