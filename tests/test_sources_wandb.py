@@ -242,3 +242,10 @@ def test_chart_csv_export_of_several_runs(tmp_path):
     run = read_run(f)
     assert set(run.series) == {"run-a/loss", "run-b/loss"}
     assert any("2 runs" in n for n in run.notes)
+
+
+def test_only_wanted_keys_are_decoded():
+    (log,) = FIXTURE.glob("*/run-*.wandb")
+    run = read_wandb(log, wanted=lambda key: key == "loss")
+    assert set(run.series) == {"loss"} and len(run.series["loss"]) == 20
+    assert any("counted, not decoded, 25 value(s) of 3 other key(s)" in n for n in run.notes)

@@ -105,6 +105,10 @@ def _read_log(path: Path, verify: bool, wanted: KeyFilter | None) -> Run:
         raise InputError(path, "no history rows in this W&B run file (nothing was logged with wandb.log?)")
     for name, (steps, values) in history.result().items():
         builder.add(name, steps, values, "step")
+    skipped = history.not_decoded()
+    if skipped:
+        builder.notes.append(f"decoded the keys the diagnosis uses; counted, not decoded, {sum(skipped.values()):,} "
+                             f"value(s) of {len(skipped)} other key(s)")
     for name, count in history.non_numeric.items():
         if looks_like_metric(name) or name in builder.run.series:
             builder.notes.append(f"{name}: {count} value(s) that are not numbers skipped")

@@ -42,6 +42,7 @@ class History:
         self.parts: list[tuple[np.ndarray, ...]] = []  # (key id, step, value, record offset) per batch
         self.rows = 0
         self.non_numeric: dict[str, int] = {}
+        self.counts = np.zeros(0, np.int64)  # items per key id, when not every key is wanted
 
     def add_segment(self, seg: Segment) -> None:
         """Decode the history rows of one segment's records."""
@@ -115,12 +116,21 @@ class History:
         """Collect the numeric values of the keys in use; count the others."""
         use = np.array(self.use, bool)
         sel = np.flatnonzero((key_id >= 0) & use[np.maximum(key_id, 0)])
+        if self.wanted is not None:  # count the items of every key (for those not decoded)
+            counts = np.bincount(key_id[key_id >= 0], minlength=len(self.use))
+            counts[: self.counts.size] += self.counts
+            self.counts = counts
         got, ok = numbers(data, vs[sel], ve[sel])
         skipped = np.bincount(key_id[sel[~ok]], minlength=len(self.use))
         for name, k in self.ids.items():
             if k < skipped.size and skipped[k]:
                 self.non_numeric[name] = self.non_numeric.get(name, 0) + int(skipped[k])
         self.parts.append((key_id[sel[ok]], steps[sel[ok]], got[ok], order[sel[ok]]))
+
+    def not_decoded(self) -> dict[str, int]:
+        """key -> items counted but not decoded (keys `wanted` refused; internal keys left out)."""
+        return {name: int(self.counts[k]) for name, k in self.ids.items()
+                if k < self.counts.size and not self.use[k] and name not in INTERNAL and not name.startswith("_wandb")}
 
     def result(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name -> (steps, values) in file order, for every key in use with a number;
