@@ -187,11 +187,11 @@ def test_batches_parsed_as_one_array_match_line_by_line(tmp_path):
     f = tmp_path / "m.jsonl"
     f.write_text("\n".join(lines) + "\n")
     fast = read_run(f)
-    old, jsonl.BATCH = jsonl.BATCH, 1  # one line per batch: every line parsed on its own
+    old, jsonl.BATCH_CHARS = jsonl.BATCH_CHARS, 1  # one line per batch: every line parsed on its own
     try:
         slow = read_run(f)
     finally:
-        jsonl.BATCH = old
+        jsonl.BATCH_CHARS = old
     assert set(fast.series) == set(slow.series) == {"loss", "lr"}
     for name in fast.series:
         np.testing.assert_array_equal(fast.series[name].values, slow.series[name].values)

@@ -22,7 +22,7 @@ from .text import read_text
 # A metrics record is a few KB; a longer line is not one (a dumped tensor, a config blob,
 # a log cut and glued together) and is skipped unparsed like a garbage line.
 MAX_LINE_CHARS = 16 * 2**20
-BATCH = 200_000  # lines parsed (and their dicts held) at a time
+BATCH_CHARS = 24 << 20  # text parsed (and its dicts held) at a time
 
 
 def load_json(path: Path, notes: list[str] | None = None) -> object:
@@ -41,27 +41,23 @@ def read_jsonl(path: Path) -> Run:
     """Read a JSON-lines log: one object per line, blank lines and garbage lines skipped."""
     builder = RunBuilder(path, "jsonl")
     columns, bad, total, too_long = Columns(), [], 0, 0
-    lines = read_text(path, builder.notes).split("\n")
-    if lines and not lines[-1]:
-        lines.pop()  # the newline ending the last line
-    for lo in range(0, len(lines), BATCH):
-        batch = lines[lo : lo + BATCH]
+    text = read_text(path, builder.notes)
+    pos = done = 0
+    while pos < len(text):  # a batch of whole lines at a time: a big log is never split whole
+        end = text.find("\n", pos + BATCH_CHARS)
+        end = len(text) if end < 0 else end
+        batch = text[pos:end].split("\n")
+        if end == len(text) and len(batch) > 1 and not batch[-1]:
+            batch.pop()  # the newline ending the last line
+        pos = end + 1
         records, whole = _parse_batch(batch)
         if whole:  # every line an object: no blank or garbage line to look for
             total += len(records)
             columns.add(records, flat=True)
-            continue
-        kept = []
-        for number, (line, record) in enumerate(zip(batch, records), start=lo + 1):
-            if record is _BLANK:
-                continue
-            total += 1
-            if record is None:
-                bad.append(number)
-                too_long += len(line) > MAX_LINE_CHARS
-            else:
-                kept.append(record)
-        columns.add(flatten_all(kept))
+        else:
+            lines, long_ = _sort_out(batch, records, done, bad, columns)
+            total, too_long = total + lines, too_long + long_
+        done += len(batch)
     if not total:
         raise InputError(path, "empty file (only blank lines)")
     if len(bad) * 2 > total or not columns.n:
@@ -75,6 +71,24 @@ def read_jsonl(path: Path) -> Run:
 
 
 _BLANK = object()  # a blank line: neither a record nor garbage
+
+
+def _sort_out(batch: list[str], records: list, done: int, bad: list[int], columns: Columns) -> tuple[int, int]:
+    """Gather a batch parsed line by line: blank lines left out, garbage line numbers
+    (counting from `done` lines before the batch) added to `bad`. Returns (non-blank lines,
+    lines over the length limit)."""
+    kept, lines, too_long = [], 0, 0
+    for number, (line, record) in enumerate(zip(batch, records), start=done + 1):
+        if record is _BLANK:
+            continue
+        lines += 1
+        if record is None:
+            bad.append(number)
+            too_long += len(line) > MAX_LINE_CHARS
+        else:
+            kept.append(record)
+    columns.add(flatten_all(kept))
+    return lines, too_long
 
 
 def _parse_batch(lines: list[str]) -> tuple[list, bool]:

@@ -63,35 +63,46 @@ class Columns:
 
     def __init__(self) -> None:
         self.n = 0
-        self.keys: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]] = {}
+        # per key, per batch: (indices holding a number or None for all, numbers,
+        # indices holding a value or None for all, text count, first record, records)
+        self.keys: dict[str, list[tuple]] = {}
 
     def add(self, records: Sequence[dict], flat: bool = False) -> None:
         """Gather one batch of records (in logged order); `flat`: known to hold no nested
-        dict, so only keys needing a strip are flattened."""
+        dict, so only keys needing a strip are flattened (otherwise the caller flattened)."""
         keys = dict.fromkeys(chain.from_iterable(records))
         if flat and not all(type(k) is str and k == k.strip() for k in keys):
-            records, flat = flatten_all(records), False
-        for key in (keys if flat else dict.fromkeys(chain.from_iterable(records))):
+            records = flatten_all(records)
+            keys = dict.fromkeys(chain.from_iterable(records))
+        n = len(records)
+        for key in keys:
             values, present, text, exists = _numbers(list(map(dict.get, records, repeat(key))))
+            dense = values.size == n  # the usual column: a number in every record
             self.keys.setdefault(key, []).append(
-                (np.flatnonzero(present) + self.n, values, np.flatnonzero(exists) + self.n, text))
-        self.n += len(records)
+                (None if dense else np.flatnonzero(present) + self.n, values,
+                 None if dense or exists is present else np.flatnonzero(exists) + self.n, text, self.n, n))
+        self.n += n
 
     def column(self, key: str) -> tuple[np.ndarray, np.ndarray, int]:
         """(record indices, numbers, count of text values) of one key."""
         parts = self.keys.get(key, [])
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0), 0
-        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-                sum(p[3] for p in parts))
+        values = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
+        if values.size == self.n:  # a number in every record (the usual column)
+            return np.arange(self.n), values, sum(p[3] for p in parts)
+        index = [np.arange(p[4], p[4] + p[5]) if p[0] is None else p[0] for p in parts]
+        return np.concatenate(index), values, sum(p[3] for p in parts)
 
     def kinds(self) -> np.ndarray:
         """A record's kind as an id: which metric keys (not counters) it holds a value for."""
         keys = [k for k in self.keys if not is_counter(k)]
         bits = np.zeros((self.n, -(-len(keys) // 64) or 1), np.uint64)
         for i, key in enumerate(keys):
-            for part in self.keys[key]:
-                bits[part[2], i // 64] |= np.uint64(1 << (i % 64))
+            bit = np.uint64(1 << (i % 64))
+            for index, _, exists, _, first, count in self.keys[key]:
+                rows = slice(first, first + count) if index is None else index if exists is None else exists
+                bits[rows, i // 64] |= bit
         return np.unique(bits, axis=0, return_inverse=True)[1].reshape(-1)
 
 
@@ -144,7 +155,7 @@ def _collect(builder: RunBuilder, columns: Columns, axis_key: str | None) -> dic
         if key == axis_key or is_counter(key):
             continue
         index, values, text = columns.column(key)
-        points[key] = _Points(steps[index], values, index, text)
+        points[key] = _Points(steps if index.size == n else steps[index], values, index, text)
     return points
 
 
