@@ -13,9 +13,13 @@ REPS runs, each in a fresh subprocess (peak RSS from os.wait4 of that process):
   * `lossdoctor diagnose --format json` end to end (process wall time) on the 5M-point
     file, the 5M-row CSV and the 1M-line JSONL;
   * start-up: `lossdoctor diagnose examples/healthy/metrics.csv --format json` against
-    `python -c "import pandas"` (10 runs each, median).
+    `python -c "import pandas"` (10 runs each, median);
+  * scale (`--parts scale`, heavy: one run each, one after the other, files written to a
+    temp dir and deleted after; see `big_logs.py`): a 100M-point TensorBoard log (1M steps x
+    100 tags, 5.1 GB) and a 10M-line JSON-lines log diagnosed end to end, and a 1M-row W&B
+    run read (rows/s); each beside its byte floor (reading the file's bytes once).
 
-    .venv/bin/python benchmarks/bench_read.py [--reps 3] [--generate-only]
+    .venv/bin/python benchmarks/bench_read.py [--reps 3] [--generate-only] [--parts scale]
 """
 
 from __future__ import annotations
@@ -218,12 +222,83 @@ def bench_startup(runs: int = 10) -> None:
         print(f"| `{k}` | {_med(res[k], 0) * 1000:.0f} ms | {_med(res[k], 1):.0f} MB | {_med(res[k], 0) / base:.2f}x |")
 
 
+def _floor(path: Path) -> tuple[float, float]:
+    """(wall s, peak RSS MB) of reading the file's bytes once, 64 MB at a time, in a fresh process."""
+    code = (f"import time\nt = time.perf_counter()\nb = bytearray(64 << 20)\n"
+            f"with open({str(path)!r}, 'rb', buffering=0) as f:\n    while f.readinto(b): pass\n"
+            f"print(time.perf_counter() - t)")
+    _, rss, out = run_child([PY, "-c", code])
+    return float(out), rss
+
+
+def _timed(argv: list[str]) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak RSS MB) of one fresh process."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    _, _, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - t, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def bench_scale() -> None:
+    """The three big logs of issue 16, one at a time, each deleted after it is measured."""
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import big_logs
+
+    print("\n| log | size | diagnose wall | CPU (user+sys) | peak RSS | byte floor | target |")
+    print("|---|---|---|---|---|---|---|")
+    work = Path(tempfile.mkdtemp(prefix="lossdoctor-scale-"))
+    try:
+        big_logs.check_events(work)
+        steps, need = 1_000_000, 5.2e9
+        free = shutil.disk_usage(work).free
+        if free < need * 1.2:  # say so, and measure the largest that fits
+            steps = int(steps * free / (need * 1.2))
+            print(f"(only {free / 1e9:.1f} GB free: {steps:,} steps instead of 1,000,000)")
+        jobs = [("tensorboard 100M points (1M steps x 100 tags)", "tb.tfevents",
+                 lambda p: big_logs.write_big_events(p, steps, 100), "< 60 s, < 2 GB"),
+                ("jsonl 10M lines", "metrics.jsonl", lambda p: big_logs.write_big_jsonl(p, 10_000_000), "< 30 s")]
+        for label, name, make, target in jobs:
+            path = work / name
+            make(path)
+            floor, _ = _floor(path)
+            wall, cpu, rss = _timed([LOSSDOCTOR, "diagnose", str(path), "--format", "json", "--fail-on", "never"])
+            print(f"| {label} | {path.stat().st_size / 1e9:.2f} GB | {wall:.1f} s | {cpu:.1f} s | {rss:.0f} MB | "
+                  f"{floor:.2f} s | {target} |", flush=True)
+            path.unlink()
+        if _has("wandb"):
+            _bench_wandb(work, big_logs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench_wandb(work: Path, big_logs) -> None:
+    """A 1M-row W&B run (written by wandb itself, ~2 minutes): rows read per second."""
+    rows = 1_000_000
+    log = big_logs.write_big_wandb(work, rows)
+    floor, _ = _floor(log)
+    code = (f"import time\nfrom lossdoctor.sources import read_run\nt = time.perf_counter()\n"
+            f"r = read_run({str(log)!r})\nprint(time.perf_counter() - t, len(r.series['train/loss']))")
+    _, rss, out = run_child([PY, "-c", code])
+    seconds, n = out.split()
+    wall, cpu, drss = _timed([LOSSDOCTOR, "diagnose", str(log), "--format", "json", "--fail-on", "never"])
+    print(f"| wandb 1M history rows (read_run: {float(seconds):.1f} s = {int(n) / float(seconds) / 1e6:.2f} M rows/s, "
+          f"{rss:.0f} MB) | {log.stat().st_size / 1e9:.2f} GB | {wall:.1f} s | {cpu:.1f} s | {drss:.0f} MB | "
+          f"{floor:.2f} s | >= 1M rows/s |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--generate-only", action="store_true")
-    ap.add_argument("--parts", default="startup,diagnose,reading", help="comma-separated subset")
+    ap.add_argument("--parts", default="startup,diagnose,reading", help="comma-separated subset (or scale)")
     args = ap.parse_args()
+    if args.parts == "scale":
+        print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}")
+        bench_scale()
+        return
     inputs = files()
     if args.generate_only:
         return

@@ -15,7 +15,7 @@ from .engine import Rule, default_rules, evaluate_rules
 from .errors import ConfigError, LossdoctorError, MetricNotFound, NothingToDiagnose
 from .findings import Diagnosis, RunError
 from .frame import Run
-from .roles import ROLE_NAMES, Roles, resolve
+from .roles import ROLE_NAMES, Roles, needed, resolve
 from .sources import RunRef, read_ref, read_run
 
 
@@ -36,7 +36,8 @@ class Settings:
 
 def diagnose_path(path: str | Path, settings: Settings) -> Diagnosis:
     """Read and diagnose one file or run folder; raises LossdoctorError on bad input."""
-    return diagnose_run(read_run(path, settings.verify), settings)
+    # Only the series a role (and so a rule) can use are decoded from big binary logs.
+    return diagnose_run(read_run(path, settings.verify, needed(settings.metrics)), settings)
 
 
 def diagnose_run(run: Run, settings: Settings) -> Diagnosis:
@@ -88,7 +89,7 @@ def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
     """Diagnose one discovered run, named as discovery named it; never raises for the run's data."""
     start = time.perf_counter()
     try:
-        diag = diagnose_run(read_ref(ref, settings.verify), settings)
+        diag = diagnose_run(read_ref(ref, settings.verify, needed(settings.metrics)), settings)
     except ConfigError:
         raise  # a usage problem concerns every run, not this one
     except LossdoctorError as exc:

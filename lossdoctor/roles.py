@@ -9,6 +9,7 @@ contract; `--metric ROLE=NAME` overrides it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -59,9 +60,10 @@ def classify(name: str) -> Metric | None:
 
 
 def _kind(toks: list[str]) -> str:
-    if any(t == "loss" or t.endswith("loss") for t in toks):
+    # `loss scale` (fp16 AMP: Megatron, fairseq `loss_scale`) is a scale, not a loss.
+    if any((t == "loss" or t.endswith("loss")) and toks[i + 1 : i + 2] != ["scale"] for i, t in enumerate(toks)):
         return "loss"
-    if ("grad" in toks and "norm" in toks) or "gradnorm" in toks:
+    if ("grad" in toks and "norm" in toks) or "gradnorm" in toks or "gnorm" in toks:  # fairseq: gnorm
         return "grad_norm"
     if any(re.fullmatch(r"lr\d*", t) for t in toks) or ("learning" in toks and "rate" in toks):
         return "lr"
@@ -113,6 +115,19 @@ def resolve(run: Run, overrides: dict[str, str] | None = None) -> Roles:
         _add_total(roles, usable)
     roles.producer = producer_of(run.series)
     return roles
+
+
+def needed(overrides: dict[str, str] | None = None) -> Callable[[str], bool]:
+    """Which series names a diagnosis can use: those this table gives a role (losses, error
+    metrics, accuracies, learning rate, gradient norm), those naming a producer, and the
+    overrides. Readers of big logs decode only these."""
+    named = set((overrides or {}).values())
+
+    def wanted(name: str) -> bool:
+        metric = classify(name)
+        return (name in named or (metric is not None and metric.kind != "other")
+                or any(p.search(name.strip()) for p in PRODUCERS.values()))
+    return wanted
 
 
 # Naming conventions that identify the tool that wrote a log, where it matters for reading

@@ -174,3 +174,26 @@ def test_mlflow_nested_name_and_specials(tmp_path: Path) -> None:
     values = run.series["train/loss"].values
     assert values[0] == 0.5 and math.isnan(values[1]) and values[2] == math.inf
     assert read_run(metric).series["train/loss"].steps.tolist() == [0, 1, 2]
+
+
+def test_batches_parsed_as_one_array_match_line_by_line(tmp_path):
+    """The batch fast path (one JSON array per batch) reads exactly what line-by-line parsing reads,
+    and a garbage line still costs only a note, wherever it falls."""
+    import lossdoctor.sources.jsonl as jsonl
+
+    lines = [f'{{"step": {i}, "loss": {1 / (i + 1)!r}, "lr": {"NaN" if i == 7 else 0.1}}}' for i in range(50)]
+    lines[20] = '{"step": 20, "loss": [1'  # cut off: on its own, garbage
+    lines[21] = '2], "x": 3}'  # in a joined array, the two would glue into one object
+    f = tmp_path / "m.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    fast = read_run(f)
+    old, jsonl.BATCH_CHARS = jsonl.BATCH_CHARS, 1  # one line per batch: every line parsed on its own
+    try:
+        slow = read_run(f)
+    finally:
+        jsonl.BATCH_CHARS = old
+    assert set(fast.series) == set(slow.series) == {"loss", "lr"}
+    for name in fast.series:
+        np.testing.assert_array_equal(fast.series[name].values, slow.series[name].values)
+        np.testing.assert_array_equal(fast.series[name].steps, slow.series[name].steps)
+    assert fast.notes == slow.notes and "line 21, 22" in fast.notes[0]

@@ -306,3 +306,32 @@ def test_sorted_grouping_alone_matches(path: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(tb_groups, "SCAN_ROUNDS", 0)
     assert_same(read_event_scalars(path), reference(path))
+
+
+def test_only_wanted_tags_are_decoded_the_rest_counted(tmp_path: Path) -> None:
+    # Enough records per tag to be decoded by groups, and a few alone (a second layout).
+    events = [simple(s, 1.7e9 + s, loss=1.0 / (s + 1), lr=0.1, **{f"m{i:02d}": s * i for i in range(5)})
+              for s in range(200)]
+    events += [simple(s, 1.7e9 + s, loss=0.5, other=1.0) for s in (200, 201)]
+    path = write_events(tmp_path, events)
+    full = read_event_scalars(path)
+    counted: dict[str, int] = {}
+    part = read_event_scalars(path, wanted=lambda tag: tag == "loss", counted=counted)
+    assert list(part) == ["loss"]
+    assert_same(part, {"loss": full["loss"]})
+    assert counted == {"lr": 200, **{f"m{i:02d}": 200 for i in range(5)}, "other": 2}
+    run = read_tensorboard(path, wanted=lambda tag: tag in ("loss", "lr"))
+    assert set(run.series) == {"loss", "lr"}
+    assert any("counted, not decoded, 1,002 point(s) of 6 other tag(s)" in n for n in run.notes)
+
+
+def test_diagnosis_decodes_only_what_roles_use(tmp_path: Path) -> None:
+    from lossdoctor.diagnose import Settings, diagnose_path
+
+    events = [simple(s, 1.7e9 + s, train__loss=2.0 / (s + 1), val__loss=2.2 / (s + 1), lr=1e-3,
+                     grad_norm=1.0, **{f"gpu__util{i}": 50.0 for i in range(3)}) for s in range(100)]
+    path = write_events(tmp_path, events)
+    diagnosis = diagnose_path(path, Settings.default())
+    assert diagnosis.points == 4 * 100
+    assert any("3 other tag(s)" in n for n in diagnosis.notes)
+    assert set(diagnosis.metrics.values()) == {"train/loss", "val/loss", "lr", "grad_norm"}

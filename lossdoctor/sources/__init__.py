@@ -9,6 +9,7 @@ naming the file and the problem.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
@@ -40,10 +41,11 @@ def detect_format(path: str | Path) -> str | None:
         return None
 
 
-def read_run(path: str | Path, verify: bool = False) -> Run:
+def read_run(path: str | Path, verify: bool = False, wanted: Callable[[str], bool] | None = None) -> Run:
     """Read one run: a log file, a run folder, `mlflow.db#<run id>`, or a folder holding
-    exactly one run somewhere below. Raises InputError when it cannot."""
-    opts = ReadOptions(verify=verify)
+    exactly one run somewhere below. Raises InputError when it cannot. `wanted(name)`: the
+    series the caller needs (big binary logs decode only those); default every series."""
+    opts = ReadOptions(verify=verify, wanted=wanted)
     check_local(path)
     if split_ref(path) is not None:
         return BY_NAME["mlflow_db"].read(Path(path), opts)
@@ -71,13 +73,13 @@ def read_runs(path: str | Path, verify: bool = False) -> list[Run]:
     return [read_ref(ref, verify) for ref in found.runs]
 
 
-def read_ref(ref: RunRef, verify: bool = False) -> Run:
+def read_ref(ref: RunRef, verify: bool = False, wanted: Callable[[str], bool] | None = None) -> Run:
     """Read one discovered run (an error discovery already knew is raised as it was found)."""
     if ref.error:
         raise InputError(ref.path, ref.error)
     if ref.parts:
-        return read_split_files(ref.path, ref.parts, lambda f: read_run(f, verify))
-    return read_run(ref.path, verify)
+        return read_split_files(ref.path, ref.parts, lambda f: read_run(f, verify, wanted))
+    return read_run(ref.path, verify, wanted)
 
 
 def _read_folder(folder: Path, opts: ReadOptions) -> Run:
@@ -96,7 +98,7 @@ def _only_run(where: Path, found: Discovery, opts: ReadOptions) -> Run:
     if len(found.runs) > 1:
         names = ", ".join(r.name or r.path for r in found.runs[:3]) + (", ..." if len(found.runs) > 3 else "")
         raise InputError(where, f"holds {len(found.runs)} runs ({names}); read them one by one")
-    return read_ref(found.runs[0], opts.verify)
+    return read_ref(found.runs[0], opts.verify, opts.wanted)
 
 
 def no_log_found(where: str | Path, found: Discovery) -> InputError:

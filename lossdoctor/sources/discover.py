@@ -30,7 +30,8 @@ from .runnames import folder_name, run_name
 from .splits import pair_splits, split_key
 
 # A file is opened (its head sniffed) only when its name could be a log's.
-_LOG_NAME = re.compile(r".*\.(csv|tsv|json|jsonl|txt|log|db|sqlite)|.*tfevents.*", re.IGNORECASE | re.DOTALL)
+_LOG_NAME = re.compile(r".*\.(csv|tsv|json|jsonl|txt|log|out|wandb|db|sqlite)|.*tfevents.*",
+                       re.IGNORECASE | re.DOTALL)  # .out: SLURM job output (Megatron, NeMo)
 
 
 @dataclass(frozen=True, order=True)

@@ -33,6 +33,9 @@ class ReadOptions:
     """What a reader may be asked besides the path."""
 
     verify: bool = False  # check every TensorBoard record's data checksum (~0.3 s per 1M points)
+    # The series the caller needs (by name); readers of big binary logs (TensorBoard, W&B)
+    # decode only those and count the rest. None: every series.
+    wanted: Callable[[str], bool] | None = None
 
 
 Reader = Callable[[Path, ReadOptions], Run]
@@ -101,7 +104,33 @@ def _mlflow_db_runs(db: Path) -> tuple[list[tuple[str, str]], int]:
 
 def _tensorboard(path: Path, opts: ReadOptions) -> Run:
     from .tensorboard import read_tensorboard  # protobuf-free, but still the biggest reader
-    return read_tensorboard(path, opts.verify)
+    return read_tensorboard(path, opts.verify, opts.wanted)
+
+
+def _wandb(path: Path, opts: ReadOptions) -> Run:
+    from .wandb import read_wandb
+    return read_wandb(path, opts.verify, opts.wanted)
+
+
+def _plain(module: str, name: str) -> Reader:
+    """A reader that takes only the path, imported from `module` when first used."""
+    def read(path: Path, opts: ReadOptions) -> Run:
+        import importlib
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(path)
+    return read
+
+
+def _text_sniff(module: str, name: str, fmt: str) -> Callable[[Head], bool]:
+    """A format's own text check (`sniff_x(text, path) -> format | None`), imported when first asked."""
+    def detect(h: Head) -> bool:
+        import importlib
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(h.text, h.path) == fmt
+    return detect
+
+
+def _wandb_bytes(h: Head) -> bool:
+    from .wandb_log import is_wandb_log
+    return is_wandb_log(h.data)
 
 
 # --- where a run folder's log is ------------------------------------------------------------
@@ -136,6 +165,23 @@ def _mmengine_scalars(d: Listing) -> str | None:
     return path if "vis_data" in d.dirs and os.path.isfile(path) else None
 
 
+def _wandb_run(d: Listing) -> str | None:
+    """A W&B run folder (`wandb/run-<date>-<id>/`): its `run-<id>.wandb`, or the legacy
+    `wandb-history.jsonl` (read from the folder)."""
+    if any(n.endswith(".wandb") for n in d.files) or "wandb-history.jsonl" in d.files:
+        return d.path
+    legacy = os.path.join(d.path, "files", "wandb-history.jsonl")
+    return d.path if "files" in d.dirs and os.path.isfile(legacy) else None
+
+
+def _wandb_summary(d: Listing) -> str | None:
+    """`files/wandb-summary.json`: the last value of each key, read only when nothing else is there."""
+    for rel in ("wandb-summary.json", os.path.join("files", "wandb-summary.json")):
+        if os.path.isfile(os.path.join(d.path, rel)):
+            return os.path.join(d.path, rel)
+    return None
+
+
 def _has_events(d: Listing) -> bool:
     return any("tfevents" in n for n in d.files)
 
@@ -161,7 +207,16 @@ def _event_folder(d: Listing) -> str | None:
 _ULTRALYTICS_COLUMNS = ("train/box_loss",)
 FORMATS: tuple[LogFormat, ...] = (
     LogFormat("tensorboard", _tensorboard, lambda h: is_tfevents(h.data), binary=True,
-              names=("*tfevents*",), find_in=_event_folder, rank=5, layout="tensorboard"),
+              names=("*tfevents*",), find_in=_event_folder, rank=6, layout="tensorboard"),
+    LogFormat("wandb", _wandb, _wandb_bytes, writer="wandb", binary=True, names=("*.wandb",),
+              find_in=_wandb_run, rank=5, layout="wandb"),
+    LogFormat("wandb_history", _plain("wandb", "read_wandb_history"),
+              _text_sniff("wandb", "sniff_wandb_history", "wandb_history"), writer="wandb"),
+    LogFormat("wandb_summary", _plain("wandb", "read_wandb_summary"),
+              _text_sniff("wandb", "sniff_wandb_history", "wandb_summary"), writer="wandb",
+              find_in=_wandb_summary, rank=98, layout="wandb"),
+    LogFormat("fairseq_log", _plain("fairseq", "read_fairseq"), _text_sniff("fairseq", "sniff_fairseq", "fairseq_log"),
+              writer="fairseq"),
     LogFormat("hf_trainer_state", _hf, lambda h: h.json_kind == "hf_trainer_state", writer="hf_trainer",
               names=("trainer_state.json",), find_in=_trainer_state, rank=1, layout="hf_trainer"),
     LogFormat("jsonl", _jsonl, lambda h: h.json_kind == "jsonl", names=("*.jsonl",), generic=True,
@@ -169,6 +224,11 @@ FORMATS: tuple[LogFormat, ...] = (
     LogFormat("json_records", _json_records, lambda h: h.json_kind == "json_records", generic=True),
     LogFormat("mlflow", _mlflow, lambda h: h.mlflow_metric, writer="mlflow",
               find_in=_mlflow_run, rank=4, layout="mlflow"),
+    LogFormat("megatron_log", _plain("megatron", "read_megatron"),
+              _text_sniff("megatron", "sniff_megatron", "megatron_log"), writer="megatron", names=("*.out",)),
+    LogFormat("step_log", _plain("steplog", "read_step_log"), _text_sniff("steplog", "sniff_step_log", "step_log")),
+    LogFormat("wandb_csv", _plain("wandb_csv", "read_wandb_csv"),
+              _text_sniff("wandb_csv", "sniff_wandb_csv", "wandb_csv"), writer="wandb"),
     LogFormat("ultralytics_csv", _csv("ultralytics_csv"), writer="ultralytics",
               detect=lambda h: "train/box_loss" in h.columns or any(c.startswith("metrics/mAP") for c in h.columns),
               find_in=_named("results.csv"), rank=3, layout="ultralytics"),
@@ -185,8 +245,8 @@ BY_NAME: dict[str, LogFormat] = {f.name: f for f in FORMATS}
 RUN_FORMATS: tuple[LogFormat, ...] = tuple(sorted((f for f in FORMATS if f.find_in), key=lambda f: f.rank))
 # Where a folder can hold a run's log: named in errors that say none was found.
 LOOKED_FOR = ("trainer_state.json (or checkpoint-N/), Lightning metrics.csv, Ultralytics results.csv, "
-              "an MLflow run (meta.yaml + metrics/) or mlflow.db, TensorBoard event files, "
-              "*.csv/*.tsv/*.json/*.jsonl/*.txt/*.log training logs")
+              "an MLflow run (meta.yaml + metrics/) or mlflow.db, a W&B run (run-*.wandb), TensorBoard "
+              "event files, *.csv/*.tsv/*.json/*.jsonl/*.txt/*.log/*.out training logs")
 
 
 def identify(path: Path) -> tuple[LogFormat | None, Head]:

@@ -84,9 +84,13 @@ def _decode_class(buf: Buffer, starts: np.ndarray, idx: np.ndarray, length: int,
 
 
 def _add_group(points: Points, index: np.ndarray, layout: Layout, rows: np.ndarray) -> None:
-    """Pull a group's steps, wall times and values out of its records' bytes."""
+    """Pull a group's steps, wall times and values out of its records' bytes (or only count
+    them, when no tag of the group is wanted)."""
+    if points.count(int(index[0]), layout, index.size):
+        return
     steps, walls = _group_fields(rows, layout)
-    values = [_column(rows, slot.offset, slot.dtype).astype(np.float64) for slot in layout.slots]
+    values = [_column(rows, slot.offset, slot.dtype).astype(np.float64) if points.wants(slot.tag) else None
+              for slot in layout.slots]
     points.add_group(index, layout, steps, walls, values)
 
 

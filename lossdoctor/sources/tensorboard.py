@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,13 @@ from .tfrecord import FrameError, segments
 _ROLE_DIRS = ("train", "validation", "val", "eval")
 
 
-def read_event_scalars(path: Path, verify: bool = False, notes: list[str] | None = None) -> Scalars:
-    """tag -> (steps int64, wall_times float64, values float64), in file order, every point (NaN/Inf kept)."""
+def read_event_scalars(path: Path, verify: bool = False, notes: list[str] | None = None,
+                       wanted: Callable[[str], bool] | None = None,
+                       counted: dict[str, int] | None = None) -> Scalars:
+    """tag -> (steps int64, wall_times float64, values float64), in file order, every point (NaN/Inf kept).
+    With `wanted`, only the tags it accepts are decoded; the points of the others are added to `counted`."""
     path = Path(path)
-    points = Points()
+    points = Points(wanted)
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -42,18 +46,26 @@ def read_event_scalars(path: Path, verify: bool = False, notes: list[str] | None
         raise InputError(path, (e.strerror or str(e)).lower()) from None
     except (FrameError, WireError) as e:
         raise InputError(path, str(e)) from None
+    if counted is not None:
+        for tag, n in points.not_decoded().items():
+            counted[tag] = counted.get(tag, 0) + n
     return points.result()
 
 
-def read_tensorboard(path: Path, verify: bool = False) -> Run:
-    """One event file OR a run folder (recursive) -> Run(format='tensorboard')."""
+def read_tensorboard(path: Path, verify: bool = False, wanted: Callable[[str], bool] | None = None) -> Run:
+    """One event file OR a run folder (recursive) -> Run(format='tensorboard'). `wanted(tag)`:
+    decode this tag's values (default: every tag); the others are counted, and a note says so."""
     path = Path(path)
     run = Run(str(path), "tensorboard")
     streams = {"": [path]} if path.is_file() else _streams(path)
     if not streams:
         raise InputError(path, "no TensorBoard event files (names containing 'tfevents') in this folder")
     failed: list[InputError] = []
-    read = {sub: _read_stream(path, files, verify, run.notes, failed) for sub, files in streams.items()}
+    counted: dict[str, int] = {}
+    read = {sub: _read_stream(path, files, verify, run.notes, failed, wanted, counted) for sub, files in streams.items()}
+    if counted:
+        run.notes.append(f"decoded the {len({t for s in read.values() for t in s})} tag(s) the diagnosis uses; "
+                         f"counted, not decoded, {sum(counted.values()):,} point(s) of {len(counted)} other tag(s)")
     if failed and not any(read.values()):
         raise failed[0]  # nothing readable: say why the first file is not
     for (sub, tag), name in _series_names(read).items():
@@ -75,8 +87,8 @@ def _streams(root: Path) -> dict[str, list[Path]]:
     return dict(found)
 
 
-def _read_stream(root: Path, files: list[Path], verify: bool, notes: list[str],
-                 failed: list[InputError]) -> Scalars:
+def _read_stream(root: Path, files: list[Path], verify: bool, notes: list[str], failed: list[InputError],
+                 wanted: Callable[[str], bool] | None = None, counted: dict[str, int] | None = None) -> Scalars:
     """The files of one folder as one stream: ordered by their first wall time, concatenated.
 
     In a folder, an unreadable event file (a zero-byte file from a run killed at start, a
@@ -87,7 +99,7 @@ def _read_stream(root: Path, files: list[Path], verify: bool, notes: list[str],
         file_notes: list[str] = []
         label = f.name if f == root else f.relative_to(root).as_posix()
         try:
-            scalars = read_event_scalars(f, verify, file_notes)
+            scalars = read_event_scalars(f, verify, file_notes, _prefixed(wanted, root, f), counted)
         except InputError as e:
             if f == root:
                 raise
@@ -103,6 +115,18 @@ def _read_stream(root: Path, files: list[Path], verify: bool, notes: list[str],
         for tag, arrays in scalars.items():
             merged[tag].append(arrays)
     return {tag: tuple(np.concatenate(col) for col in zip(*chunks)) for tag, chunks in merged.items()}
+
+
+def _prefixed(wanted: Callable[[str], bool] | None, root: Path, f: Path) -> Callable[[str], bool] | None:
+    """`wanted` asked about the series name a tag will get: Keras' train/validation
+    subfolders name their tags (`validation/epoch_loss`), so the subfolder is asked too."""
+    if wanted is None or f == root:
+        return wanted
+    sub = f.parent.relative_to(root).as_posix().strip(".")
+    if not sub:
+        return wanted
+    role = sub.rsplit("/", 1)[-1]
+    return lambda tag: wanted(tag) or wanted(f"{role}/{tag}") or wanted(f"{sub}/{tag}")
 
 
 def _series_names(read: dict[str, Scalars]) -> dict[tuple[str, str], str]:

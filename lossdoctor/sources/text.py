@@ -79,4 +79,4 @@ def read_text(path: Path, notes: list[str] | None = None) -> str:
     if looks_binary(data[:HEAD_BYTES]):
         raise InputError(path, "not a text log (binary content)")
     text = decode(data, notes)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
