@@ -7,7 +7,9 @@ record instead, so a batch goes on past a bad run.
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,13 +90,20 @@ def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
     """Diagnose one discovered run, named as discovery named it; never raises for the run's data."""
     start = time.perf_counter()
     try:
-        diag = diagnose_run(read_ref(ref, settings.verify), settings)
+        diag = diagnose_found(ref, settings)
     except ConfigError:
         raise  # a usage problem concerns every run, not this one
     except LossdoctorError as exc:
         diag = Diagnosis(ref.path, error=RunError(exc.kind, exc.message))
-    diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
+        diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
     diag.seconds = time.perf_counter() - start
+    return diag
+
+
+def diagnose_found(ref: RunRef, settings: Settings) -> Diagnosis:
+    """Read and diagnose one discovered run, named as discovery named it; raises LossdoctorError."""
+    diag = diagnose_run(read_ref(ref, settings.verify), settings)
+    diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
     return diag
 
 
@@ -107,3 +116,16 @@ def _check_overrides(run: Run, metrics: dict[str, str]) -> None:
             # The mapping may come from --metric or from a config file's `metrics:`.
             raise MetricNotFound(run.path, f"metric role {role}={name}: no series named "
                                     f"'{name}' (it has: {', '.join(sorted(run.series)[:8])})")
+
+
+class _CallableModule(types.ModuleType):
+    """`lossdoctor.diagnose(path)` is the API's function, but `lossdoctor.diagnose` is also this
+    module's name: once the module is imported, Python binds the name to the module. Making
+    the module callable keeps `lossdoctor.diagnose(...)` the API whichever was imported first."""
+
+    def __call__(self, path_or_run: object, config: object = None) -> Diagnosis:
+        from .api import diagnose
+        return diagnose(path_or_run, config)  # type: ignore[arg-type]
+
+
+sys.modules[__name__].__class__ = _CallableModule
