@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - said to the user who imports this modu
 
 
 class LossDoctor(keras.callbacks.Callback):
-    """Diagnose the run every `every` batches (default: within a 0.5% time budget); print
+    """Diagnose the run every `every` batches (default: within a 0.25% time budget); print
     new and resolved findings; with `stop_on` ("error", "warning", rule ids) stop training
     at the first finding that matches; `verbose`: 0 silent, 1 warnings and errors, 2 info
     findings too. `findings` / `diagnosis` hold the last judgement,

@@ -52,7 +52,7 @@ class _Collector(Logger):
 
 
 class LossDoctor(pl.Callback):
-    """Diagnose the run every `every` steps (default: within a 0.5% time budget); log new and
+    """Diagnose the run every `every` steps (default: within a 0.25% time budget); log new and
     resolved findings; with `stop_on` ("error", "warning", rule ids) stop training at the
     first finding that matches. `findings` / `diagnosis` hold the last judgement,
     `stopped_at` the global step at which it stopped training (None if it did not)."""

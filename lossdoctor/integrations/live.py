@@ -11,10 +11,10 @@ since the last one (`watch.tracker`). `stop_for(changes)` names the new finding 
 How often to judge: every `every` steps when given. By default (`every=None`) the
 callback keeps its own cost under `budget` of the training's wall time: a judgement
 that took d seconds is followed by the next one no sooner than d / budget seconds later
-(0.5% by default, so that with the per-step recording, a few microseconds, the overhead
-stays under 1% of the step time whatever the model; see benchmarks/bench_watch.py). A
-NaN is then seen within d / budget seconds of training (about a second for a run of a
-few thousand points). Frameworks that train on several processes must decide to stop
+(0.25% by default: with the per-step recording, about 2 us, the overhead stays under 1%
+of the step time even for a model whose step takes a millisecond or two; see
+benchmarks/bench_watch.py). A NaN is then seen within d / budget seconds of training:
+a judgement takes 1-3 ms up to a few thousand points, so within about a second. Frameworks that train on several processes must decide to stop
 together, so they judge every `every` steps, a count all processes agree on.
 """
 
@@ -32,7 +32,7 @@ from ..frame import Run, make_series
 from ..sources.columns import is_counter
 from ..watch.tracker import Changes, Tracker
 
-BUDGET = 0.005  # share of the wall time the judgements may take when `every` is not given
+BUDGET = 0.0025  # share of the wall time the judgements may take when `every` is not given
 FIRST_AFTER = 8  # steps recorded before the first judgement: the rules need that many points
 DISTRIBUTED_EVERY = 100  # steps between judgements when several processes must agree
 
@@ -80,6 +80,7 @@ class LiveJudge:
         self.judged_at: float | None = None  # the step of the last judgement
         self.judgements: list[tuple[float, frozenset[str]]] = []  # (step, rules found) of each one
         self._next_time = 0.0
+        self._counters: set[str] = set()  # keys that are the axis (epoch, step), not metrics
         self._recorded = 0  # log calls recorded
         self._judged_records = -1  # ... when the last judgement was made
 
@@ -87,13 +88,19 @@ class LiveJudge:
         """Keep the numbers of one log call (counters such as `epoch` are the axis, not metrics)."""
         if not logs:
             return
+        points = self.points
         for key, value in logs.items():
             number = as_float(value)
-            if number is None or is_counter(key):
+            if number is None:
                 continue
-            steps, values = self.points.setdefault(key, ([], []))
-            steps.append(step)
-            values.append(number)
+            series = points.get(key)
+            if series is None:
+                if key in self._counters or is_counter(key):
+                    self._counters.add(key)
+                    continue
+                series = points[key] = ([], [])
+            series[0].append(step)
+            series[1].append(number)
         self._recorded += 1
 
     def due(self, step: float) -> bool:

@@ -29,7 +29,7 @@ _log = hf_logging.get_logger("transformers.trainer")
 
 
 class LossDoctorCallback(TrainerCallback):
-    """Diagnose the run at log events (every `every` steps, default: within a 0.5% time
+    """Diagnose the run at log events (every `every` steps, default: within a 0.25% time
     budget); log new and resolved findings; with `stop_on` ("error", "warning", rule ids)
     stop training at the first finding that matches. `findings` / `diagnosis` hold the last
     judgement, `stopped_at` the global step at which it stopped training (None if not)."""
