@@ -18,6 +18,7 @@ from . import __version__
 from .commands import audit as audit_command
 from .commands import diagnose as diagnose_command
 from .commands import rules as rules_command
+from .commands import watch as watch_command
 from .commands import explain as explain_command
 from .commands.common import View
 from .completion import complete_fail_on, complete_knowledge, complete_rule_ids
@@ -159,6 +160,40 @@ def audit(roots: tuple[Path, ...], fmt: str, fail_on: str | None, sort: str, onl
                                       only, min_severity, follow_symlinks, config,
                                       _view(quiet, verbose, color, output))
     sys.exit(guarded(debug, lambda: audit_command.run_audit(opts, output)))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True, metavar="SECONDS",
+              help="Read what is new and judge again this often.")
+@click.option("--format", "fmt", type=click.Choice(watch_command.WATCH_FORMATS), default="text", show_default=True,
+              help="text: a line per finding, then the report; jsonl: one JSON event per line.")
+@click.option("--fail-on", default=None, metavar="SEVERITY|RULES", shell_complete=complete_fail_on,
+              help="Stop with exit 1 at the first finding at/above this severity or of these rule ids.  "
+                   "[default: error, or the config's fail-on]")
+@click.option("--exec", "exec_cmd", default=None, metavar="CMD",
+              help="Run CMD (no shell) at a finding that fails the gate: the finding as JSON on its "
+                   "stdin and in LOSSDOCTOR_RULE, LOSSDOCTOR_STEP, ... environment variables.")
+@click.option("--keep-going", is_flag=True,
+              help="Do not stop at the gate: run --exec at each failing finding and go on (exit 1 at the end).")
+@click.option("--idle-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Stop when no log has changed for this long (exit as diagnose would).")
+@_run_options
+@_view_options
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def watch(path: str, interval: float, fmt: str, fail_on: str | None, exec_cmd: str | None, keep_going: bool,
+          idle_timeout: float | None, metrics: tuple[str, ...], ignore: tuple[str, ...],
+          rule_paths: tuple[Path, ...], output, config: Path | None, quiet: int, verbose: int,
+          color: bool | None, debug: bool) -> None:
+    """Follow a run while it is written (TensorBoard, CSV, JSON lines, trainer_state.json, MLflow;
+    a folder whose runs appear later): report each finding once when it appears and when it
+    resolves, stop at the first one that fails the gate, Ctrl-C for the final diagnosis."""
+    from .watch.session import WatchOptions
+
+    opts = WatchOptions(path, interval, idle_timeout, keep_going, verbose - quiet)
+    args = watch_command.WatchArgs(opts, fmt, fail_on, metrics, ignore, rule_paths, config, exec_cmd,
+                                   _view(quiet, verbose, color, output))
+    sys.exit(guarded(debug, lambda: watch_command.watch(args, output)))
 
 
 def _config_options(fn: Callable) -> Callable:

@@ -7,7 +7,9 @@ record instead, so a batch goes on past a bad run.
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,15 +42,15 @@ def diagnose_path(path: str | Path, settings: Settings) -> Diagnosis:
     return diagnose_run(read_run(path, settings.verify, needed(settings.metrics)), settings)
 
 
-def diagnose_run(run: Run, settings: Settings) -> Diagnosis:
-    """Diagnose an already-read run."""
+def diagnose_run(run: Run, settings: Settings, in_progress: bool = False) -> Diagnosis:
+    """Diagnose an already-read run (`in_progress`: still being written; whole-run rules wait)."""
     _check_overrides(run, settings.metrics)
     roles = resolve(run, settings.metrics)
     if not roles.losses:
         names = ", ".join(sorted(run.series)[:8]) or "none"
         raise NothingToDiagnose(run.path, f"no loss series found (metrics: {names}); "
                                 "name one with --metric train_loss=NAME")
-    rules = [r for r in settings.rules if r.id not in settings.ignore]
+    rules = [r for r in settings.rules if r.id not in settings.ignore and not (in_progress and r.whole_run)]
     findings = evaluate_rules(run, roles, rules)
     known = {**run.series, **roles.derived}
     _, train, val = roles.pairs[0] if roles.pairs else (None, None, None)
@@ -89,13 +91,20 @@ def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
     """Diagnose one discovered run, named as discovery named it; never raises for the run's data."""
     start = time.perf_counter()
     try:
-        diag = diagnose_run(read_ref(ref, settings.verify, needed(settings.metrics)), settings)
+        diag = diagnose_found(ref, settings)
     except ConfigError:
         raise  # a usage problem concerns every run, not this one
     except LossdoctorError as exc:
         diag = Diagnosis(ref.path, error=RunError(exc.kind, exc.message))
-    diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
+        diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
     diag.seconds = time.perf_counter() - start
+    return diag
+
+
+def diagnose_found(ref: RunRef, settings: Settings) -> Diagnosis:
+    """Read and diagnose one discovered run, named as discovery named it; raises LossdoctorError."""
+    diag = diagnose_run(read_ref(ref, settings.verify, needed(settings.metrics)), settings)
+    diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
     return diag
 
 
@@ -108,3 +117,16 @@ def _check_overrides(run: Run, metrics: dict[str, str]) -> None:
             # The mapping may come from --metric or from a config file's `metrics:`.
             raise MetricNotFound(run.path, f"metric role {role}={name}: no series named "
                                     f"'{name}' (it has: {', '.join(sorted(run.series)[:8])})")
+
+
+class _CallableModule(types.ModuleType):
+    """`lossdoctor.diagnose(path)` is the API's function, but `lossdoctor.diagnose` is also this
+    module's name: once the module is imported, Python binds the name to the module. Making
+    the module callable keeps `lossdoctor.diagnose(...)` the API whichever was imported first."""
+
+    def __call__(self, path_or_run: object, config: object = None) -> Diagnosis:
+        from .api import diagnose
+        return diagnose(path_or_run, config)  # type: ignore[arg-type]
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -35,6 +35,19 @@ class InputError(PathError):
     kind = "input"
 
 
+class ManyRuns(PathError):
+    """`lossdoctor.diagnose(path)` on a path that holds several runs: `runs` names them
+    (`lossdoctor.diagnose_all` diagnoses each)."""
+
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+    def __init__(self, path: object, runs: list[str]) -> None:
+        self.runs = runs
+        shown = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
+        super().__init__(path, f"holds {len(runs)} runs ({shown}); use lossdoctor.diagnose_all")
+
+
 class NothingToDiagnose(PathError):
     """The log was read but holds no loss series."""
 

@@ -9,8 +9,12 @@ step are all kept, spread in logged order across that step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported by the caller that has a frame, never here
+    import pandas as pd
 
 AXES = ("step", "epoch", "row")
 
@@ -58,6 +62,63 @@ class Run:
         """Add a series; empty ones are dropped (a column with no values is not a metric)."""
         if series is not None and len(series):
             self.series[series.name] = series
+
+    @classmethod
+    def from_frame(cls, frame: "pd.DataFrame", step: str | None = "step", *,
+                   missing: Literal["na", "nan"] = "na", name: str = "<frame>") -> "Run":
+        """A run from a pandas DataFrame of metrics: every numeric column is a series.
+
+        The x-axis is the column named `step` when the frame has one, else the frame's index
+        (a RangeIndex numbers the rows). Which cells mean "not logged on this row": with
+        `missing="na"` (the default) only None / pd.NA, so a NaN or Inf is a logged value (a
+        NaN loss is found); with `missing="nan"` every NaN too, for sparse frames where NaN
+        fills the rows a metric was not logged on (W&B `run.history()`, `pd.read_csv` of a
+        Lightning metrics.csv). pandas itself stores None as NaN in a float column: give
+        such a column a nullable dtype ("Float64") or pass missing="nan".
+        """
+        if missing not in ("na", "nan"):
+            raise ValueError(f"missing={missing!r}: expected 'na' or 'nan'")
+        run = cls(name, "dataframe")
+        if step is not None and step in frame.columns:
+            steps, axis, skip = _numbers(frame[step]), "epoch" if step == "epoch" else "step", step
+        else:
+            steps, axis, skip = _numbers(frame.index.to_series()), "step", None
+        for column in frame.columns:
+            values = _numbers(frame[column]) if column != skip else None
+            if values is None:
+                continue  # text, dates, the axis itself
+            logged = ~_not_logged(frame[column], missing)
+            run.add(make_series(str(column), steps[logged], values[logged], axis, run.notes))
+        return run
+
+
+def _numbers(column: Any) -> np.ndarray | None:
+    """A frame column as float64 (None when it is not numeric: text, dates, objects)."""
+    kind = getattr(column.dtype, "kind", "O")
+    if kind == "b" or kind not in "iufO":
+        return None
+    if kind == "O":
+        try:
+            return np.array([np.nan if v is None or v is _na() else float(v) for v in column], np.float64)
+        except (TypeError, ValueError):
+            return None
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _na() -> Any:
+    import pandas as pd  # the caller has a frame: pandas is loaded already
+    return pd.NA
+
+
+def _not_logged(column: Any, missing: str) -> np.ndarray:
+    """Cells that hold no value: None / pd.NA (and, with missing="nan", NaN as well)."""
+    if missing == "nan":
+        return column.isna().to_numpy()
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":
+        return np.zeros(len(column), dtype=bool)  # a numpy column cannot hold pd.NA: every NaN is a value
+    if column.dtype.kind != "O":  # pandas' nullable Float64 / Int64: their NA cells
+        return column.isna().to_numpy()
+    return np.array([v is None or v is _na() for v in column.astype(object)], dtype=bool)
 
 
 def make_series(

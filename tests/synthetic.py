@@ -77,6 +77,14 @@ def diverge(d: Path) -> Path:
     return keras_csv(d / "diverge" / "training_log.csv", loss, val)
 
 
+def diverge_first_step(d: Path) -> Path:
+    """A rate that blows the model up in its first step: ln(16) at step 0, ~3e4 from then on
+    (the HF Trainer at lr=30 on a 16-token model, the callbacks' test, logs this shape)."""
+    loss = 3e4 * _noise(EPOCHS, 0.3, 17)
+    loss[0] = 2.77
+    return keras_csv(d / "diverge_first_step" / "training_log.csv", loss)
+
+
 def nan(d: Path) -> Path:
     loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 9)
     loss[41:] = np.nan
@@ -110,7 +118,8 @@ def hf_clean(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "overfit": overfit, "diverge": diverge, "nan": nan,
+    "healthy": healthy, "slow": slow, "overfit": overfit, "diverge": diverge,
+    "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
     "hf_clean": hf_clean,
 }

@@ -129,12 +129,12 @@ def test_batch_keeps_going_past_a_bad_run(tmp_path: Path) -> None:
 
 
 def test_internal_errors_are_one_line_without_debug(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lossdoctor.commands.diagnose as commands
+    import lossdoctor.api as api  # the command diagnoses through the Python API
 
     def boom(*_a, **_k):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(commands, "diagnose_ref", boom)
+    monkeypatch.setattr(api, "diagnose_ref", boom)
     code, _, err = invoke("diagnose", str(EXAMPLES / "healthy"))
     assert code == ExitCode.INTERNAL and "Traceback" not in err and "kaboom" in err
     code, _, err = invoke("diagnose", str(EXAMPLES / "healthy"), "--debug")

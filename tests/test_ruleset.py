@@ -99,3 +99,12 @@ def test_unknown_key_and_bad_severity(tmp_path: Path) -> None:
         load_rule_file(write(tmp_path, BASE + "sevrity: x\nwhen: {has: {slot: val_loss}}\n"))
     with pytest.raises(ConfigError, match="severity: unknown severity 'fatal'"):
         load_rule_file(write(tmp_path, BASE.replace("warning", "fatal") + "when: {has: {slot: val_loss}}\n"))
+
+
+def test_whole_run_is_a_boolean_and_marks_the_course_rules(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="whole_run: expected true or false"):
+        load_rule_file(write(tmp_path, BASE + "whole_run: sometimes\nwhen: {has: {slot: val_loss}}\n"))
+    whole = {r.id for r in default_rules() if r.whole_run}
+    # the readings of a run's whole course wait for its end; events are judged as they happen
+    assert {"lr_too_low", "underfitting", "plateau", "still_improving"} <= whole
+    assert not whole & {"nan_loss", "divergence", "loss_spike", "overfitting"}

@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TextIO
 
+from ..api import diagnose_each
 from ..diagnose import Settings, diagnose_ref
 from ..exitcodes import ExitCode
-from ..findings import Diagnosis, RunError
+from ..findings import Diagnosis
 from ..report import pick
 from ..report.escape import text as safe
-from ..sources import RunRef, discover, no_log_found
+from ..sources import RunRef
 from .common import FailOn, View, draw_picture, exit_code, resolve
 
 STDIN = "-"
@@ -59,10 +60,7 @@ def diagnose_arg(arg: str, settings: Settings, stdin_file: str | None = None) ->
         diag = diagnose_ref(RunRef(stdin_file, "stdin", "<stdin>"), settings)
         diag.path = "<stdin>"
         return [diag]
-    found = discover([arg])
-    if not found.runs:
-        return [Diagnosis(arg, error=RunError("input", no_log_found(arg, found).message), name=arg)]
-    return [diagnose_ref(ref, settings) for ref in found.runs]
+    return diagnose_each(arg, settings)  # the Python API's lossdoctor.diagnose_all
 
 
 @contextmanager

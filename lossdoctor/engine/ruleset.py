@@ -25,7 +25,7 @@ from .conditions import Node, bind, parse_when
 from .template import check_template
 
 RULE_KEYS = {"id", "title", "severity", "for_each", "when", "message", "remedies",
-             "params", "metadata", "description", "aliases"}
+             "params", "metadata", "description", "aliases", "whole_run"}
 REQUIRED = ("id", "title", "severity", "when", "message", "remedies")
 # main: the run's main train/val pair; pair: every train/val pair (main, then each loss
 # term); series: every loss series and the gradient norm on its own.
@@ -57,6 +57,10 @@ class Rule:
     tags: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     source: str = ""
+    # A reading of the whole course of training (too slow, underfit, plateaued): on a run still
+    # being written (watch, the callbacks) every prefix looks slow and unfinished, so such a
+    # rule waits for the run to end.
+    whole_run: bool = False
 
     def with_overrides(self, severity: Severity | None, params: dict[str, Any]) -> "Rule":
         """A copy with a project's severity and threshold overrides (already validated)."""
@@ -130,12 +134,16 @@ def parse_rule(raw: Any, where: str, index: int | None = None,
     remedies = check(_remedies, raw["remedies"], label) if "remedies" in raw else None
     meta = check(_metadata, raw.get("metadata") or {}, label)
     aliases = check(_names, raw.get("aliases", []), f"{label}: aliases")
+    whole_run = raw.get("whole_run", False)
+    if not isinstance(whole_run, bool):
+        problems.append(f"{label}: whole_run: expected true or false, got {whole_run!r}")
     if len(problems) > before:
         return None
     return Rule(
         id=rid, title=title, severity=severity, when=when, messages=messages, remedies=remedies,
         params=params, for_each=for_each, description=str(raw.get("description", "")).strip(),
         knowledge=meta["knowledge"], tags=meta["tags"], aliases=aliases, source=where,
+        whole_run=whole_run,
     )
 
 

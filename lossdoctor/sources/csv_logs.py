@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +205,23 @@ def _header(frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
 
 def _add_columns(builder: RunBuilder, names: list[str], rows: int, cells: Cells) -> None:
     """Add one series per numeric column, over the axis the table provides."""
+    for name, steps, values, axis in table_points(names, rows, cells, builder.notes):
+        builder.add(name, steps, values, axis)
+
+
+def parse_rows(path: Path, body: str, shape: TableShape) -> tuple[list[str], int, Cells]:
+    """(names, rows, cells) of a table body that starts at its header line (`watch` parses the
+    new lines of a growing table this way, after the header it remembered)."""
+    fast = _fast_columns(body, shape)
+    if fast is None:
+        names, rows = _header(_load(path, body, shape))
+        fast = names, len(rows), lambda j: numeric_cells(rows.iloc[:, j])
+    return fast
+
+
+def table_points(names: list[str], rows: int, cells: Cells,
+                 notes: list[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray, str]]:
+    """(name, steps, values, axis) per numeric column, over the axis the table provides."""
     axis_key, axis = choose_axis(n for n in names if n)
     steps = np.arange(rows, dtype=np.float64)
     if axis_key is not None:
@@ -218,8 +235,8 @@ def _add_columns(builder: RunBuilder, names: list[str], rows: int, cells: Cells)
         values, present, junk = cells(j)
         if junk > present.sum():
             if looks_like_metric(name):
-                builder.notes.append(f"{name}: holds text, not numbers; column skipped")
+                notes.append(f"{name}: holds text, not numbers; column skipped")
             continue
         if junk:
-            builder.notes.append(f"{name}: {junk} non-numeric cell(s) skipped")
-        builder.add(name, steps[present], values[present], axis)
+            notes.append(f"{name}: {junk} non-numeric cell(s) skipped")
+        yield name, steps[present], values[present], axis

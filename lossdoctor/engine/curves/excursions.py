@@ -92,11 +92,14 @@ def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
     yf = y[idx]
     w = odd(points_for(steps[idx], LEVEL_SHARE, least=5))
     s = medians.centred(yf, w)
-    floor = np.minimum.accumulate(s)
+    # The running minimum starts at the first logged point: the truncated medians of the first
+    # half-window already stand on a climb that began at the second point (a rate that blows the
+    # model up in its first step), which a floor of medians alone would take for the baseline.
+    floor = np.minimum.accumulate(np.concatenate((yf[:1], s)))[1:]
     sigma = 1.2533 * max(point_noise(yf), 0.01) / np.sqrt(w)
     band = max(MIN_FACTOR, SIGMAS * sigma)
     above = (s - floor) >= band
-    above[: w // 2] = False  # the first half-window rests on a truncated median
+    above[0] = False  # the first point is the floor's anchor, not part of a climb
     events = []
     for run in _runs(np.flatnonzero(above)):
         start = int(run[0])

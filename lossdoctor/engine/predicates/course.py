@@ -36,7 +36,8 @@ def no_gain(subj: Subject, slot: Slot, max_gain: Annotated[Fraction, "of the ini
     sh = readings.shape(subj, slot)
     if sh is None or sh.gain >= max_gain:
         return None
-    return {**_named(subj, slot), "start": sh.start, "final": sh.end, "gain": sh.gain}
+    # a curve that only rose has a negative gain: "never below its start" is then 0%
+    return {**_named(subj, slot), "start": sh.start, "final": sh.end, "gain": max(sh.gain, 0.0)}
 
 
 def gained(subj: Subject, slot: Slot, min_gain: Annotated[Fraction, "of the initial loss"] = 0.05) -> Evidence | None:
