@@ -48,6 +48,9 @@ class Finding:
     evidence: dict[str, Any] = field(compare=False, default_factory=dict)
     remedies: tuple[str, ...] = field(compare=False, default=())
     knowledge: tuple[str, ...] = field(compare=False, default=())
+    # The finding in a few words ("val_loss is NaN/Inf from step 417"): one entry of a story's
+    # timeline when the same event shows in several series.
+    summary: str = field(compare=False, default="")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a finding (version 1 of the output schema)."""
@@ -56,6 +59,7 @@ class Finding:
             "severity": self.severity.label,
             "title": self.title,
             "message": self.message,
+            "summary": self.summary,
             "metric": self.metric,
             "step": json_step(self.step),
             "end_step": json_step(self.end_step),

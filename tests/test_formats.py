@@ -119,9 +119,9 @@ def test_github_escapes_message_and_properties() -> None:
     out = io.StringIO()
     render_github([diag], out, RenderOptions())
     lines = out.getvalue().splitlines()
-    assert [ANNOTATION.match(line)[1] for line in lines] == ["notice", "warning", "error"]
+    assert [ANNOTATION.match(line)[1] for line in lines] == ["error", "warning", "notice"]  # worst first
     # The CR LF inside the message is data: shown as \r\n, never a line of its own.
-    assert lines[0] == ("::notice file=runs/a%2Cb%3Ac.csv,title=r_info%3A 50%25%2C a%3Ab::"
+    assert lines[2] == ("::notice file=runs/a%2Cb%3Ac.csv,title=r_info%3A 50%25%2C a%3Ab::"
                         "100%25 sure\\r\\nnext: step (loss, step 10)%0AWhat to do:%0A- do this%0A"
                         "(more: lossdoctor rules show r_info · lossdoctor explain P1)")
 

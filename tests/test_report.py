@@ -274,7 +274,8 @@ def test_quiet_and_verbose() -> None:
     _, normal, _ = invoke("diagnose", str(EXAMPLES / "nan"), "--format", "plain", "--fail-on", "never")
     _, quiet, _ = invoke("diagnose", str(EXAMPLES / "nan"), "-q", "--format", "plain", "--fail-on", "never")
     _, loud, _ = invoke("diagnose", str(EXAMPLES / "nan"), "-v", "--format", "plain", "--fail-on", "never")
-    assert len(quiet.splitlines()) == 3 + 6 and "What to do" not in quiet
+    # one line per story: the NaN in 5 series is one, the unscaled loss another
+    assert len(quiet.splitlines()) == 3 + 2 and "What to do" not in quiet
     assert "… 2 more remedies (-v shows all)" in normal and "more remedies" not in loud
     assert "For recurrent models use an LSTM/GRU" in loud and "evidence: " in loud
     assert len(quiet.splitlines()) < len(normal.splitlines()) < len(loud.splitlines())
@@ -354,3 +355,36 @@ def test_a_metric_naming_a_missing_series_is_a_usage_error() -> None:
 def test_output_short_option(tmp_path: Path) -> None:
     code, out, _ = invoke("diagnose", str(EXAMPLES / "healthy"), "-o", str(tmp_path / "r.txt"), "--format", "plain")
     assert code == 0 and out == "" and "verdict: healthy" in (tmp_path / "r.txt").read_text(encoding="utf-8")
+
+
+def test_one_event_in_several_series_is_one_story_with_its_remedies_once() -> None:
+    """examples/nan: five loss terms turn NaN at step 218: one block naming the other four."""
+    _, out, _ = invoke("diagnose", str(EXAMPLES / "nan"), "--format", "plain", "--fail-on", "never")
+    assert out.count("ERROR   nan_loss") == 1 and "(5 series, from step 218)" in out
+    assert "The same in: Conductor_Copper_loss, Dielectric_Air_loss," in out
+    assert out.count("Restart from the last checkpoint before step 218") == 1
+    assert "verdict: ERROR — mean_loss is NaN from step 218 (and in 4 more series)  1 error · 1 info" in out
+    _, md, _ = invoke("diagnose", str(EXAMPLES / "nan"), "--format", "markdown", "--fail-on", "never")
+    assert md.count("#### `nan_loss`") == 1 and "**The same in:**" in md
+    _, js, _ = invoke("diagnose", str(EXAMPLES / "nan"), "--format", "json", "--fail-on", "never")
+    # the findings themselves stay one per series: the gate, JSON and JUnit see each
+    assert [f["rule"] for f in json.loads(js)["runs"][0]["findings"]].count("nan_loss") == 5
+
+
+def test_a_climb_that_ends_in_nan_is_one_story_with_a_timeline() -> None:
+    from lossdoctor.findings import Diagnosis, Finding, Severity
+    from lossdoctor.report.stories import stories
+
+    def f(rule: str, metric: str, step: float, summary: str) -> Finding:
+        return Finding((-3, step), rule, Severity.ERROR, rule, "m", metric, step, None, {}, ("r",), (), summary)
+
+    diag = Diagnosis("x", metrics={"train_loss": "loss", "val_loss": "val"}, findings=[
+        f("nan_loss", "val", 417, "val is NaN from step 417"), f("divergence", "loss", 401, "loss climbs"),
+        f("nan_loss", "loss", 410, "loss is Inf from step 410")])
+    (story,) = stories(diag)
+    assert story.lead.rule == "divergence" and story.rules == ("divergence", "nan_loss")
+    assert [e.summary for e in story.timeline] == ["loss climbs", "loss is Inf from step 410", "val is NaN from step 417"]
+    assert story.remedies == ("r",)
+    # a NaN *before* the climb is its own story
+    early = Diagnosis("x", findings=[f("nan_loss", "val", 100, "s"), f("divergence", "loss", 401, "s")])
+    assert len(stories(early)) == 2

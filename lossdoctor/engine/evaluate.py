@@ -68,9 +68,16 @@ def make_finding(rule: Rule, subj: Subject, evidence: Evidence) -> Finding:
     values = {**ev, "metric": metric, "step": step, "end_step": end_step, "pair": subj.label}
     message = next((m for m in (_fill(t, values) for t in rule.messages) if m), rule.title)
     remedies = tuple(r for r in (_remedy(rm, values) for rm in rule.remedies) if r)
+    summary = (_fill(rule.summary, values) if rule.summary else None) or _summary(rule, metric, step)
     key = (-int(rule.severity), step if step is not None else float("inf"))
     return Finding(key, rule.id, rule.severity, rule.title, message, metric, step, end_step,
-                   ev, remedies, rule.knowledge)
+                   ev, remedies, rule.knowledge, summary)
+
+
+def _summary(rule: Rule, metric: str | None, step: float | None) -> str:
+    """A rule without its own `summary:`: `train_loss: loss diverges at step 499`."""
+    text = f"{metric}: {rule.title[:1].lower()}{rule.title[1:]}" if metric else rule.title
+    return text + (f" at step {render('{step}', {'step': step})}" if step is not None else "")
 
 
 def _default_metric(subj: Subject) -> str | None:

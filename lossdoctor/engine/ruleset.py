@@ -25,7 +25,7 @@ from .conditions import Node, bind, parse_when
 from .template import check_template
 
 RULE_KEYS = {"id", "title", "severity", "for_each", "when", "message", "remedies",
-             "params", "metadata", "description", "aliases", "whole_run"}
+             "params", "metadata", "description", "aliases", "whole_run", "summary"}
 REQUIRED = ("id", "title", "severity", "when", "message", "remedies")
 # main: the run's main train/val pair; pair: every train/val pair (main, then each loss
 # term); series: every loss series and the gradient norm on its own.
@@ -61,6 +61,8 @@ class Rule:
     # being written (watch, the callbacks) every prefix looks slow and unfinished, so such a
     # rule waits for the run to end.
     whole_run: bool = False
+    # The finding in a few words, for a story's timeline ("{metric} is NaN/Inf from step {step}").
+    summary: str = ""
 
     def with_overrides(self, severity: Severity | None, params: dict[str, Any]) -> "Rule":
         """A copy with a project's severity and threshold overrides (already validated)."""
@@ -134,6 +136,7 @@ def parse_rule(raw: Any, where: str, index: int | None = None,
     remedies = check(_remedies, raw["remedies"], label) if "remedies" in raw else None
     meta = check(_metadata, raw.get("metadata") or {}, label)
     aliases = check(_names, raw.get("aliases", []), f"{label}: aliases")
+    summary = check(_summary, raw.get("summary", ""), label)
     whole_run = raw.get("whole_run", False)
     if not isinstance(whole_run, bool):
         problems.append(f"{label}: whole_run: expected true or false, got {whole_run!r}")
@@ -143,7 +146,7 @@ def parse_rule(raw: Any, where: str, index: int | None = None,
         id=rid, title=title, severity=severity, when=when, messages=messages, remedies=remedies,
         params=params, for_each=for_each, description=str(raw.get("description", "")).strip(),
         knowledge=meta["knowledge"], tags=meta["tags"], aliases=aliases, source=where,
-        whole_run=whole_run,
+        whole_run=whole_run, summary=summary,
     )
 
 
@@ -172,6 +175,13 @@ def _text(raw: dict, key: str, label: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{label}: {key}: expected a non-empty string")
     return value.strip()
+
+
+def _summary(value: Any, label: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{label}: summary: expected a string, got {value!r}")
+    check_template(value, f"{label}: summary")
+    return value
 
 
 def _messages(value: Any, label: str) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""GitHub Actions workflow commands: one `::error file=...,title=...::message` line per finding.
+"""GitHub Actions workflow commands: one `::error file=...,title=...::message` line per story
+(one event across the run's series, see stories.py).
 
 Escaping follows GitHub's workflow-command rules (escape.command_data / command_property):
 in the message `%`, CR and LF become `%25`, `%0D`, `%0A`; in a property also `:` and `,`
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ..findings import Diagnosis, Finding, Severity
+from ..findings import Diagnosis, Severity
 from . import escape, phrases
+from .stories import Story, stories
 from .options import DEFAULT_OPTIONS, RenderOptions
 
 COMMAND = {Severity.INFO: "notice", Severity.WARNING: "warning", Severity.ERROR: "error"}
@@ -34,9 +36,14 @@ def annotation(command: str, props: dict[str, str], message: str) -> str:
     return f"::{command} {joined}::{escape_data(message)}"
 
 
-def _finding_text(f: Finding, verbosity: int) -> str:
-    v = phrases.finding_view(f, escape.controls, verbosity)
+def _story_text(story: Story, verbosity: int) -> str:
+    v = phrases.story_view(story, escape.controls, verbosity)
     lines = [v.message + (f" ({v.where})" if v.where else "")]
+    if v.same_in:
+        lines.append(f"The same in: {v.same_in}")
+    if v.timeline:
+        lines += ["Timeline:"] + [f"- {t}" for t in v.timeline]
+        lines += [phrases.hidden_timeline(v.hidden_timeline)] if v.hidden_timeline else []
     if v.remedies:
         lines += ["What to do:"] + [f"- {r}" for r in v.remedies]
         lines += [phrases.hidden_remedies(v.hidden)] if v.hidden else []
@@ -53,6 +60,6 @@ def render_github(diagnoses: list[Diagnosis], out: TextIO,
             props = {"file": file, "title": f"lossdoctor: cannot diagnose ({diag.error.kind})"}
             out.write(annotation("error", props, escape.controls(diag.error.message)) + "\n")
             continue
-        for f in diag.findings:
-            props = {"file": file, "title": f"{f.rule}: {f.title}"}
-            out.write(annotation(COMMAND[f.severity], props, _finding_text(f, options.verbosity)) + "\n")
+        for story in stories(diag):
+            props = {"file": file, "title": f"{', '.join(story.rules)}: {story.lead.title}"}
+            out.write(annotation(COMMAND[story.severity], props, _story_text(story, options.verbosity)) + "\n")

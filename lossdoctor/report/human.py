@@ -12,9 +12,10 @@ import os
 from typing import TextIO
 
 from .. import numfmt
-from ..findings import Diagnosis, Finding, Severity
+from ..findings import Diagnosis, Severity
 from ..frame import Series
 from . import early, escape, phrases
+from .stories import Story, stories
 from .options import DEFAULT_OPTIONS, RenderOptions
 from .sparkline import marker_line, sparkline, wants_log, x_range
 
@@ -35,11 +36,12 @@ def layout(diag: Diagnosis, options: RenderOptions = DEFAULT_OPTIONS) -> list[Li
         return lines + [[("cannot diagnose: ", "bold red"), (esc(diag.error.message), "")]]
     lines.append([(phrases.run_facts(diag, esc), "dim")])
     lines.append(_verdict(diag))
+    told = stories(diag)
     if options.verbosity < 0:
-        return lines + [_one_line(f) for f in diag.findings]
+        return lines + [_one_line(t) for t in told]
     lines += _curves(diag)
-    for f in diag.findings:
-        lines += finding_lines(f, options.verbosity)
+    for story in told:
+        lines += story_lines(story, options.verbosity)
     lines += _early_stopping(diag)
     if diag.notes:
         lines.append([("notes:", "dim")])
@@ -52,12 +54,14 @@ def layout(diag: Diagnosis, options: RenderOptions = DEFAULT_OPTIONS) -> list[Li
 def _verdict(diag: Diagnosis) -> Line:
     word = phrases.verdict_word(diag)
     style = "bold green" if word == "healthy" else STYLE[diag.worst]
-    return [(f"verdict: {word}", style), ("  " + phrases.counts(diag), "")]
+    head = phrases.headline(diag)
+    return [(f"verdict: {word}", style), (f" — {head}" if head else "", style),
+            ("  " + phrases.counts(diag), "")]
 
 
-def _one_line(f: Finding) -> Line:
-    v = phrases.finding_view(f)
-    return [(f"{f.severity.label.upper():<8}", STYLE[f.severity]), (v.rule, "bold"), (f"  {v.title}", ""),
+def _one_line(story: Story) -> Line:
+    v = phrases.story_view(story)
+    return [(f"{v.severity.label.upper():<8}", STYLE[v.severity]), (v.rule, "bold"), (f"  {v.title}", ""),
             (f"  ({v.where})" if v.where else "", "dim")]
 
 
@@ -84,18 +88,27 @@ def _range(series: Series, log: bool) -> str:
     return f"  {first} → {last} (logged)" + ("  (log scale)" if log else "")
 
 
-def finding_lines(f: Finding, verbosity: int = 0) -> list[Line]:
-    """One finding: heading, message, remedies (the first few unless -v), the "more" hint."""
-    v = phrases.finding_view(f, escape.text, verbosity)
+def story_lines(story: Story, verbosity: int = 0) -> list[Line]:
+    """One story: heading, the lead's message, the timeline of the event across series,
+    remedies (the first few unless -v), the "more" hint."""
+    v = phrases.story_view(story, escape.text, verbosity)
     lines: list[Line] = [[],
                          [(f"{v.severity.label.upper():<8}", STYLE[v.severity]), (v.rule, "bold"),
                           (f"  {v.title}", ""), (f"  ({v.where})" if v.where else "", "dim")],
                          [(f"  {v.message}", "")]]
+    if v.same_in:
+        lines.append([("  The same in: ", "bold"), (v.same_in, "")])
+    if v.timeline:
+        lines.append([("  Timeline:", "bold")])
+        lines += [[(f"    {t}", "")] for t in v.timeline]
+        if v.hidden_timeline:
+            lines.append([(f"    {phrases.hidden_timeline(v.hidden_timeline)}", "dim")])
     if v.remedies:
         lines.append([("  What to do:", "bold")])
         lines += [[(f"    • {r}", "")] for r in v.remedies]
         if v.hidden:
             lines.append([(f"    {phrases.hidden_remedies(v.hidden)}", "dim")])
+    f = story.lead
     if verbosity > 0 and f.evidence:
         shown = ", ".join(f"{escape.text(k)}={numfmt.value(x)}" for k, x in f.evidence.items())
         lines.append([(f"  evidence: {shown}", "dim")])

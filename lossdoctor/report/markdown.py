@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TextIO
 
 from .. import numfmt
-from ..findings import Diagnosis, Finding, Severity
+from ..findings import Diagnosis, Severity
 from . import early, escape, phrases
+from .stories import Story, stories
 from .options import DEFAULT_OPTIONS, RenderOptions
 
 ICON = {Severity.ERROR: "🔴", Severity.WARNING: "🟡", Severity.INFO: "🔵"}
@@ -23,10 +24,14 @@ def cell(text: object) -> str:
     return escape.markdown(text)
 
 
-def _row(f: Finding) -> str:
+def _row(story: Story) -> str:
+    f = story.lead
     step = numfmt.step(f.step) if f.step is not None else ""
     metric = escape.markdown_code(f.metric, table=True) if f.metric else ""
-    return (f"| {ICON[f.severity]} {f.severity.label} | {escape.markdown_code(f.rule, table=True)} "
+    if len(story.metrics) > 1:
+        metric += f" +{len(story.metrics) - 1}"
+    rules = ", ".join(escape.markdown_code(r, table=True) for r in story.rules)
+    return (f"| {ICON[story.severity]} {story.severity.label} | {rules} "
             f"| {cell(f.title)} | {metric} | {step} |\n")
 
 
@@ -37,13 +42,19 @@ def _verdict(diag: Diagnosis, options: RenderOptions) -> str:
     return f"{gate} the gate (`--fail-on {cell(options.gate_label)}`) · {phrases.counts(diag, ', ')}"
 
 
-def _details(f: Finding, options: RenderOptions) -> str:
-    v = phrases.finding_view(f, escape.markdown, options.verbosity)
-    text = f"#### {escape.markdown_code(f.rule)} — {v.title}\n\n{v.message}\n\n"
+def _details(story: Story, options: RenderOptions) -> str:
+    v = phrases.story_view(story, escape.markdown, options.verbosity)
+    rules = ", ".join(escape.markdown_code(r) for r in story.rules)
+    text = f"#### {rules} — {v.title}\n\n{v.message}\n\n"
+    if v.same_in:
+        text += f"**The same in:** {v.same_in}\n\n"
+    if v.timeline:
+        text += "**Timeline:**\n\n" + "".join(f"- {t}\n" for t in v.timeline)
+        text += (f"- *{phrases.hidden_timeline(v.hidden_timeline)}*\n" if v.hidden_timeline else "") + "\n"
     if v.remedies:
         text += "**What to do:**\n\n" + "".join(f"- {r}\n" for r in v.remedies)
         text += (f"- *{phrases.hidden_remedies(v.hidden)}*\n" if v.hidden else "") + "\n"
-    more = phrases.more_hint(f, lambda x: escape.markdown_code(x))
+    more = phrases.more_hint(story, lambda x: escape.markdown_code(x))
     return text + f"<sub>{more}</sub>\n\n"
 
 
@@ -70,8 +81,9 @@ def render_markdown(diagnoses: list[Diagnosis], out: TextIO,
         if options.image and not diag.error:
             out.write(f"![training curves]({_url(options.image)})\n\n")
         if diag.findings:
-            out.write(HEADER + "".join(_row(f) for f in diag.findings) + "\n")
-            out.write("".join(_details(f, options) for f in diag.findings))
+            told = stories(diag)
+            out.write(HEADER + "".join(_row(t) for t in told) + "\n")
+            out.write("".join(_details(t, options) for t in told))
         out.write(_early(diag))
 
 

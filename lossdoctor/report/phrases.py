@@ -15,9 +15,12 @@ from typing import Callable
 from .. import numfmt
 from ..findings import Diagnosis, Finding, Severity
 from . import escape
+from .stories import Story, stories
 
 Esc = Callable[[object], str]
-REMEDIES_SHOWN = 5  # remedies listed per finding unless -v asks for all
+REMEDIES_SHOWN = 5  # remedies listed per story unless -v asks for all
+TIMELINE_SHOWN = 4  # entries of a story's timeline unless -v asks for all
+NAMES_SHOWN = 4  # series named in one entry ("also in a, b, c, d and 3 more") unless -v
 
 
 def where(f: Finding, esc: Esc = escape.text) -> str:
@@ -28,11 +31,30 @@ def where(f: Finding, esc: Esc = escape.text) -> str:
     return ", ".join(parts)
 
 
+def story_where(story: Story, esc: Esc = escape.text) -> str:
+    """`train_loss, step 499`, or `5 series, from step 218` for an event seen in several."""
+    if len(story.metrics) <= 1:
+        return where(story.lead, esc)
+    at = f", from step {numfmt.step(story.lead.step)}" if story.lead.step is not None else ""
+    return f"{numfmt.plural(len(story.metrics), 'series', 'series')}{at}"
+
+
 def counts(diag: Diagnosis, sep: str = " · ") -> str:
-    """`5 errors · 1 info`, worst first, or `no findings`."""
+    """`1 error · 1 info` (stories, worst first), or `no findings`."""
+    told = stories(diag)
     parts = [numfmt.plural(n, s.label) for s in sorted(Severity, reverse=True)
-             if (n := sum(f.severity == s for f in diag.findings))]
+             if (n := sum(t.severity == s for t in told))]
     return sep.join(parts) or "no findings"
+
+
+def headline(diag: Diagnosis, esc: Esc = escape.text) -> str:
+    """The primary problem in words: the worst story's lead, in a few words (`` when healthy)."""
+    told = [t for t in stories(diag) if t.severity > Severity.INFO]
+    if not told:
+        return ""
+    lead = told[0]
+    more = len(lead.metrics) - 1
+    return esc(lead.lead.summary) + (f" (and in {numfmt.plural(more, 'more series', 'more series')})" if more > 0 else "")
 
 
 def verdict_word(diag: Diagnosis) -> str:
@@ -49,12 +71,18 @@ def run_facts(diag: Diagnosis, esc: Esc = escape.text) -> str:
     return " · ".join(x for x in (esc(diag.format or ""), numfmt.plural(diag.points, "point"), roles) if x)
 
 
-def more_hint(f: Finding, esc: Esc = escape.text) -> str:
-    """Where to read more: the rule, and the knowledge-base entries its remedies cite."""
-    hint = f"more: lossdoctor rules show {esc(f.rule)}"
+def more_hint(f: Finding | Story, esc: Esc = escape.text) -> str:
+    """Where to read more: the rule(s), and the knowledge-base entries the remedies cite."""
+    rules = f.rules if isinstance(f, Story) else (f.rule,)
+    hint = f"more: lossdoctor rules show {' '.join(esc(r) for r in rules)}"
     if f.knowledge:
         hint += f" · lossdoctor explain {' '.join(esc(k) for k in f.knowledge)}"
     return hint
+
+
+def hidden_timeline(n: int) -> str:
+    """The line that says some timeline entries were left out."""
+    return f"… {numfmt.plural(n, 'more', 'more')} (-v shows all)"
 
 
 def hidden_remedies(n: int) -> str:
@@ -74,6 +102,9 @@ class FindingView:
     remedies: tuple[str, ...]
     hidden: int  # remedies left out (see REMEDIES_SHOWN)
     more: str
+    timeline: tuple[str, ...] = ()  # the event in step order (a story of several findings)
+    hidden_timeline: int = 0  # timeline entries left out (see TIMELINE_SHOWN)
+    same_in: str = ""  # a story of one step in several series: the other series, named
 
 
 def finding_view(f: Finding, esc: Esc = escape.text, verbosity: int = 0) -> FindingView:
@@ -82,3 +113,29 @@ def finding_view(f: Finding, esc: Esc = escape.text, verbosity: int = 0) -> Find
     shown = f.remedies if limit is None else f.remedies[:limit]
     return FindingView(f.severity, esc(f.rule), esc(f.title), where(f, esc), esc(f.message),
                        tuple(esc(r) for r in shown), len(f.remedies) - len(shown), more_hint(f, esc))
+
+
+def story_view(story: Story, esc: Esc = escape.text, verbosity: int = 0) -> FindingView:
+    """A story drawn as its lead finding with the story's timeline, remedies and hint. An event
+    that hit several series at one step reads "the same in a, b, c"; one that unfolded over
+    several steps (or rules) has a timeline."""
+    f = story.lead
+    full = verbosity > 0
+    remedies = story.remedies if full else story.remedies[:REMEDIES_SHOWN]
+    entries = story.timeline
+    same_in = ""
+    if len(entries) == 1:
+        same_in, entries = _names(entries[0].also, esc, full), ()
+    shown = entries if full else entries[:TIMELINE_SHOWN]
+    timeline = tuple(esc(e.summary) + (f" (also {_names(e.also, esc, full)})" if e.also else "") for e in shown)
+    rule = ", ".join(esc(r) for r in story.rules)
+    return FindingView(story.severity, rule, esc(f.title), story_where(story, esc), esc(f.message),
+                       tuple(esc(r) for r in remedies), len(story.remedies) - len(remedies),
+                       more_hint(story, esc), timeline, len(entries) - len(shown), same_in)
+
+
+def _names(names: tuple[str, ...], esc: Esc, full: bool) -> str:
+    """`a, b, c, d and 3 more` (all of them with -v)."""
+    shown = names if full or len(names) <= NAMES_SHOWN + 1 else names[:NAMES_SHOWN]
+    text = ", ".join(esc(n) for n in shown)
+    return text + (f" and {len(names) - len(shown)} more" if len(names) > len(shown) else "")
