@@ -58,6 +58,9 @@ class LogFormat:
     # A file that holds many runs (an MLflow SQLite store): its runs as (reference, name) pairs,
     # and how many were left out (deleted); each reference is a path `read` accepts.
     runs_in: Callable[[Path], "tuple[list[tuple[str, str]], int]"] | None = None
+    # The files its reader opens when `find_in` found its log at `where` (None: the log file
+    # itself). A run in an object store is read from a local copy of exactly these files.
+    reads: Callable[[Listing, str], list[str]] | None = None
 
 
 # --- readers (imported on first use) ------------------------------------------------------
@@ -120,8 +123,8 @@ def _trainer_state(d: Listing) -> str | None:
         return d.sub("trainer_state.json")
     numbered = [(int(m.group(1)), n) for n in d.dirs if (m := _CHECKPOINT.fullmatch(n))]
     for _, name in sorted(numbered, reverse=True):
-        state = os.path.join(d.path, name, "trainer_state.json")
-        if os.path.isfile(state):
+        state = d.tree.join(d.sub(name), "trainer_state.json")
+        if d.tree.kind(state) == "file":
             return state
     return None
 
@@ -132,8 +135,8 @@ def _mlflow_run(d: Listing) -> str | None:
 
 def _mmengine_scalars(d: Listing) -> str | None:
     """MMEngine's run folder (`work_dirs/<cfg>/<timestamp>/`): its `vis_data/scalars.json`."""
-    path = os.path.join(d.path, "vis_data", "scalars.json")
-    return path if "vis_data" in d.dirs and os.path.isfile(path) else None
+    path = d.tree.join(d.sub("vis_data"), "scalars.json")
+    return path if "vis_data" in d.dirs and d.tree.kind(path) == "file" else None
 
 
 def _has_events(d: Listing) -> bool:
@@ -149,11 +152,21 @@ def _event_folder(d: Listing) -> str | None:
     if _has_events(d):
         return d.path
     for name in SPLIT_DIRS:
-        sub = try_list(d.sub(name)) if name in d.dirs else None
+        sub = try_list(d.sub(name), d.tree) if name in d.dirs else None
         if sub is not None and _has_events(sub) and not any(
                 f.find_in(sub) for f in FORMATS if f.find_in is not None and f.name != "tensorboard"):
             return d.path
     return None
+
+
+def _event_files(d: Listing, where: str) -> list[str]:
+    """Every event file below the run folder (the reader walks it whole)."""
+    return [f for f in d.tree.files_below(where) if "tfevents" in f.rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]]
+
+
+def _mlflow_files(d: Listing, where: str) -> list[str]:
+    """meta.yaml (what makes the folder a run) and every metric file below metrics/."""
+    return [d.tree.join(where, "meta.yaml"), *d.tree.files_below(d.tree.join(where, "metrics"))]
 
 
 # --- the table --------------------------------------------------------------------------
@@ -161,14 +174,14 @@ def _event_folder(d: Listing) -> str | None:
 _ULTRALYTICS_COLUMNS = ("train/box_loss",)
 FORMATS: tuple[LogFormat, ...] = (
     LogFormat("tensorboard", _tensorboard, lambda h: is_tfevents(h.data), binary=True,
-              names=("*tfevents*",), find_in=_event_folder, rank=5, layout="tensorboard"),
+              names=("*tfevents*",), find_in=_event_folder, rank=5, layout="tensorboard", reads=_event_files),
     LogFormat("hf_trainer_state", _hf, lambda h: h.json_kind == "hf_trainer_state", writer="hf_trainer",
               names=("trainer_state.json",), find_in=_trainer_state, rank=1, layout="hf_trainer"),
     LogFormat("jsonl", _jsonl, lambda h: h.json_kind == "jsonl", names=("*.jsonl",), generic=True,
               find_in=_mmengine_scalars, rank=4, layout="mmengine"),
     LogFormat("json_records", _json_records, lambda h: h.json_kind == "json_records", generic=True),
     LogFormat("mlflow", _mlflow, lambda h: h.mlflow_metric, writer="mlflow",
-              find_in=_mlflow_run, rank=4, layout="mlflow"),
+              find_in=_mlflow_run, rank=4, layout="mlflow", reads=_mlflow_files),
     LogFormat("ultralytics_csv", _csv("ultralytics_csv"), writer="ultralytics",
               detect=lambda h: "train/box_loss" in h.columns or any(c.startswith("metrics/mAP") for c in h.columns),
               find_in=_named("results.csv"), rank=3, layout="ultralytics"),
@@ -189,12 +202,13 @@ LOOKED_FOR = ("trainer_state.json (or checkpoint-N/), Lightning metrics.csv, Ult
               "*.csv/*.tsv/*.json/*.jsonl/*.txt/*.log training logs")
 
 
-def identify(path: Path) -> tuple[LogFormat | None, Head]:
+def identify(path: Path | str, data: bytes | None = None) -> tuple[LogFormat | None, Head]:
     """The format of one file by its content, else by its name (None when neither decides).
+    `data`: its first HEAD_BYTES when already read (from an object store).
 
     Raises InputError when the file cannot be read, is empty, or is binary but no binary log.
     """
-    head = Head(path, read_bytes(path, HEAD_BYTES))
+    head = Head(Path(path), read_bytes(Path(path), HEAD_BYTES) if data is None else data)
     if not head.data:
         raise InputError(path, "empty file")
     for fmt in FORMATS:
