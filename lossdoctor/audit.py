@@ -122,9 +122,19 @@ def audit(refs: Sequence[RunRef], settings: Settings, jobs: int = 1,
 
 def chunks(refs: Sequence[RunRef], jobs: int) -> Iterator[list[RunRef]]:
     """About 16 chunks per worker (load balance), at most MAX_CHUNK runs each; one run at a
-    time in-process (a Ctrl-C keeps every finished row) unless runs are fetched from a store."""
+    time in-process (a Ctrl-C keeps every finished row) unless runs are fetched from a store.
+    Runs of one stored database (`mlflow.db#<run id>`) fill a chunk together: it is fetched
+    once per chunk."""
     if jobs <= 1 and not any(r.files for r in refs[:1]):
         size = 1
     else:
         size = max(1, min(MAX_CHUNK, math.ceil(len(refs) / (max(1, jobs) * 16))))
-    return (list(refs[i:i + size]) for i in range(0, len(refs), size))
+    batch: list[RunRef] = []
+    for ref in refs:
+        same_store = bool(ref.files) and batch and batch[-1].files == ref.files and len(batch) < MAX_CHUNK
+        if len(batch) >= size and not same_store:
+            yield batch
+            batch = []
+        batch.append(ref)
+    if batch:
+        yield batch

@@ -32,7 +32,7 @@ class DaskEngine:
                 self.client = Client(scheduler, timeout="10s")
             else:
                 self.cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
-                                            dashboard_address=None)
+                                            dashboard_address=":0")
                 self.client = Client(self.cluster)
         except OSError as exc:  # timeouts and refused connections
             raise ConfigError(f"--scheduler {scheduler}: cannot reach the dask scheduler ({exc})") from None

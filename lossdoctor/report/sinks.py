@@ -4,12 +4,15 @@ A long audit (a million runs in a store) is killed, pre-empted or interrupted; w
 wrote must stay readable and tell `--resume` which runs are done. So:
 
 - `jsonl`: one run per line (the `runs[]` entry of `--format json`), flushed after every
-  batch. A line cut short by a kill is dropped when the file is resumed (appending to it).
+  batch. When the file is resumed (appended to), a line cut short by a kill and the
+  records of runs whose store kept failing are dropped first: those runs are run again,
+  so each run keeps one record.
 - `parquet`: a folder of part files (`part-00000.parquet`, ...), each closed after
   PART_ROWS rows or PART_SECONDS, so a kill loses at most the open part; pyarrow, pandas,
   DuckDB and Spark read the folder as one table. Nested values (findings, metrics) are
   JSON text columns, so every part has one schema. A part cut short is set aside on
-  resume (renamed `.broken-*`, which dataset readers skip) and its runs are audited again.
+  resume (renamed `.broken-*`, which dataset readers skip) and its runs are audited again;
+  parts holding records of runs whose store kept failing are rewritten without them.
 
 `done_runs` reads either back: each finished run (a row whose store did not keep failing)
 with its verdict and its findings' (rule, severity), for the summary and the gate.
@@ -49,7 +52,7 @@ class JsonlSink:
             self.own = False
         else:
             if append:
-                _drop_cut_line(target)
+                _compact(target)
             self.out = open(target, "a" if append else "w", encoding="utf-8")
             self.own = True
 
@@ -63,28 +66,29 @@ class JsonlSink:
             self.out.close()
 
 
-def _drop_cut_line(path: str) -> None:
-    """Cut a last line that a kill left without its newline (appending would glue onto it)."""
+def _compact(path: str) -> None:
+    """Before appending: drop a last line a kill cut short (appending would glue onto it)
+    and the records of unfinished runs (they are about to be run again). Streams the file:
+    it may hold a million records."""
     try:
-        with open(path, "rb+") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size == 0:
+        with open(path, "rb") as f:
+            if all(line.endswith(b"\n") and not _unfinished(line) for line in f):
                 return
-            f.seek(size - 1)
-            if f.read(1) == b"\n":
-                return
-            pos = size
-            while pos > 0:
-                step = min(pos, 65536)
-                f.seek(pos - step)
-                cut = f.read(step).rfind(b"\n")
-                if cut >= 0:
-                    f.truncate(pos - step + cut + 1)
-                    return
-                pos -= step
-            f.truncate(0)
+            f.seek(0)
+            with open(path + ".tmp", "wb") as out:
+                out.writelines(line for line in f if line.endswith(b"\n") and not _unfinished(line))
     except FileNotFoundError:
         return
+    os.replace(path + ".tmp", path)
+
+
+def _unfinished(line: bytes) -> bool:
+    if UNFINISHED.encode() not in line:
+        return False
+    try:
+        return (json.loads(line).get("error") or {}).get("kind") == UNFINISHED
+    except (ValueError, AttributeError):
+        return False
 
 
 def _arrow() -> Any:
@@ -92,7 +96,7 @@ def _arrow() -> Any:
         import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError:
-        raise MissingExtra('--format parquet needs pyarrow: pip install "lossdoctor[cloud]"') from None
+        raise MissingExtra('--format parquet needs pyarrow: pip install "lossdoctor[parquet]"') from None
     return pyarrow
 
 
@@ -126,9 +130,11 @@ class ParquetSink:
         self.schema = _schema(self.pa)
         self.folder = target
         os.makedirs(target, exist_ok=True)
-        if not append:
-            for old in _parts(target):
+        for old in _parts(target):
+            if not append:
                 os.remove(old)
+            else:
+                _drop_unfinished(old)
         self.number = max((_number(p) for p in _parts(target)), default=-1) + 1
         self.writer: Any = None
         self.rows = 0
@@ -156,6 +162,18 @@ class ParquetSink:
 
     def close(self) -> None:
         self._close_part()
+
+
+def _drop_unfinished(part: str) -> None:
+    """Rewrite a part without the records of unfinished runs (done_runs has set aside broken parts)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(part)
+    unfinished = pc.fill_null(pc.equal(table.column("error_kind"), UNFINISHED), False)
+    if pc.any(unfinished).as_py():
+        pq.write_table(table.filter(pc.invert(unfinished)), part + ".tmp")
+        os.replace(part + ".tmp", part)
 
 
 def _parts(folder: str) -> list[str]:

@@ -85,7 +85,8 @@ def describe(exc: BaseException) -> str:
         return "no such file or directory"
     if isinstance(exc, PermissionError):
         return "access denied (check the credentials the store's library finds)"
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)  # no "[Errno 16]"
+    text = " ".join(text.split()) or type(exc).__name__
     if type(exc).__name__ == "NoCredentialsError":
         text = "no credentials found (set them as for the store's own tools: AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)"
     return text if len(text) <= 200 else text[:197] + "..."
