@@ -83,9 +83,10 @@ def discover(roots: Iterable[str | os.PathLike], follow_symlinks: bool = False) 
     """Walk the roots and return every run found, sorted by path, with what was skipped."""
     roots = [os.fspath(r) for r in roots]
     local = [os.path.normpath(r) for r in roots if not is_url(r)]
-    walks = [_Walk(local, follow_symlinks)] if local else []
     found = Discovery()
-    for url in filter(is_url, roots):
+    if local:
+        _walk_into(found, _Walk(local, follow_symlinks))
+    for url in filter(is_url, roots):  # one store root at a time: its listing is dropped after its walk
         from .store import open_store  # fsspec is imported for URLs only
 
         try:
@@ -93,14 +94,16 @@ def discover(roots: Iterable[str | os.PathLike], follow_symlinks: bool = False) 
         except InputError as exc:  # no such bucket, no credentials, a store that kept failing
             found.runs.append(RunRef(url, "store", url, exc.problem, error_kind=exc.kind))
             continue
-        walks.append(_Walk([tree.root], follow_symlinks, tree))
-    for walk in walks:
-        walk.run()
-        walk.drop_store_twins()
-        found.runs.extend(walk.found.runs)
-        found.skipped_paths.extend(walk.found.skipped_paths)
+        _walk_into(found, _Walk([tree.root], follow_symlinks, tree))
     found.runs = sorted(set(found.runs))
     return found
+
+
+def _walk_into(found: Discovery, walk: "_Walk") -> None:
+    walk.run()
+    walk.drop_store_twins()
+    found.runs.extend(walk.found.runs)
+    found.skipped_paths.extend(walk.found.skipped_paths)
 
 
 def layout_of(listing: Listing) -> str | None:
@@ -285,8 +288,9 @@ class _Walk:
         folders = [r for r in self.found.runs if r.layout not in ("mlflow_db", "log_file")]
         keep = []
         for ref in self.found.runs:
-            twin = next((f for f in folders for named in self.store_folders.get(ref.path, ())
-                         if _same_folder(named, f.path)), None)
+            named = self.store_folders.get(ref.path, ())
+            # Only store runs name folders: the others skip the scan (it made discovery quadratic).
+            twin = next((f for f in folders for n in named if _same_folder(n, f.path)), None) if named else None
             if twin is None:
                 keep.append(ref)
             else:
