@@ -1,6 +1,8 @@
 """Time `lossdoctor audit` on a tree of many small runs against a read-only floor.
 
     .venv/bin/python benchmarks/bench_audit.py [--runs 10000] [--jobs 2] [--repeat 3]
+    .venv/bin/python benchmarks/bench_audit.py --base /tmp/ld_base     # before/after, side by side
+    .venv/bin/python benchmarks/bench_audit.py --store [--runs 10000]  # local vs S3 (moto) vs dask
 
 Generates (once; kept under benchmarks/out/, gitignored) a tree of small runs of mixed
 layouts: Keras CSV, Lightning version_N/metrics.csv, HF checkpoint-*/trainer_state.json,
@@ -10,6 +12,15 @@ logs. Then reports the median of `--repeat` timings of:
   - discovery alone (in-process `discover()`),
   - `lossdoctor audit ROOT --format json --jobs N` as a subprocess (stdout to /dev/null),
   - the floor: a plain single-process loop that only reads the same files with pandas/json.
+
+`--base DIR` also times the same audit with another checkout's lossdoctor (e.g. `git archive
+main | tar -x -C DIR`, plus `ln -s ../rules DIR/lossdoctor/rulebook`), alternating the two,
+and reports new/base. `--store` uploads the tree to a moto S3 server (a subprocess on
+127.0.0.1) and times, side by side: the local audit, the audit of `s3://bench/tree`, the
+same with `--engine dask` (a LocalCluster of --jobs worker processes, start-up included),
+and the store's floor: list the prefix once and GET every log file with 64 requests in
+flight, diagnosing nothing. Each audit records to JSON lines (`-o /dev/null`); the
+coordinator's peak RSS is sampled (psutil) so 10,000 and 100,000 runs can be compared.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "out" / "audit_tree"
+OUT = HERE / "out" / "audit_tree"  # 10,000 runs; other counts get audit_tree_<runs>
 SHARES = (("keras", 25), ("lightning", 20), ("hf", 15), ("yolo", 15), ("jsonl", 10), ("mlflow", 9.5),
           ("tensorboard", 0.5))  # percent of the runs; 5% corrupted ones come on top (keras fills up)
 
@@ -220,17 +232,183 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def tree_for(runs: int) -> Path:
+    return OUT if runs == 10_000 else OUT.with_name(f"audit_tree_{runs}")
+
+
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB of the command's own process: the coordinator, CPU
+    seconds of it and every process it waited for: less shaken by other load than wall)."""
+    import resource
+
+    import psutil  # comes with distributed (the dask extra)
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    # From a neutral folder: `python -m` puts the working folder first on sys.path.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, cwd=tempfile.gettempdir())
+    peak = 0
+    watched = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    err = proc.stderr.read() if proc.stderr else ""
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, peak / 2**20, cpu
+
+
+def audit_cmd(root: str, jobs: int, fmt: str = "jsonl", *extra: str) -> list[str]:
+    out = ["-o", os.devnull] if fmt in ("jsonl", "parquet") else []
+    return [sys.executable, "-m", "lossdoctor", "audit", root, "--format", fmt, "--jobs", str(jobs), *out, *extra]
+
+
+def side_by_side(cases: dict[str, tuple[list[str], dict[str, str]]], repeat: int, runs: int) -> dict[str, float]:
+    """Run the cases in turn, `repeat` rounds; print median wall, runs/s and peak coordinator RSS."""
+    walls: dict[str, list[float]] = {k: [] for k in cases}
+    rss: dict[str, list[float]] = {k: [] for k in cases}
+    cpus: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeat):
+        for name, (cmd, env) in cases.items():
+            wall, peak, cpu = run_measured(cmd, env)
+            walls[name].append(wall)
+            rss[name].append(peak)
+            cpus[name].append(cpu)
+    medians = {}
+    for name in cases:
+        medians[name] = statistics.median(walls[name])
+        medians[name + " cpu"] = statistics.median(cpus[name])
+        print(f"{name:>28}: median {medians[name]:7.2f} s ({', '.join(f'{t:.2f}' for t in walls[name])})  "
+              f"{runs / medians[name]:6.0f} runs/s  CPU {medians[name + ' cpu']:6.1f} s  "
+              f"coordinator RSS {max(rss[name]):6.0f} MB", flush=True)
+    return medians
+
+
+def compare_base(root: Path, base: str, jobs: int, repeat: int, runs: int) -> None:
+    """The same audit with this checkout and with `base`, alternating, --format json and jsonl."""
+    mine = {"PYTHONPATH": str(HERE.parent)}
+    theirs = {"PYTHONPATH": base}
+    cases = {"base --format json": (audit_cmd(str(root), jobs, "json"), theirs),
+             "this --format json": (audit_cmd(str(root), jobs, "json"), mine),
+             "this --format jsonl": (audit_cmd(str(root), jobs, "jsonl"), mine)}
+    med = side_by_side(cases, repeat, runs)
+    print(f"this/base (--format json): wall {med['this --format json'] / med['base --format json']:.3f}, "
+          f"CPU {med['this --format json cpu'] / med['base --format json cpu']:.3f}")
+
+
+# --- an S3 store on this machine ----------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_moto() -> tuple[subprocess.Popen, dict[str, str]]:
+    """moto's S3 server as a subprocess (its CPU apart from the client's), and the environment
+    a user would set to reach it."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    os.environ.update(env)
+    import socket
+
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, env
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("moto server did not start")
+
+
+def upload_tree(fs, root: Path, prefix: str) -> int:
+    """Every file of the tree under `prefix`, a few thousand per batch (s3fs sends them concurrently)."""
+    batch: dict[str, bytes] = {}
+    count = 0
+    for here, _, files in os.walk(root):
+        for name in files:
+            if name == "manifest.json":
+                continue
+            path = os.path.join(here, name)
+            batch[f"{prefix}/{os.path.relpath(path, root)}"] = Path(path).read_bytes()
+            if len(batch) >= 2000:
+                fs.pipe(batch)
+                count += len(batch)
+                batch = {}
+    fs.pipe(batch)
+    return count + len(batch)
+
+
+def store_floor(fs, prefix: str, items: list[tuple[str, list[str]]], root: Path) -> tuple[float, float, int]:
+    """(list seconds, list + GET seconds, objects): list the prefix once, GET every log file."""
+    start = time.perf_counter()
+    keys = fs.find(prefix)
+    listed = time.perf_counter() - start
+    files = [f"{prefix}/{os.path.relpath(f, root)}" for _, fs_ in items for f in fs_]
+    for i in range(0, len(files), 2000):
+        fs.cat(files[i:i + 2000], batch_size=64)
+    return listed, time.perf_counter() - start, len(keys)
+
+
+def bench_store(runs: int, jobs: int, repeat: int) -> None:
+    import fsspec
+
+    items = generate(tree_for(runs), runs)
+    root = tree_for(runs) / "experiments"
+    moto, env = start_moto()
+    try:
+        fs = fsspec.filesystem("s3", use_listings_cache=False, skip_instance_cache=True)
+        fs.mkdir("bench")
+        t0 = time.perf_counter()
+        objects = upload_tree(fs, root, "bench/tree")
+        print(f"uploaded {objects} objects to moto in {time.perf_counter() - t0:.0f} s", flush=True)
+        listed, floor_s, keys = statistics.median_low([store_floor(fs, "bench/tree", items, root)
+                                                       for _ in range(repeat)])
+        print(f"{'store floor':>28}: list {keys} keys in {listed:.2f} s; list + GET every log "
+              f"{floor_s:.2f} s  {runs / floor_s:6.0f} runs/s", flush=True)
+        cases = {"local": (audit_cmd(str(root), jobs), {}),
+                 "s3 (moto)": (audit_cmd("s3://bench/tree", jobs), env),
+                 "s3 (moto), --engine dask": (audit_cmd("s3://bench/tree", jobs, "jsonl", "--engine", "dask"), env)}
+        med = side_by_side(cases, repeat, runs)
+        print(f"s3/local: {med['s3 (moto)'] / med['local']:.2f}x; s3/floor: {med['s3 (moto)'] / floor_s:.2f}x; "
+              f"dask/s3: {med['s3 (moto), --engine dask'] / med['s3 (moto)']:.2f}x")
+    finally:
+        moto.terminate()
+        moto.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--base", default=None, help="another checkout's root, timed side by side")
+    parser.add_argument("--store", action="store_true", help="local vs S3 (moto) vs dask, beside the store's floor")
     args = parser.parse_args()
-    t0 = time.perf_counter()
-    items = generate(OUT, args.runs)
-    print(f"tree: {len(items)} runs under {OUT} ({time.perf_counter() - t0:.1f} s to make or reuse)")
-    root = OUT / "experiments"
     sys.path.insert(0, str(HERE.parent))
+    if args.store:
+        bench_store(args.runs, args.jobs, args.repeat)
+        return
+    t0 = time.perf_counter()
+    out = tree_for(args.runs)
+    items = generate(out, args.runs)
+    print(f"tree: {len(items)} runs under {out} ({time.perf_counter() - t0:.1f} s to make or reuse)")
+    root = out / "experiments"
+    if args.base:
+        compare_base(root, args.base, args.jobs, args.repeat, len(items))
+        return
     from lossdoctor.sources import discover
 
     found = discover([root])

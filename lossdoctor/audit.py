@@ -1,23 +1,24 @@
 """Diagnose many runs, in parallel across processes, into one row per run.
 
-Work is handed to a `ProcessPoolExecutor` in chunks (so 10,000 small runs cost a few
-hundred round trips, not 10,000); the settings reach each worker once, through the pool
-initializer. Rows come back without their curves (only the numbers a table needs) and are
-sorted by run path, so the result does not depend on `jobs`. A run that cannot be read is
-a row with an `error`, never a failure of the audit. No click, no rich: the command layer
-renders and reports progress through a callback.
+Work is handed to an engine (`fanout`: a process pool here, or a dask cluster) in
+chunks (so 10,000 small runs cost a few hundred round trips, not 10,000); every engine
+runs the same `audit_batch`. Rows come back without their curves (only the numbers a table
+needs) as batches finish (`audit_stream`), or all of them sorted by run path (`audit`), so
+the result does not depend on `jobs` or the engine. A run that cannot be read is a row with
+an `error`, never a failure of the audit. No click, no rich: the command layer renders and
+reports progress through a callback.
 """
 
 from __future__ import annotations
 
 import math
-import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .diagnose import Settings, diagnose_ref
+from .fanout import Engine, EngineOptions, make_engine
 from .sources import RunRef
 from .errors import ConfigError
 from .findings import VERDICT_RANK, AuditRow, Diagnosis, RunError  # noqa: F401 - the records live in findings
@@ -67,60 +68,73 @@ def _val_numbers(diag: Diagnosis) -> tuple[float | None, float | None, float | N
     return step, best, final
 
 
+def audit_batch(refs: Sequence[RunRef], settings: Settings) -> list[AuditRow]:
+    """The function every engine runs, over one task's runs. Runs in an object store are
+    fetched together first (many requests in flight), read from the copies, and their rows
+    name the stored files again."""
+    if not any(r.files for r in refs):  # no run of a store: nothing to fetch
+        return [audit_row(ref, settings) for ref in refs]
+    from .sources.staging import staged
+
+    with staged(refs) as stage:
+        return [_stored_row(audit_row(stage.ref(ref), settings), ref, stage.back) for ref in refs]
+
+
+def _stored_row(row: AuditRow, ref: RunRef, back: Callable[[str], str]) -> AuditRow:
+    d = row.diagnosis
+    error = replace(d.error, message=back(d.error.message)) if d.error else None
+    diag = replace(d, path=back(d.path), run=ref.path, notes=[back(n) for n in d.notes], error=error)
+    return replace(row, run=ref.path, diagnosis=diag)
+
+
+def failed_row(ref: RunRef, exc: BaseException) -> AuditRow:
+    """The row of a run whose task died with its worker: said, not lost."""
+    message = f"{ref.path}: the worker diagnosing it died ({type(exc).__name__}: {exc})"
+    return AuditRow(ref.path, Diagnosis(ref.path, error=RunError("internal", message), name=ref.name or ref.path,
+                                        layout=ref.layout, run=ref.path), ref.layout)
+
+
+def audit_stream(refs: Sequence[RunRef], settings: Settings, engine: Engine) -> Iterator[list[AuditRow]]:
+    """Every run's row, a batch at a time, in the order the batches finish."""
+    for batch, result in engine.rows(audit_batch, chunks(refs, engine.workers()), settings):
+        if isinstance(result, ConfigError):
+            raise result  # concerns every run: the audit stops with exit 2
+        yield [failed_row(r, result) for r in batch] if isinstance(result, BaseException) else result
+
+
 def audit(refs: Sequence[RunRef], settings: Settings, jobs: int = 1,
-          progress: Progress | None = None) -> AuditResult:
-    """Diagnose every run (in-process when jobs == 1); Ctrl-C keeps what finished."""
+          progress: Progress | None = None, engine: EngineOptions | None = None) -> AuditResult:
+    """Diagnose every run (in-process when jobs == 1) into rows sorted by path; Ctrl-C keeps
+    what finished."""
     tick = progress or (lambda n: None)
     rows: list[AuditRow] = []
     interrupted = False
     try:
-        if jobs <= 1 or len(refs) <= 1:
-            for ref in refs:
-                rows.append(audit_row(ref, settings))
-                tick(1)
-        else:
-            _in_pool(refs, settings, jobs, rows, tick)
+        with make_engine(engine or EngineOptions("local", jobs if len(refs) > 1 else 1)) as running:
+            for done in audit_stream(refs, settings, running):
+                rows.extend(done)
+                tick(len(done))
     except KeyboardInterrupt:
         interrupted = True
     rows.sort(key=lambda r: r.path)
     return AuditResult(rows, interrupted)
 
 
-def chunks(refs: Sequence[RunRef], jobs: int) -> list[list[RunRef]]:
-    """About 16 chunks per worker (load balance), at most MAX_CHUNK runs each."""
-    size = max(1, min(MAX_CHUNK, math.ceil(len(refs) / (jobs * 16))))
-    return [list(refs[i:i + size]) for i in range(0, len(refs), size)]
-
-
-def _in_pool(refs: Sequence[RunRef], settings: Settings, jobs: int,
-             rows: list[AuditRow], tick: Progress) -> None:
-    from concurrent.futures import ProcessPoolExecutor, as_completed  # only audits fork workers
-
-    parts = chunks(refs, jobs)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), initializer=_init_worker,
-                             initargs=(settings,)) as pool:
-        futures = [pool.submit(_audit_chunk, part) for part in parts]
-        try:
-            for future in as_completed(futures):
-                done = future.result()
-                rows.extend(done)
-                tick(len(done))
-        except BaseException:
-            # Drop the queued chunks; the `with` then waits only for the running ones.
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
-_WORKER_SETTINGS: Settings | None = None
-
-
-def _init_worker(settings: Settings) -> None:
-    """Keep the settings for this process; Ctrl-C is the parent's to handle."""
-    global _WORKER_SETTINGS
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER_SETTINGS = settings
-
-
-def _audit_chunk(part: list[RunRef]) -> list[AuditRow]:
-    assert _WORKER_SETTINGS is not None
-    return [audit_row(ref, _WORKER_SETTINGS) for ref in part]
+def chunks(refs: Sequence[RunRef], jobs: int) -> Iterator[list[RunRef]]:
+    """About 16 chunks per worker (load balance), at most MAX_CHUNK runs each; one run at a
+    time in-process (a Ctrl-C keeps every finished row) unless runs are fetched from a store.
+    Runs of one stored database (`mlflow.db#<run id>`) fill a chunk together: it is fetched
+    once per chunk."""
+    if jobs <= 1 and not any(r.files for r in refs[:1]):
+        size = 1
+    else:
+        size = max(1, min(MAX_CHUNK, math.ceil(len(refs) / (max(1, jobs) * 16))))
+    batch: list[RunRef] = []
+    for ref in refs:
+        same_store = bool(ref.files) and batch and batch[-1].files == ref.files and len(batch) < MAX_CHUNK
+        if len(batch) >= size and not same_store:
+            yield batch
+            batch = []
+        batch.append(ref)
+    if batch:
+        yield batch

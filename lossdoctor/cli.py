@@ -59,7 +59,7 @@ def main() -> None:
     """Diagnose deep-learning training logs: what the curves say, and what to do."""
 
 
-def _run_options(fn: Callable) -> Callable:
+def _run_options(fn: Callable, output: click.Option | None = None) -> Callable:
     """The options `diagnose` and `audit` share: roles, ignored and extra rules, output, config."""
     options = (
         click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME",
@@ -68,8 +68,8 @@ def _run_options(fn: Callable) -> Callable:
                      help="Do not run this rule (repeatable)."),
         click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
                      help="Extra rule file or folder of *.yaml rules (repeatable)."),
-        click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default=None,
-                     help="Write the report to this file instead of stdout."),
+        output or click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default=None,
+                               help="Write the report to this file instead of stdout."),
         click.option("--config", "config", type=click.Path(path_type=Path), default=None,
                      help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's."),
     )
@@ -130,10 +130,28 @@ def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tup
         paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view)))
 
 
+def _local_roots_exist(ctx: click.Context, param: click.Parameter, roots: tuple[str, ...]) -> tuple[str, ...]:
+    """A local root must exist (a URL is listed later, by its store)."""
+    from .sources.remote import is_url
+
+    for root in roots:
+        if not is_url(root) and not os.path.lexists(root):
+            raise click.BadParameter(f"Path '{root}' does not exist.", ctx, param)
+    return roots
+
+
+def _audit_output(fn: Callable) -> Callable:
+    return _run_options(fn, click.option(
+        "-o", "--output", type=click.Path(allow_dash=True), default=None, metavar="PATH",
+        help="Write the report to this file instead of stdout (parquet: a folder of parts)."))
+
+
 @main.command()
-@click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+# Plain strings: a Path would squash `s3://bucket` to `s3:/bucket`.
+@click.argument("roots", nargs=-1, required=True, callback=_local_roots_exist)
 @click.option("--format", "fmt", type=click.Choice(audit_command.AUDIT_FORMAT_CHOICES), default="table",
-              show_default=True, help="table = rich on a terminal, plain text otherwise; github, junit: for CI.")
+              show_default=True, help="table = rich on a terminal, plain text otherwise; github, junit: for CI; "
+                                      "jsonl, parquet: one record per run, written as runs finish (in that order).")
 @click.option("--fail-on", default=None, metavar="SEVERITY|RULES", shell_complete=complete_fail_on,
               help="Exit 1 when any run has a finding at/above this severity or one of these rule ids.  "
                    "[default: error, or the config's fail-on]")
@@ -146,20 +164,32 @@ def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tup
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores; 1 = in-process).")
 @click.option("--follow-symlinks", is_flag=True, help="Follow symlinks that lead out of the roots.")
-@_run_options
+@click.option("--engine", type=click.Choice(("local", "dask")), default=None,
+              help="Where runs are diagnosed: local processes (default), or a dask cluster "
+                   '(pip install "lossdoctor[dask]").')
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="The dask scheduler (tcp://host:8786); implies --engine dask. Without it, dask starts "
+                   "a LocalCluster of --jobs workers.")
+@click.option("--resume", default=None, metavar="FILE",
+              help="Skip the runs already recorded in FILE (an earlier --format jsonl/parquet output) "
+                   "and append the others to it, unless --output names another file.")
+@_audit_output
 @_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def audit(roots: tuple[Path, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
-          min_severity: str | None, jobs: int | None, follow_symlinks: bool, metrics: tuple[str, ...],
-          ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
+def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
+          min_severity: str | None, jobs: int | None, follow_symlinks: bool, engine: str | None,
+          scheduler: str | None, resume: str | None, metrics: tuple[str, ...],
+          ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: str | None, config: Path | None,
           quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Find every run under ROOTS (TensorBoard, Lightning, HF Trainer, YOLO, MLflow, loose
     CSV/JSON logs), diagnose them all in parallel, and print one table (github/junit: a CI
     gate over every run)."""
     opts = audit_command.AuditOptions(roots, fmt, fail_on, metrics, ignore, rule_paths, jobs, sort,
                                       only, min_severity, follow_symlinks, config,
-                                      _view(quiet, verbose, color, output))
-    sys.exit(guarded(debug, lambda: audit_command.run_audit(opts, output)))
+                                      _view(quiet, verbose, color, output), engine=engine or
+                                      ("dask" if scheduler else "local"), scheduler=scheduler,
+                                      output=output, resume=resume)
+    sys.exit(guarded(debug, lambda: audit_command.run_audit(opts)))
 
 
 @main.command()

@@ -44,7 +44,8 @@ def test_one_table_of_formats_serves_diagnose_and_audit() -> None:
                                                              "junit", "html"}
     assert {n for n, f in FORMATS.items() if f.audit} == {"plain", "rich", "json", "markdown", "github",
                                                           "junit", "csv"}
-    assert MACHINE_FORMATS == {"json", "markdown", "github", "junit", "csv", "html"}
+    assert {n for n, f in FORMATS.items() if f.sink} == {"jsonl", "parquet"}  # audit only, written as rows arrive
+    assert MACHINE_FORMATS == {"json", "markdown", "github", "junit", "csv", "html", "jsonl", "parquet"}
 
 
 def test_json_parses_with_one_run_per_path() -> None:

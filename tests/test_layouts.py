@@ -110,9 +110,9 @@ def test_stdin_and_urls() -> None:
     result = CliRunner().invoke(main, ["diagnose", "-", "--format", "json", "--fail-on", "never"], input=csv)
     (run,) = json.loads(result.stdout)["runs"]
     assert result.exit_code == 0 and run["name"] == "<stdin>" and run["format"] == "keras_csv"
-    result = CliRunner().invoke(main, ["diagnose", "s3://bucket/runs/exp1"])
-    assert result.exit_code == 3 and "s3:// paths are not supported yet" in result.stderr
-    assert "s3:/bucket" not in result.stderr
+    result = CliRunner().invoke(main, ["diagnose", "nosuchstore://bucket/runs/exp1"])  # tests/test_store.py: s3://
+    assert result.exit_code == 3 and "nosuchstore:// is not a kind of storage fsspec knows" in result.stderr
+    assert "nosuchstore:/bucket" not in result.stderr
 
 
 def test_json_names_every_series_judged_including_derived_sums(tmp_path: Path) -> None:

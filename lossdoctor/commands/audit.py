@@ -19,15 +19,18 @@ from typing import Any, Callable, Iterator, TextIO
 
 from ..audit import AuditResult, audit
 from ..engine import RuleIndex
+from ..fanout import EngineOptions
 from ..sources import Discovery, discover
+from ..sources.remote import is_url
 from ..errors import ConfigError
 from ..exitcodes import ExitCode
 from ..findings import VERDICT_RANK, AuditReport, AuditRow, Severity
-from ..report import AUDIT_CHOICES, RenderOptions, pick
+from ..report import AUDIT_CHOICES, FORMATS, RenderOptions, pick
 from ..report.audit_table import rule_ids
 from ..report.escape import text as safe
 from ..numfmt import plural
 from .common import FailOn, View, resolve
+from .recorded import run_recorded
 
 AUDIT_FORMAT_CHOICES = AUDIT_CHOICES
 
@@ -46,7 +49,7 @@ SORT_KEYS: dict[str, Callable[[AuditRow], tuple]] = {
 class AuditOptions:
     """Everything `lossdoctor audit` was asked, as plain values."""
 
-    roots: tuple[Path, ...]
+    roots: tuple[str | Path, ...]
     fmt: str = "table"
     fail_on: str | None = None  # None: the config files (or the default, error) decide
     metrics: tuple[str, ...] = ()
@@ -59,6 +62,10 @@ class AuditOptions:
     follow_symlinks: bool = False
     config: Path | None = None
     view: View = View()
+    engine: str = "local"  # fanout.ENGINES
+    scheduler: str | None = None  # dask: the scheduler's address
+    output: str | None = None  # a file (a folder for parquet); None: stdout
+    resume: str | None = None  # an earlier jsonl/parquet record: its runs are not diagnosed again
 
 
 def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
@@ -68,14 +75,51 @@ def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
     settings, gate = resolved.settings, resolved.gate
     options = opts.view.apply(dataclasses.replace(resolved.render_options(), root=_common_root(opts.roots)))
     keep = _row_filter(opts, resolved.config.index)
+    fmt = _recorded_format(opts)
+    if opts.scheduler and opts.engine != "dask":
+        raise ConfigError(f"--scheduler {opts.scheduler}: a scheduler is for --engine dask")
     found = discover(opts.roots, opts.follow_symlinks)
     where = ", ".join(str(r) for r in opts.roots)
     if not found.runs:
         _say(f"lossdoctor: error: no runs found under {safe(where)}{_skips(found)}")
         return ExitCode.NOTHING
+    engine = EngineOptions(opts.engine, opts.jobs or os.cpu_count() or 1, opts.scheduler)
+    if fmt is not None:
+        with _progress(len(found.runs)) as tick:
+            return run_recorded(FORMATS[fmt], found, settings, engine, options, opts.output, opts.resume, tick)
     with _progress(len(found.runs)) as tick:
-        result = audit(found.runs, settings, opts.jobs or os.cpu_count() or 1, tick)
-    return _report(opts, found, result, keep, gate, output or sys.stdout, options)
+        result = audit(found.runs, settings, engine.jobs, tick, engine)
+    with _opened(opts.output, output) as stream:
+        return _report(opts, found, result, keep, gate, stream, options)
+
+
+def _recorded_format(opts: AuditOptions) -> str | None:
+    """The streaming format asked for (--resume alone: the resumed file's), or None."""
+    fmt = opts.fmt
+    if fmt == "table" and opts.resume:
+        fmt = "parquet" if os.path.isdir(opts.resume) or opts.resume.endswith(".parquet") else "jsonl"
+    if FORMATS.get(fmt) is None or FORMATS[fmt].sink is None:
+        if opts.resume:
+            raise ConfigError(f"--resume goes with --format jsonl or parquet (not {fmt})")
+        return None
+    if opts.only or opts.min_severity:
+        raise ConfigError(f"--only and --min-severity filter a table; --format {fmt} records every run "
+                          "(filter the records instead)")
+    return fmt
+
+
+@contextmanager
+def _opened(path: str | None, given: TextIO | None) -> Iterator[TextIO]:
+    """The stream a report goes to: the one given, --output's file, or stdout."""
+    if given is not None or path is None or path == "-":
+        yield given or sys.stdout
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--output {path}: {(exc.strerror or str(exc)).lower()}") from None
+    with handle:
+        yield handle
 
 
 def _report(opts: AuditOptions, found: Discovery, result: AuditResult, keep: Callable[[AuditRow], bool],
@@ -140,9 +184,11 @@ def _row_filter(opts: AuditOptions, index: RuleIndex) -> Callable[[AuditRow], bo
     return keep
 
 
-def _common_root(roots: tuple[Path, ...]) -> str:
+def _common_root(roots: tuple[str | Path, ...]) -> str | None:
     """Where the table's run paths are relative to: the one root folder, or what the roots share."""
-    folders = [str(r if r.is_dir() else r.parent) for r in roots]
+    if any(is_url(r) for r in roots):  # a store's root: runs are shown below the one URL given
+        return str(roots[0]).rstrip("/") if len(roots) == 1 else None
+    folders = [str(Path(r) if Path(r).is_dir() else Path(r).parent) for r in roots]
     try:
         return os.path.commonpath([os.path.abspath(f) for f in folders])
     except ValueError:  # roots on different drives

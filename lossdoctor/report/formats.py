@@ -1,7 +1,8 @@
 """The one table of output formats, for `diagnose` and `audit` alike.
 
 Each Format names its renderer for a diagnosis (a list of Diagnosis) and for an audit (an
-AuditReport); either may be missing (csv is audit-only, html diagnose-only). `machine`
+AuditReport); either may be missing (csv is audit-only, html diagnose-only). The streaming
+audit formats (jsonl, parquet) have a sink instead, written as rows arrive (`sinks`). `machine`
 formats put only the payload on stdout (summaries and errors go to stderr). `pick` turns
 `auto` (diagnose) and `table` (audit) into a concrete format with one terminal check.
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 from ..findings import AuditReport, Diagnosis
-from . import audit_formats, audit_table, github, human, json_out, junit, markdown
+from . import audit_formats, audit_table, github, human, json_out, junit, markdown, sinks
 from .options import DEFAULT_OPTIONS, RenderOptions
 
 DiagnoseRenderer = Callable[[list[Diagnosis], TextIO, RenderOptions], None]
@@ -28,6 +29,7 @@ class Format:
     machine: bool  # stdout carries the payload only
     diagnose: Optional[DiagnoseRenderer] = None
     audit: Optional[AuditRenderer] = None
+    sink: Optional[Callable[[Optional[str], bool], Any]] = None  # (target, append) -> a sink
 
 
 def _html(diagnoses: list[Diagnosis], out: TextIO, options: RenderOptions = DEFAULT_OPTIONS) -> None:
@@ -45,9 +47,11 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("junit", True, junit.render_junit, audit_formats.render_junit),
     Format("csv", True, None, audit_formats.render_csv),
     Format("html", True, _html, None),
+    Format("jsonl", True, sink=sinks.JsonlSink),
+    Format("parquet", True, sink=sinks.ParquetSink),
 )}
 DIAGNOSE_CHOICES = ("auto", *(n for n, f in FORMATS.items() if f.diagnose))
-AUDIT_CHOICES = ("table", *(n for n, f in FORMATS.items() if f.audit))
+AUDIT_CHOICES = ("table", *(n for n, f in FORMATS.items() if f.audit or f.sink))
 
 
 def is_terminal(stream: TextIO) -> bool:

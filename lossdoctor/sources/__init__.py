@@ -1,7 +1,8 @@
 """Logs in, Runs out: the one door of `sources/` that the rest of lossdoctor uses.
 
 `discover(paths)` finds the runs under files and folders (both `diagnose` and `audit` use
-it); `read_run(ref)` reads one of them. The formats, how each is recognised and where it
+it); `read_run(ref)` reads one of them. Roots may be URLs of object stores (`s3://bucket/runs`,
+through fsspec): their runs are copied to a local folder to be read (`staging`). The formats, how each is recognised and where it
 sits in a run folder are one table, `formats.FORMATS`. Every failure is an `InputError`
 naming the file and the problem.
 """
@@ -12,14 +13,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, PathError
 from ..frame import Run
 from .discover import Discovery, RunRef, discover
 from .folder import read_run_folder, run_logs
 from .formats import BY_NAME, FORMATS, LOOKED_FOR, ReadOptions, identify, sniff
 from .listing import is_regular_file, list_folder
 from .mlflow_db import split_ref
-from .remote import check_local
+from .remote import is_url
+from .retry import StoreUnavailable
 from .splits import read_split_files
 
 __all__ = ["BY_NAME", "FORMATS", "Discovery", "ReadOptions", "RunRef", "detect_format", "discover",
@@ -46,7 +48,8 @@ def read_run(path: str | Path, verify: bool = False, wanted: Callable[[str], boo
     exactly one run somewhere below. Raises InputError when it cannot. `wanted(name)`: the
     series the caller needs (big binary logs decode only those); default every series."""
     opts = ReadOptions(verify=verify, wanted=wanted)
-    check_local(path)
+    if is_url(path):
+        return _only_run(str(path), discover([str(path)]), opts)
     if split_ref(path) is not None:
         return BY_NAME["mlflow_db"].read(Path(path), opts)
     path = Path(path)
@@ -66,7 +69,6 @@ def read_run(path: str | Path, verify: bool = False, wanted: Callable[[str], boo
 
 def read_runs(path: str | Path, verify: bool = False) -> list[Run]:
     """Every run under a path, each read on its own (an unreadable one raises)."""
-    check_local(path)
     found = discover([path])
     if not found.runs:
         raise no_log_found(path, found)
@@ -76,10 +78,26 @@ def read_runs(path: str | Path, verify: bool = False) -> list[Run]:
 def read_ref(ref: RunRef, verify: bool = False, wanted: Callable[[str], bool] | None = None) -> Run:
     """Read one discovered run (an error discovery already knew is raised as it was found)."""
     if ref.error:
-        raise InputError(ref.path, ref.error)
+        raise (StoreUnavailable if ref.error_kind == StoreUnavailable.kind else InputError)(ref.path, ref.error)
+    if ref.files and is_url(ref.path):
+        return _read_stored(ref, verify, wanted)
     if ref.parts:
         return read_split_files(ref.path, ref.parts, lambda f: read_run(f, verify, wanted))
     return read_run(ref.path, verify, wanted)
+
+
+def _read_stored(ref: RunRef, verify: bool, wanted: Callable[[str], bool] | None = None) -> Run:
+    """A run in an object store: its files copied here, read, its paths put back as URLs."""
+    from .staging import staged
+
+    with staged([ref]) as stage:
+        try:
+            run = read_ref(stage.ref(ref), verify, wanted)
+        except PathError as exc:
+            raise type(exc)(stage.back(exc.path), stage.back(exc.problem)) from None
+    run.path = stage.back(run.path)
+    run.notes[:] = [stage.back(n) for n in run.notes]
+    return run
 
 
 def _read_folder(folder: Path, opts: ReadOptions) -> Run:

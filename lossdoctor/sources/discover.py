@@ -6,8 +6,9 @@ a YOLO run's `weights/`, Lightning's `checkpoints/`). Other folders are walked: 
 files that is a training log by its content is a run of its own, and an MLflow store is one
 run per run it holds. Nothing is ever merged: two runs are two references.
 
-Folders are listed once each (`listing.list_folder`); a file is opened only when its name
-could be a log (64 KB head). Whatever is not a run is recorded with its reason in
+Folders are listed once each (`listing.list_folder`; an object store's prefix is listed
+once as a whole, `store.StoreTree`, and walked by the same rules); a file is opened only
+when its name could be a log (64 KB head, fetched ahead in parallel from a store). Whatever is not a run is recorded with its reason in
 `Discovery.skipped`, never fatal: hidden entries, files that are not logs, FIFOs and devices,
 symlinks that loop or leave the roots, unreadable folders.
 """
@@ -22,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from .folder import run_files
 from .formats import BY_NAME, FORMATS, identify
-from .listing import Listing, list_folder
+from .listing import LOCAL, Listing, Tree
 from .mlflow_db import run_folders
-from .remote import is_url, remote_problem
+from .remote import is_url
 from .runnames import folder_name, run_name
+from .text import HEAD_BYTES
 from .splits import pair_splits, split_key
 
 # A file is opened (its head sniffed) only when its name could be a log's.
@@ -44,6 +47,9 @@ class RunRef:
     name: str = ""
     error: str | None = None
     parts: tuple[str, ...] = ()  # a run written to several files (train.csv + val.csv): the files
+    # A run in an object store: every file its reading opens (fetched to a local copy first).
+    files: tuple[str, ...] = ()
+    error_kind: str = "input"  # of `error`: `unavailable` when the store kept failing (retried on --resume)
 
 
 @dataclass(frozen=True)
@@ -77,13 +83,28 @@ class Discovery:
 def discover(roots: Iterable[str | os.PathLike], follow_symlinks: bool = False) -> Discovery:
     """Walk the roots and return every run found, sorted by path, with what was skipped."""
     roots = [os.fspath(r) for r in roots]
-    walk = _Walk([os.path.normpath(r) for r in roots if not is_url(r)], follow_symlinks)
-    for url in filter(is_url, roots):  # not read by this version: a run with a clear error
-        walk.found.runs.append(RunRef(url, "remote", url, remote_problem(url)))
+    local = [os.path.normpath(r) for r in roots if not is_url(r)]
+    found = Discovery()
+    if local:
+        _walk_into(found, _Walk(local, follow_symlinks))
+    for url in filter(is_url, roots):  # one store root at a time: its listing is dropped after its walk
+        from .store import open_store  # fsspec is imported for URLs only
+
+        try:
+            tree = open_store(url)
+        except InputError as exc:  # no such bucket, no credentials, a store that kept failing
+            found.runs.append(RunRef(url, "store", url, exc.problem, error_kind=exc.kind))
+            continue
+        _walk_into(found, _Walk([tree.root], follow_symlinks, tree))
+    found.runs = sorted(set(found.runs))
+    return found
+
+
+def _walk_into(found: Discovery, walk: "_Walk") -> None:
     walk.run()
     walk.drop_store_twins()
-    walk.found.runs = sorted(set(walk.found.runs))
-    return walk.found
+    found.runs.extend(walk.found.runs)
+    found.skipped_paths.extend(walk.found.skipped_paths)
 
 
 def layout_of(listing: Listing) -> str | None:
@@ -97,8 +118,9 @@ def layout_of(listing: Listing) -> str | None:
 class _Walk:
     """Iterative walk (no recursion limit) with symlink and loop bookkeeping."""
 
-    def __init__(self, roots: list[str], follow: bool) -> None:
-        real = [os.path.realpath(r) for r in roots]
+    def __init__(self, roots: list[str], follow: bool, tree: Tree = LOCAL) -> None:
+        self.tree = tree
+        real = list(roots) if tree.remote else [os.path.realpath(r) for r in roots]
         # A root inside another root would be walked twice.
         self.roots = [r for r, rr in zip(roots, real) if not any(rr != o and _inside(rr, o) for o in real)]
         self.real_roots = real
@@ -106,15 +128,28 @@ class _Walk:
         self.visited: set[str] = set()
         self.found = Discovery()
         self.store_folders: dict[str, list[str]] = {}  # store run ref -> folders its params name
+        self.loose: list[tuple[str, str, list[str]]] = []  # (folder, root, files) outside run folders
 
     def run(self) -> None:
         for root in self.roots:
-            if os.path.isdir(root):
+            kind = self.tree.kind(root)
+            if kind == "dir":
                 self._walk(root)
-            elif os.path.lexists(root):
+            elif kind != "missing":
                 self._file(root, root, forced=True)
             else:
                 self.found.runs.append(RunRef(root, "log_file", root, "no such file or directory"))
+        self._loose_files()
+
+    def _loose_files(self) -> None:
+        """The files of folders that are no run folder, once every folder is listed: a store
+        then fetches their heads ahead, many at a time, in the order they are sniffed."""
+        self.tree.plan(p for _, _, files in self.loose for p in files if _LOG_NAME.fullmatch(os.path.basename(p)))
+        for folder, root, files in self.loose:
+            before = len(self.found.runs)
+            for path in files:
+                self._file(path, root)
+            self._pair_splits(folder, root, before)
 
     def _walk(self, root: str) -> None:
         stack = [root]
@@ -128,12 +163,9 @@ class _Walk:
                 continue
             layout = layout_of(listing)
             if layout is not None:
-                self._run_folder(folder, root, layout)
+                self._run_folder(listing, root, layout)
                 continue  # the subtree belongs to this run
-            before = len(self.found.runs)
-            for name in sorted(listing.files):
-                self._file(listing.sub(name), root)
-            self._pair_splits(folder, root, before)
+            self.loose.append((folder, root, [listing.sub(n) for n in sorted(listing.files)]))
             stack.extend(listing.sub(n) for n in sorted(listing.dirs, reverse=True))
 
     def _pair_splits(self, folder: str, root: str, since: int) -> None:
@@ -146,19 +178,22 @@ class _Walk:
         self.found.runs[since:] = [r for r in self.found.runs[since:] if r.path not in grouped]
         for files in groups:
             name = folder_name(folder, root, "split_logs") + "/" + split_key(files[0])
-            self.found.runs.append(RunRef(folder, "split_logs", name, parts=tuple(files)))
+            self.found.runs.append(RunRef(folder, "split_logs", name, parts=tuple(files),
+                                          files=tuple(files) if self.tree.remote else ()))
 
-    def _run_folder(self, folder: str, root: str, layout: str) -> None:
-        name, deleted = run_name(folder, root, layout)
+    def _run_folder(self, listing: Listing, root: str, layout: str) -> None:
+        folder = listing.path
+        name, deleted = run_name(folder, root, layout, self.tree.text)
         if deleted:
             self.found.skip(folder, "deleted MLflow run")
         else:
-            self.found.runs.append(RunRef(folder, layout, name))
+            files = tuple(run_files(listing)) if self.tree.remote else ()
+            self.found.runs.append(RunRef(folder, layout, name, files=files))
 
     def _scan(self, folder: str) -> Listing | None:
         """List a folder without its hidden entries and the symlinks that must not be followed."""
         try:
-            listing = list_folder(folder)
+            listing = self.tree.list(folder)
         except OSError as exc:
             self.found.skip(folder, "unreadable folder", (exc.strerror or str(exc)).lower())
             return None
@@ -172,7 +207,7 @@ class _Walk:
                 drop.add(name)
             elif name in listing.others:
                 self.found.skip(path, "not a regular file (FIFO, socket, device or broken entry)")
-        return Listing(folder, listing.files - drop, listing.dirs - drop, frozenset(), listing.links)
+        return Listing(folder, listing.files - drop, listing.dirs - drop, frozenset(), listing.links, self.tree)
 
     def _follow(self, path: str, folder: str) -> bool:
         """Whether to follow a symlink; every refusal is recorded with its reason."""
@@ -203,42 +238,48 @@ class _Walk:
         if not forced and not _LOG_NAME.fullmatch(os.path.basename(path)):
             self.found.skip(path, "not a log (file name)")
             return
+        mine = (path,) if self.tree.remote else ()
         try:
-            fmt, head = identify(Path(path))
+            fmt, head = identify(path, self.tree.head(path, HEAD_BYTES))
         except InputError as exc:
-            if forced or _says_log(path) or _TABLE_NAME.fullmatch(os.path.basename(path)):
-                self.found.runs.append(RunRef(path, "log_file", name, exc.problem))
+            if exc.kind == "unavailable":  # the store kept failing: a row that says so, never a skip
+                self.found.runs.append(RunRef(path, "log_file", name, exc.problem, error_kind=exc.kind))
+            elif forced or _says_log(path) or _TABLE_NAME.fullmatch(os.path.basename(path)):
+                self.found.runs.append(RunRef(path, "log_file", name, exc.problem, files=mine))
             else:
                 self.found.skip(path, "not a log (content)", exc.problem)
             return
         if fmt is not None and fmt.runs_in is not None:
             self._store(path, fmt.name, forced or _says_log(path))
         elif forced or (fmt is not None and (not fmt.generic or head.names_metrics)):
-            self.found.runs.append(RunRef(path, "log_file", name))
+            self.found.runs.append(RunRef(path, "log_file", name, files=mine))
         elif fmt is not None and head.well_formed:
             self.found.skip(path, "not a log (content)", "a table or JSON without metrics (data or config)")
         elif _says_log(path) or _TABLE_NAME.fullmatch(os.path.basename(path)):
             # Named as a log (or a table, JSON lines) that its content is not: a broken log,
             # whose reader says what is wrong with it.
-            self.found.runs.append(RunRef(path, "log_file", name))
+            self.found.runs.append(RunRef(path, "log_file", name, files=mine))
         else:
             self.found.skip(path, "not a log (content)")
 
     def _store(self, path: str, fmt: str, strict: bool) -> None:
         """One run per run the store holds; an unreadable store named like one is still a row."""
         try:
-            runs, deleted = BY_NAME[fmt].runs_in(Path(path))  # type: ignore[misc]
+            local = self.tree.local(path)  # a store's database is read from a local copy
+            runs, deleted = BY_NAME[fmt].runs_in(Path(local))  # type: ignore[misc]
         except InputError as exc:
-            if strict:
-                self.found.runs.append(RunRef(path, BY_NAME[fmt].layout, path, exc.problem))
+            if strict or exc.kind == "unavailable":
+                self.found.runs.append(RunRef(path, BY_NAME[fmt].layout, path, exc.problem, error_kind=exc.kind))
             else:
                 self.found.skip(path, "not a log (content)", exc.problem)
             return
         for _ in range(deleted):
             self.found.skip(path, "deleted MLflow run")
-        self.found.runs.extend(RunRef(ref, BY_NAME[fmt].layout, name) for ref, name in runs)
+        runs = [(f"{path}#{ref.rpartition('#')[2]}", name) for ref, name in runs]  # as found, not the copy
+        mine = (path,) if self.tree.remote else ()
+        self.found.runs.extend(RunRef(ref, BY_NAME[fmt].layout, name, files=mine) for ref, name in runs)
         if fmt == "mlflow_db":
-            folders = run_folders(Path(path))
+            folders = run_folders(Path(local))
             self.store_folders.update({ref: folders[ref.rpartition("#")[2]] for ref, _ in runs
                                        if ref.rpartition("#")[2] in folders})
 
@@ -248,8 +289,9 @@ class _Walk:
         folders = [r for r in self.found.runs if r.layout not in ("mlflow_db", "log_file")]
         keep = []
         for ref in self.found.runs:
-            twin = next((f for f in folders for named in self.store_folders.get(ref.path, ())
-                         if _same_folder(named, f.path)), None)
+            named = self.store_folders.get(ref.path, ())
+            # Only store runs name folders: the others skip the scan (it made discovery quadratic).
+            twin = next((f for f in folders for n in named if _same_folder(n, f.path)), None) if named else None
             if twin is None:
                 keep.append(ref)
             else:

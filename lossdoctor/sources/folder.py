@@ -28,6 +28,16 @@ def run_logs(listing: Listing) -> list[tuple[LogFormat, Path]]:
     return found
 
 
+def run_files(listing: Listing) -> list[str]:
+    """Every file the readers of this run folder's logs open (what a store's run fetches)."""
+    files: dict[str, None] = {}  # ordered, each once
+    for fmt in RUN_FORMATS:
+        where = fmt.find_in(listing)  # type: ignore[misc]  (a str: a Path would squash `s3://`)
+        if where is not None:
+            files.update(dict.fromkeys(fmt.reads(listing, where) if fmt.reads else [where]))
+    return list(files)
+
+
 def read_run_folder(listing: Listing, opts: ReadOptions) -> Run:
     """Read the preferred log of a run folder (falling back past unreadable ones)."""
     logs = run_logs(listing)

@@ -61,6 +61,9 @@ class LogFormat:
     # A file that holds many runs (an MLflow SQLite store): its runs as (reference, name) pairs,
     # and how many were left out (deleted); each reference is a path `read` accepts.
     runs_in: Callable[[Path], "tuple[list[tuple[str, str]], int]"] | None = None
+    # The files its reader opens when `find_in` found its log at `where` (None: the log file
+    # itself). A run in an object store is read from a local copy of exactly these files.
+    reads: Callable[[Listing, str], list[str]] | None = None
 
 
 # --- readers (imported on first use) ------------------------------------------------------
@@ -149,8 +152,8 @@ def _trainer_state(d: Listing) -> str | None:
         return d.sub("trainer_state.json")
     numbered = [(int(m.group(1)), n) for n in d.dirs if (m := _CHECKPOINT.fullmatch(n))]
     for _, name in sorted(numbered, reverse=True):
-        state = os.path.join(d.path, name, "trainer_state.json")
-        if os.path.isfile(state):
+        state = d.tree.join(d.sub(name), "trainer_state.json")
+        if d.tree.kind(state) == "file":
             return state
     return None
 
@@ -161,8 +164,8 @@ def _mlflow_run(d: Listing) -> str | None:
 
 def _mmengine_scalars(d: Listing) -> str | None:
     """MMEngine's run folder (`work_dirs/<cfg>/<timestamp>/`): its `vis_data/scalars.json`."""
-    path = os.path.join(d.path, "vis_data", "scalars.json")
-    return path if "vis_data" in d.dirs and os.path.isfile(path) else None
+    path = d.tree.join(d.sub("vis_data"), "scalars.json")
+    return path if "vis_data" in d.dirs and d.tree.kind(path) == "file" else None
 
 
 def _wandb_run(d: Listing) -> str | None:
@@ -170,15 +173,22 @@ def _wandb_run(d: Listing) -> str | None:
     `wandb-history.jsonl` (read from the folder)."""
     if any(n.endswith(".wandb") for n in d.files) or "wandb-history.jsonl" in d.files:
         return d.path
-    legacy = os.path.join(d.path, "files", "wandb-history.jsonl")
-    return d.path if "files" in d.dirs and os.path.isfile(legacy) else None
+    legacy = d.tree.join(d.sub("files"), "wandb-history.jsonl")
+    return d.path if "files" in d.dirs and d.tree.kind(legacy) == "file" else None
+
+
+def _wandb_files(d: Listing, where: str) -> list[str]:
+    """The run's .wandb file(s) and its history and summary (here or in files/)."""
+    keep = ("wandb-history.jsonl", "wandb-summary.json")
+    return [f for f in d.tree.files_below(where)
+            if (name := re.split(r"[/\\]", f)[-1]).endswith(".wandb") or name in keep]
 
 
 def _wandb_summary(d: Listing) -> str | None:
     """`files/wandb-summary.json`: the last value of each key, read only when nothing else is there."""
-    for rel in ("wandb-summary.json", os.path.join("files", "wandb-summary.json")):
-        if os.path.isfile(os.path.join(d.path, rel)):
-            return os.path.join(d.path, rel)
+    for path in (d.sub("wandb-summary.json"), d.tree.join(d.sub("files"), "wandb-summary.json")):
+        if d.tree.kind(path) == "file":
+            return path
     return None
 
 
@@ -195,11 +205,21 @@ def _event_folder(d: Listing) -> str | None:
     if _has_events(d):
         return d.path
     for name in SPLIT_DIRS:
-        sub = try_list(d.sub(name)) if name in d.dirs else None
+        sub = try_list(d.sub(name), d.tree) if name in d.dirs else None
         if sub is not None and _has_events(sub) and not any(
                 f.find_in(sub) for f in FORMATS if f.find_in is not None and f.name != "tensorboard"):
             return d.path
     return None
+
+
+def _event_files(d: Listing, where: str) -> list[str]:
+    """Every event file below the run folder (the reader walks it whole)."""
+    return [f for f in d.tree.files_below(where) if "tfevents" in f.rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]]
+
+
+def _mlflow_files(d: Listing, where: str) -> list[str]:
+    """meta.yaml (what makes the folder a run) and every metric file below metrics/."""
+    return [d.tree.join(where, "meta.yaml"), *d.tree.files_below(d.tree.join(where, "metrics"))]
 
 
 # --- the table --------------------------------------------------------------------------
@@ -207,9 +227,9 @@ def _event_folder(d: Listing) -> str | None:
 _ULTRALYTICS_COLUMNS = ("train/box_loss",)
 FORMATS: tuple[LogFormat, ...] = (
     LogFormat("tensorboard", _tensorboard, lambda h: is_tfevents(h.data), binary=True,
-              names=("*tfevents*",), find_in=_event_folder, rank=6, layout="tensorboard"),
+              names=("*tfevents*",), find_in=_event_folder, rank=6, layout="tensorboard", reads=_event_files),
     LogFormat("wandb", _wandb, _wandb_bytes, writer="wandb", binary=True, names=("*.wandb",),
-              find_in=_wandb_run, rank=5, layout="wandb"),
+              find_in=_wandb_run, rank=5, layout="wandb", reads=_wandb_files),
     LogFormat("wandb_history", _plain("wandb", "read_wandb_history"),
               _text_sniff("wandb", "sniff_wandb_history", "wandb_history"), writer="wandb"),
     LogFormat("wandb_summary", _plain("wandb", "read_wandb_summary"),
@@ -223,7 +243,7 @@ FORMATS: tuple[LogFormat, ...] = (
               find_in=_mmengine_scalars, rank=4, layout="mmengine"),
     LogFormat("json_records", _json_records, lambda h: h.json_kind == "json_records", generic=True),
     LogFormat("mlflow", _mlflow, lambda h: h.mlflow_metric, writer="mlflow",
-              find_in=_mlflow_run, rank=4, layout="mlflow"),
+              find_in=_mlflow_run, rank=4, layout="mlflow", reads=_mlflow_files),
     LogFormat("megatron_log", _plain("megatron", "read_megatron"),
               _text_sniff("megatron", "sniff_megatron", "megatron_log"), writer="megatron", names=("*.out",)),
     LogFormat("step_log", _plain("steplog", "read_step_log"), _text_sniff("steplog", "sniff_step_log", "step_log")),
@@ -249,12 +269,13 @@ LOOKED_FOR = ("trainer_state.json (or checkpoint-N/), Lightning metrics.csv, Ult
               "event files, *.csv/*.tsv/*.json/*.jsonl/*.txt/*.log/*.out training logs")
 
 
-def identify(path: Path) -> tuple[LogFormat | None, Head]:
+def identify(path: Path | str, data: bytes | None = None) -> tuple[LogFormat | None, Head]:
     """The format of one file by its content, else by its name (None when neither decides).
+    `data`: its first HEAD_BYTES when already read (from an object store).
 
     Raises InputError when the file cannot be read, is empty, or is binary but no binary log.
     """
-    head = Head(path, read_bytes(path, HEAD_BYTES))
+    head = Head(Path(path), read_bytes(Path(path), HEAD_BYTES) if data is None else data)
     if not head.data:
         raise InputError(path, "empty file")
     for fmt in FORMATS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 _VERSION = re.compile(r"version_\d+")
 _META_LINE = re.compile(r"^(\w+):\s*(.*?)\s*$")
@@ -23,36 +24,40 @@ def folder_name(path: str, root: str, layout: str) -> str:
     return rel
 
 
-def run_name(folder: str, root: str, layout: str) -> tuple[str, bool]:
-    """(name, deleted) of a run folder; MLflow runs are named by their meta.yaml files."""
+def run_name(folder: str, root: str, layout: str, read: "Read | None" = None) -> tuple[str, bool]:
+    """(name, deleted) of a run folder; MLflow runs are named by their meta.yaml files.
+    `read(path, limit)`: a small text file or None (a store's tree reads its objects)."""
     if layout != "mlflow":
         return folder_name(folder, root, layout), False
-    meta = read_meta(os.path.join(folder, "meta.yaml"))
-    experiment = read_meta(os.path.join(os.path.dirname(folder), "meta.yaml")).get("name")
-    run = meta.get("run_name") or _tag(folder, "mlflow.runName") or os.path.basename(folder)
+    read = read or _read_local
+    meta = read_meta(os.path.join(folder, "meta.yaml"), read)
+    experiment = read_meta(os.path.join(os.path.dirname(folder), "meta.yaml"), read).get("name")
+    tag = (read(os.path.join(folder, "tags", "mlflow.runName"), 1024) or "").strip()
+    run = meta.get("run_name") or tag or os.path.basename(folder)
     name = f"{experiment}/{run}" if experiment else run
     return name, meta.get("lifecycle_stage") == "deleted"
 
 
-def read_meta(path: str) -> dict[str, str]:
+Read = Callable[[str, int], "str | None"]
+# The files run_name reads (a store's tree fetches them all at once).
+NAME_FILES = ("meta.yaml", "mlflow.runName")
+
+
+def read_meta(path: str, read: Read | None = None) -> dict[str, str]:
     """The top-level `key: value` lines of an MLflow meta.yaml (a few lines; no YAML parser
     needed for them, and a broken one only costs the name)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read(64 * 1024)
-    except OSError:
-        return {}
-    out = {}
-    for line in text.splitlines():
+    text = (read or _read_local)(path, 64 * 1024)
+    out: dict[str, str] = {}
+    for line in (text or "").splitlines():
         match = _META_LINE.match(line)
         if match and match.group(2):
             out[match.group(1)] = match.group(2).strip("'\"")
     return out
 
 
-def _tag(folder: str, name: str) -> str | None:
+def _read_local(path: str, limit: int) -> str | None:
     try:
-        with open(os.path.join(folder, "tags", name), encoding="utf-8", errors="replace") as handle:
-            return handle.read(1024).strip() or None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(limit)
     except OSError:
         return None
