@@ -62,7 +62,8 @@ def _run_options(fn: Callable) -> Callable:
     """The options `diagnose` and `audit` share: roles, ignored and extra rules, output, config."""
     options = (
         click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME",
-                     help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm)."),
+                     help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm, "
+                          "loss_scale, skipped_steps)."),
         click.option("--ignore", multiple=True, metavar="RULE", shell_complete=complete_rule_ids,
                      help="Do not run this rule (repeatable)."),
         click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
@@ -71,6 +72,9 @@ def _run_options(fn: Callable) -> Callable:
                      help="Write the report to this file instead of stdout."),
         click.option("--config", "config", type=click.Path(path_type=Path), default=None,
                      help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's."),
+        click.option("--max-spike-score", type=click.FloatRange(0, 1), default=None, metavar="X",
+                     help="Also exit 1 when a run's spike score (OLMo's: the share of logged steps whose loss "
+                          "or grad norm is above mean + 6 std of the 128 before) exceeds X, e.g. 0.001."),
     )
     for option in reversed(options):  # decorators apply bottom-up: keep the listed order in --help
         fn = option(fn)
@@ -116,17 +120,22 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Draw the curves, the learning rate and every finding into FILE (.png or .svg; "
                    'needs pip install "lossdoctor[plot]").')
+@click.option("--rewind-plan", "rewind_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Write each run's rewind-and-skip plan into DIR: rewind_plan.json, "
+                                  "skip_batches.json (Lightning), megatron_args.txt (Megatron-DeepSpeed).")
 @_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
-             verify: bool, plot: Path | None, quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
+             max_spike_score: float | None, verify: bool, plot: Path | None, rewind_dir: Path | None,
+             quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Diagnose training logs: a log file (CSV, JSON lines, trainer_state.json, TensorBoard
     events, mlflow.db), a run folder, or a folder of runs (every run below is diagnosed);
     `-` reads a CSV or JSON-lines log from standard input."""
     view = _view(quiet, verbose, color, output, plot)
     sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
-        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view)))
+        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view,
+        max_spike_score=max_spike_score, rewind_dir=rewind_dir)))
 
 
 @main.command()
@@ -151,13 +160,13 @@ def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tup
 def audit(roots: tuple[Path, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
           min_severity: str | None, jobs: int | None, follow_symlinks: bool, metrics: tuple[str, ...],
           ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
-          quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
+          max_spike_score: float | None, quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Find every run under ROOTS (TensorBoard, Lightning, HF Trainer, YOLO, MLflow, loose
     CSV/JSON logs), diagnose them all in parallel, and print one table (github/junit: a CI
     gate over every run)."""
     opts = audit_command.AuditOptions(roots, fmt, fail_on, metrics, ignore, rule_paths, jobs, sort,
                                       only, min_severity, follow_symlinks, config,
-                                      _view(quiet, verbose, color, output))
+                                      _view(quiet, verbose, color, output), max_spike_score)
     sys.exit(guarded(debug, lambda: audit_command.run_audit(opts, output)))
 
 

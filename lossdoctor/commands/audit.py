@@ -59,12 +59,13 @@ class AuditOptions:
     follow_symlinks: bool = False
     config: Path | None = None
     view: View = View()
+    max_spike_score: float | None = None  # --max-spike-score
 
 
 def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
     """`lossdoctor audit`: discover, diagnose in parallel, render, return the exit code."""
     # The same layers as diagnose: packaged rules <- project file <- --config <- flags.
-    resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths)
+    resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths, opts.max_spike_score)
     settings, gate = resolved.settings, resolved.gate
     options = opts.view.apply(dataclasses.replace(resolved.render_options(), root=_common_root(opts.roots)))
     keep = _row_filter(opts, resolved.config.index)
