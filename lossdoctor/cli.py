@@ -63,7 +63,8 @@ def _run_options(fn: Callable, output: click.Option | None = None) -> Callable:
     """The options `diagnose` and `audit` share: roles, ignored and extra rules, output, config."""
     options = (
         click.option("--metric", "metrics", multiple=True, metavar="ROLE=NAME",
-                     help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm)."),
+                     help="Use series NAME for ROLE (train_loss, val_loss, train_acc, val_acc, lr, grad_norm, "
+                          "loss_scale, skipped_steps)."),
         click.option("--ignore", multiple=True, metavar="RULE", shell_complete=complete_rule_ids,
                      help="Do not run this rule (repeatable)."),
         click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
@@ -76,6 +77,13 @@ def _run_options(fn: Callable, output: click.Option | None = None) -> Callable:
     for option in reversed(options):  # decorators apply bottom-up: keep the listed order in --help
         fn = option(fn)
     return fn
+
+
+def _spike_gate(fn: Callable) -> Callable:
+    """--max-spike-score: a gate over a whole run (diagnose, audit), not a finding watch can stop at."""
+    return click.option("--max-spike-score", type=click.FloatRange(0, 1), default=None, metavar="X",
+                        help="Also exit 1 when a run's spike score (OLMo's: the share of logged steps whose loss "
+                             "or grad norm is above mean + 6 std of the 128 before) exceeds X, e.g. 0.001.")(fn)
 
 
 def _view_options(fn: Callable) -> Callable:
@@ -112,22 +120,28 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
               help="Exit 1 when a finding is at/above this severity (info, warning, error, never) "
                    "or is one of these comma-separated rule ids.  [default: error, or the config's fail-on]")
 @_run_options
+@_spike_gate
 @click.option("--verify", is_flag=True,
               help="Check every TensorBoard record's data checksum (slower; length checksums are always checked).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Draw the curves, the learning rate and every finding into FILE (.png or .svg; "
                    'needs pip install "lossdoctor[plot]").')
+@click.option("--rewind-plan", "rewind_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Write each run's rewind-and-skip plan into DIR: rewind_plan.json, "
+                                  "skip_batches.json (Lightning), megatron_args.txt (Megatron-DeepSpeed).")
 @_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
-             verify: bool, plot: Path | None, quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
+             max_spike_score: float | None, verify: bool, plot: Path | None, rewind_dir: Path | None,
+             quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Diagnose training logs: a log file (CSV, JSON lines, trainer_state.json, TensorBoard
     events, mlflow.db), a run folder, or a folder of runs (every run below is diagnosed);
     `-` reads a CSV or JSON-lines log from standard input."""
     view = _view(quiet, verbose, color, output, plot)
     sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
-        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view)))
+        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view,
+        max_spike_score=max_spike_score, rewind_dir=rewind_dir)))
 
 
 def _local_roots_exist(ctx: click.Context, param: click.Parameter, roots: tuple[str, ...]) -> tuple[str, ...]:
@@ -174,12 +188,14 @@ def _audit_output(fn: Callable) -> Callable:
               help="Skip the runs already recorded in FILE (an earlier --format jsonl/parquet output) "
                    "and append the others to it, unless --output names another file.")
 @_audit_output
+@_spike_gate
 @_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
           min_severity: str | None, jobs: int | None, follow_symlinks: bool, engine: str | None,
           scheduler: str | None, resume: str | None, metrics: tuple[str, ...],
           ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: str | None, config: Path | None,
+          max_spike_score: float | None,
           quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Find every run under ROOTS (TensorBoard, Lightning, HF Trainer, YOLO, MLflow, loose
     CSV/JSON logs), diagnose them all in parallel, and print one table (github/junit: a CI
@@ -188,7 +204,8 @@ def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only
                                       only, min_severity, follow_symlinks, config,
                                       _view(quiet, verbose, color, output), engine=engine or
                                       ("dask" if scheduler else "local"), scheduler=scheduler,
-                                      output=output, resume=resume)
+                                      output=output, resume=resume,
+                                      max_spike_score=max_spike_score)
     sys.exit(guarded(debug, lambda: audit_command.run_audit(opts)))
 
 

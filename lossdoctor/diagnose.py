@@ -13,12 +13,17 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .engine import Rule, default_rules, evaluate_rules
 from .errors import ConfigError, LossdoctorError, MetricNotFound, NothingToDiagnose
 from .findings import Diagnosis, RunError
-from .frame import Run
+from .frame import Run, Series, with_restores
+from .rewind import Plan, make_plan
 from .roles import ROLE_NAMES, Roles, needed, resolve
 from .sources import RunRef, read_ref, read_run
+from .sources.checkpoints import beside
+from .stability import Stability, assess
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ def diagnose_path(path: str | Path, settings: Settings) -> Diagnosis:
 def diagnose_run(run: Run, settings: Settings, in_progress: bool = False) -> Diagnosis:
     """Diagnose an already-read run (`in_progress`: still being written; whole-run rules wait)."""
     _check_overrides(run, settings.metrics)
+    run = with_restores(run)  # attempts are known before any rule runs: a restore is not a rise
     roles = resolve(run, settings.metrics)
     if not roles.losses:
         names = ", ".join(sorted(run.series)[:8]) or "none"
@@ -57,9 +63,33 @@ def diagnose_run(run: Run, settings: Settings, in_progress: bool = False) -> Dia
     lr = roles.by_role.get("lr")  # drawn on the picture's second panel
     curves = {role: known[name] for role, name in (("train_loss", train), ("val_loss", val), ("lr", lr))
               if name in known}
+    stability = assess(run, roles)
     return Diagnosis(path=run.path, format=run.format, metrics=_judged(roles),
                      points=run.points, findings=findings, notes=run.notes + roles.notes, curves=curves,
-                     pairs=[{"label": label, "train": t, "val": v} for label, t, v in roles.pairs])
+                     pairs=[{"label": label, "train": t, "val": v} for label, t, v in roles.pairs],
+                     stability=stability, rewind=_rewind(run, roles, stability, findings))
+
+
+def _rewind(run: Run, roles: Roles, stability: Stability, findings: list) -> Plan | None:
+    """The rewind-and-skip plan for the main training loss (checkpoints are looked for only
+    when a spike needs one)."""
+    loss = {**run.series, **roles.derived}.get(stability.loss or "")
+    diverged = [(f.step, _peak_step(loss, f.step)) for f in findings
+                if loss is not None and f.rule == "divergence" and f.metric == loss.name and f.step is not None]
+    if make_plan(stability.episodes, diverged, []) is None:
+        return None
+    return make_plan(stability.episodes, diverged, beside(run.path, run.checkpoints))
+
+
+def _peak_step(loss: Series, onset: float) -> float:
+    """Where a climb from `onset` tops out: its highest finite point, or its first NaN/Inf."""
+    after = loss.steps >= onset
+    steps, values = loss.steps[after], loss.values[after]
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size and (bad[0] == 0 or not np.isfinite(values[: bad[0]]).any()):
+        return float(steps[bad[0]])
+    top = values[: bad[0]] if bad.size else values
+    return float(steps[int(np.argmax(top))]) if top.size else onset
 
 
 def _judged(roles: Roles) -> dict[str, str]:

@@ -104,11 +104,24 @@ class Diagnosis:
     layout: str = ""  # what discovery found it as (a run folder of a format, a log file, a store)
     pairs: list[dict[str, Any]] = field(default_factory=list)  # every train/val pair judged
     seconds: float | None = None  # wall time of reading and judging the run (JUnit `time`)
+    stability: Any = field(default=None, repr=False)  # stability.Stability: spike score, bursts, skips
+    rewind: Any = field(default=None, repr=False)  # rewind.Plan: where to restart from, what to skip
 
     @property
     def worst(self) -> Severity | None:
         """The highest severity among the findings, or None for a clean run."""
         return max((f.severity for f in self.findings), default=None)
+
+    @property
+    def spike_score(self) -> float | None:
+        """The run's spike score (OLMo's SpikeScore (total): the share of logged steps where the
+        loss or the gradient norm spiked), None before 128 points or for an unread run."""
+        return None if self.stability is None else self.stability.run_score
+
+    def spike_score_exceeds(self, limit: float | None) -> bool:
+        """True when `--max-spike-score limit` fails this run."""
+        score = self.spike_score
+        return limit is not None and score is not None and score > limit
 
     @property
     def verdict(self) -> str:
@@ -132,7 +145,17 @@ class Diagnosis:
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
             "error": self.error.to_dict() if self.error else None,
+            **self._large_run(),
         }
+
+    def _large_run(self) -> dict[str, Any]:
+        """The large-run readings, for a run that was diagnosed."""
+        if self.stability is None:
+            return {}
+        from .stability import tidy  # the records stay importable without numpy's readers
+
+        return {"spike_score": self.stability.spike_dict(), "instability": self.stability.to_dict(),
+                "rewind_plan": None if self.rewind is None else tidy(self.rewind.to_dict())}
 
 
 # Verdicts, worst first: the audit's `--sort verdict` order.

@@ -4,11 +4,17 @@ Parsers hand raw arrays to `make_series`, which applies the two rules every form
 shares: a step that goes backwards means the run was restarted or resumed (later points
 supersede earlier ones at the same or later steps), and several points logged at one
 step are all kept, spread in logged order across that step.
+
+Each restart begins an *attempt*; the steps where the later attempts begin are kept on the
+series (`attempts`), so the curves are judged attempt by attempt: the level a restored
+checkpoint starts from is not a rise of the attempt before it. A trainer that says in its
+log that it restored a checkpoint (`Run.restores`) begins an attempt there too, even when
+its step counter did not go back (`with_restores`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -30,6 +36,8 @@ class Series:
     # True when the first points kept follow a superseded segment at about the same level:
     # a resumed run whose step counter restarted, so its first point is not a fresh start.
     resumed: bool = False
+    # The first step of every later attempt (a restart or a logged restore), in step order.
+    attempts: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.steps.shape != self.values.shape:
@@ -52,6 +60,10 @@ class Run:
     format: str
     series: dict[str, Series] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Steps at which the log says training resumed from a checkpoint, after it had trained
+    # (the first step logged after each restore), and steps of checkpoints it says it saved.
+    restores: list[float] = field(default_factory=list)
+    checkpoints: list[float] = field(default_factory=list)
 
     @property
     def points(self) -> int:
@@ -141,17 +153,50 @@ def make_series(
     if steps.size == 0:
         return None
     keep = _not_superseded(steps)
-    resumed = False
+    resumed, attempts = False, ()
     if not keep.all():
         resumed = _continues(values, keep)
+        attempts = _attempt_starts(steps, keep)
         if notes is not None:
-            restarts = int(np.count_nonzero(np.diff(steps) < 0))
-            notes.append(
-                f"{name}: the {axis} went backwards {restarts} time(s) (a restarted or resumed run); "
-                f"kept the latest points for each {axis}, dropped {int((~keep).sum())} superseded point(s)"
-            )
+            notes.append(_restart_note(name, axis, steps, keep, attempts))
         steps, values = steps[keep], values[keep]
-    return Series(name, _spread_ties(steps), values, axis, resumed)
+    return Series(name, _spread_ties(steps), values, axis, resumed, attempts)
+
+
+def _attempt_starts(steps: np.ndarray, keep: np.ndarray) -> tuple[float, ...]:
+    """The first kept step of every later segment that still has kept points, past the
+    first kept point (a restart from scratch that supersedes everything begins no attempt
+    inside what is kept)."""
+    back = np.flatnonzero(np.diff(steps) < 0) + 1
+    first = float(steps[keep][0])
+    return tuple(float(steps[b]) for b in back if keep[b] and steps[b] > first)
+
+
+def _restart_note(name: str, axis: str, steps: np.ndarray, keep: np.ndarray, attempts: tuple[float, ...]) -> str:
+    back = np.flatnonzero(np.diff(steps) < 0) + 1
+    where = ", ".join(f"{axis} {_num(steps[b])} (after {_num(steps[b - 1])})" for b in back[:5])
+    more = ", ..." if back.size > 5 else ""
+    return (f"{name}: the {axis} went backwards {back.size} time(s) (a restarted or resumed run): "
+            f"a new attempt starts at {where}{more}; kept the latest points for each {axis}, "
+            f"dropped {int((~keep).sum())} superseded point(s)")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def with_restores(run: Run) -> Run:
+    """The run with its logged restores added to every step series' attempts (those inside
+    the series' span), so rules judge each attempt on its own."""
+    if not run.restores:
+        return run
+    for name, s in list(run.series.items()):
+        if s.axis != "step" or not len(s):
+            continue
+        inside = {r for r in run.restores if s.steps[0] < r <= s.steps[-1]}
+        if inside - set(s.attempts):
+            run.series[name] = replace(s, attempts=tuple(sorted(set(s.attempts) | inside)))
+    return run
 
 
 def _continues(values: np.ndarray, keep: np.ndarray) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .frame import Run, Series
 
-ROLE_NAMES = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm")
+ROLE_NAMES = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm", "loss_scale", "skipped_steps")
 
 SPLIT_TOKENS = {
     "train": {"train", "training", "trn"},
@@ -28,6 +28,7 @@ IGNORED_TOKENS = {"predict", "prediction", "hp"}  # HF predict_* entries, Lightn
 AXIS_TOKENS = {"step", "epoch"}  # Lightning's *_step / *_epoch twins, Keras' epoch_loss
 ERROR_KINDS = {"mae", "mse", "rmse", "error", "err"}  # loss-like when no '*loss' exists
 PRIMARY_HINTS = ("total", "mean", "avg", "average", "overall", "top1")
+SKIP_UNITS = {"iterations", "iters", "steps", "updates", "batches"}
 
 
 def tokens_of(name: str) -> list[str]:
@@ -61,6 +62,10 @@ def classify(name: str) -> Metric | None:
 
 def _kind(toks: list[str]) -> str:
     # `loss scale` (fp16 AMP: Megatron, fairseq `loss_scale`) is a scale, not a loss.
+    if _follows(toks, "loss", "scale") or _follows(toks, "scaler", "scale"):  # fp16 loss scaling
+        return "loss_scale"
+    if "skipped" in toks and SKIP_UNITS & set(toks):  # Megatron's `number of skipped iterations`
+        return "skipped"
     if any((t == "loss" or t.endswith("loss")) and toks[i + 1 : i + 2] != ["scale"] for i, t in enumerate(toks)):
         return "loss"
     if ("grad" in toks and "norm" in toks) or "gradnorm" in toks or "gnorm" in toks:  # fairseq: gnorm
@@ -72,6 +77,17 @@ def _kind(toks: list[str]) -> str:
     if ERROR_KINDS & set(toks):
         return "error"
     return "other"
+
+
+def skips_inside_steps(name: str) -> bool:
+    """Does a skip counter count steps that its log's step counter also counts? Megatron's
+    `number of skipped iterations` does (a skipped iteration still advances `iteration`);
+    fairseq's skipped updates do not (an overflow leaves `num_updates` as it was)."""
+    return "updates" not in tokens_of(name)
+
+
+def _follows(toks: list[str], first: str, second: str) -> bool:
+    return any(t == first and toks[i + 1 : i + 2] == [second] for i, t in enumerate(toks))
 
 
 @dataclass
@@ -103,7 +119,8 @@ def resolve(run: Run, overrides: dict[str, str] | None = None) -> Roles:
     _set(roles, "train_loss", train)
     _set(roles, "val_loss", val)
     for role, kind, split in (("train_acc", "acc", "train"), ("val_acc", "acc", val_split),
-                              ("lr", "lr", None), ("grad_norm", "grad_norm", None)):
+                              ("lr", "lr", None), ("grad_norm", "grad_norm", None),
+                              ("loss_scale", "loss_scale", None), ("skipped_steps", "skipped", None)):
         cands = [m for m in metrics if m.kind == kind and (split is None or m.split == split)]
         _set(roles, role, _primary(cands, usable))
     for role, name in (overrides or {}).items():
@@ -174,9 +191,11 @@ def _sum_on_grid(parts: list[Series]) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _all_zero(series: Series, roles: Roles) -> bool:
-    """A loss term that is 0 at every step is switched off (YOLO cls loss with one class)."""
+    """A loss term that is 0 at every step is switched off (YOLO cls loss with one class); a
+    count of skipped steps that stays 0 is a reading (nothing was skipped)."""
     v = series.values
-    if v.size and np.all(v == 0):
+    metric = classify(series.name)
+    if v.size and np.all(v == 0) and not (metric is not None and metric.kind == "skipped"):
         roles.notes.append(f"{series.name}: 0 at every point (a switched-off term); not diagnosed")
         return True
     return False
@@ -195,7 +214,7 @@ def _primary(cands: list[Metric], series: dict[str, Series]) -> Metric | None:
         return None
 
     def rank(m: Metric) -> tuple[int, int]:
-        plain = m.base in (("loss",), ("acc",), ("accuracy",), ("lr",), ("grad", "norm"))
+        plain = m.base in (("loss",), ("acc",), ("accuracy",), ("lr",), ("grad", "norm"), ("loss", "scale"))
         hinted = any(h in m.base for h in PRIMARY_HINTS)
         tier = 0 if plain else 1 if hinted else 2
         return tier, -len(series[m.name])

@@ -117,9 +117,46 @@ def hf_clean(d: Path) -> Path:
     return hf_state(d / "hf_clean" / "trainer_state.json", loss, _noise(n, 0.2, 16))
 
 
+def _megatron():
+    """benchmarks/spiky_megatron.py: Megatron's iteration lines, spelled as Megatron prints them."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "benchmarks" / "spiky_megatron.py"
+    spec = importlib.util.spec_from_file_location("spiky_megatron", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def megatron_fp16(d: Path, skipped_from: int | None = None, name: str = "megatron_fp16") -> Path:
+    """An fp16 Megatron run of 2,000 iterations logged every 10: the loss scale calibrates over
+    the first 32 iterations (all skipped, no loss printed), then one overflow per ~1,000
+    iterations; from `skipped_from` on, every iteration overflows (no loss, scale at 1)."""
+    mg = _megatron()
+    its = np.arange(10, 2001, 10)
+    loss = decay(its.size, 10.5, 3.0, 40) * _noise(its.size, 0.01, 17)
+    lines, scale = [], 2.0 ** 32
+    for i, it in enumerate(its):
+        skipped = 10 if it <= 30 else 2 if it == 40 else 1 if it % 1000 == 0 else 0
+        if skipped_from is not None and it >= skipped_from:
+            skipped = 10
+        scale = max(1.0, scale / 2 ** skipped) if skipped else min(scale * (2 if it % 1000 == 500 else 1), 2.0 ** 16)
+        shown = None if skipped == 10 else float(loss[i])
+        lines.append(mg.iteration_line(int(it), 2000, shown, 0.8, scale=scale, skipped=skipped))
+    path = d / name / "train.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def megatron_stuck(d: Path) -> Path:
+    """The fp16 run whose every iteration overflows from iteration 600 on: not training."""
+    return megatron_fp16(d, skipped_from=600, name="megatron_stuck")
+
+
 MAKERS: dict[str, Callable[[Path], Path]] = {
     "healthy": healthy, "slow": slow, "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
-    "hf_clean": hf_clean,
+    "hf_clean": hf_clean, "megatron_fp16": megatron_fp16, "megatron_stuck": megatron_stuck,
 }

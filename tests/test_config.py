@@ -145,7 +145,7 @@ def write_and_fail(proj: Path, text: str, *args: str, name: str = "lossdoctor.ya
      "lossdoctor.yaml: ignore[1]: unknown rule 'overfit' (did you mean 'overfitting'?)"),
     ("metrics: {speed: loss}\n",
      "lossdoctor.yaml: metrics.speed: unknown role 'speed' "
-     "(roles: train_loss, val_loss, train_acc, val_acc, lr, grad_norm)"),
+     "(roles: train_loss, val_loss, train_acc, val_acc, lr, grad_norm, loss_scale, skipped_steps)"),
     ("rule-paths: [ci/rules]\n", "lossdoctor.yaml: rule-paths[0]: ci/rules: no such rule file or folder"),
     ("fail-on: !!python/object/apply:os.system [echo hi]\n",
      "lossdoctor.yaml: line 1: tag '!!python/object/apply:os.system' is not allowed (config files are plain YAML)"),

@@ -101,7 +101,7 @@ def test_every_problem_of_a_file_is_collected_and_the_loader_raises_the_first(tm
     problems = rule_problems([path])
     where = f"{path}: rule my_rule: "
     assert problems == [where + "when.all[0].settled.slot: expected one of train_loss, val_loss, train_acc, "
-                                "val_acc, lr, grad_norm, series, got 'wat'",
+                                "val_acc, lr, grad_norm, loss_scale, skipped_steps, series, got 'wat'",
                         where + "when.all[0].settled: unknown parameter 'slop' (allowed: slot, max_change)",
                         where + "when.all[1]: unknown predicate 'val_rise'",
                         where + "when.all[2].has.min_points: expected a positive integer, got 0",
@@ -174,3 +174,21 @@ def test_config_keys_take_aliases_and_tags(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "lossdoctor.yaml").write_text("rule-paths: [team]\nrules: {old_nam: {points: 2}}\n")
     assert invoke("rules")[2] == ("lossdoctor: error: lossdoctor.yaml: rules.old_nam: unknown rule 'old_nam' "
                                   "(did you mean 'old_name'?)\n")
+
+
+def test_a_gap_measured_at_evaluation_steps_points_at_a_logged_training_step() -> None:
+    """Validation every 10 steps at 5, 15, ...; training logged at 0, 10, ...: inverted_gap names
+    the training curve, so its step is one the training log has (found by the property test)."""
+    import numpy as np
+
+    from lossdoctor.diagnose import Settings, diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    steps = np.arange(0, 400, 10, dtype=float)
+    train = 2.0 * np.exp(-steps / 150) + 0.6
+    run = Run("gap", "csv")
+    run.add(Series("loss", steps, train * 1.5))
+    run.add(Series("val_loss", steps + 5, np.interp(steps + 5, steps, train)))
+    found = [f for f in diagnose_run(run, Settings(rules=tuple(default_rules()))).findings if f.rule == "inverted_gap"]
+    assert found and found[0].metric == "loss" and found[0].step in set(steps.tolist())
+    assert found[0].end_step in set(steps.tolist())

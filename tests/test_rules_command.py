@@ -36,7 +36,7 @@ def readme_rule() -> str:
 def test_list_shows_every_rule_with_severity_worst_first() -> None:
     code, out, err = invoke("rules")
     assert code == ExitCode.OK and err == ""
-    rows = [re.fullmatch(r"(\w+)\s+(error|warning|info)\s+(.+)", line) for line in out.splitlines()[1:14]]
+    rows = [re.fullmatch(r"(\w+)\s+(error|warning|info)\s+(.+)", line) for line in out.splitlines()[1:1 + len(RULES)]]
     assert all(rows), out
     assert {(m[1], m[2], m[3]) for m in rows} == {(r.id, r.severity.label, r.title) for r in RULES}
     order = {"error": 0, "warning": 1, "info": 2}
@@ -52,7 +52,7 @@ def test_list_honours_config(tmp_path: Path) -> None:
     assert code == ExitCode.OK
     assert re.search(r"^plateau\s+error\*\s+Training has plateaued$", out, re.M)
     assert re.search(r"^oscillation\s+warning\s+.*\(ignored\)$", out, re.M)
-    assert re.search(r"^lr_too_high\s+error\s+Learning rate above", out, re.M) and "14 rules; config: lossdoctor.yaml" in out
+    assert re.search(r"^lr_too_high\s+error\s+Learning rate above", out, re.M) and f"{len(RULES) + 1} rules; config: lossdoctor.yaml" in out
 
 
 def test_show_explains_a_rule() -> None:

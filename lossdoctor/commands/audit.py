@@ -66,12 +66,13 @@ class AuditOptions:
     scheduler: str | None = None  # dask: the scheduler's address
     output: str | None = None  # a file (a folder for parquet); None: stdout
     resume: str | None = None  # an earlier jsonl/parquet record: its runs are not diagnosed again
+    max_spike_score: float | None = None  # --max-spike-score
 
 
 def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
     """`lossdoctor audit`: discover, diagnose in parallel, render, return the exit code."""
     # The same layers as diagnose: packaged rules <- project file <- --config <- flags.
-    resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths)
+    resolved = resolve(opts.config, opts.fail_on, opts.metrics, opts.ignore, opts.rule_paths, opts.max_spike_score)
     settings, gate = resolved.settings, resolved.gate
     options = opts.view.apply(dataclasses.replace(resolved.render_options(), root=_common_root(opts.roots)))
     keep = _row_filter(opts, resolved.config.index)

@@ -17,10 +17,12 @@ from ..engine import RuleIndex
 
 @dataclass(frozen=True)
 class FailOn:
-    """The gate: a severity threshold and/or a set of rule ids that fail the run."""
+    """The gate: a severity threshold and/or a set of rule ids that fail the run, and a
+    spike score above which a run fails (`--max-spike-score`)."""
 
     threshold: Severity | None
     rules: frozenset[str] = frozenset()
+    max_spike_score: float | None = None
 
     @classmethod
     def parse(cls, text: str, index: RuleIndex, where: str = "--fail-on") -> "FailOn":
@@ -43,8 +45,9 @@ class FailOn:
         return cls(None, frozenset(rid for t in tokens for rid in index.ids(t, where)))
 
     def fails(self, diag: Diagnosis) -> bool:
-        """True when a finding of this run is at/above the threshold or a named rule."""
-        return any(self.fails_finding(f) for f in diag.findings)
+        """True when a finding of this run is at/above the threshold or a named rule, or its
+        spike score is above --max-spike-score."""
+        return any(self.fails_finding(f) for f in diag.findings) or diag.spike_score_exceeds(self.max_spike_score)
 
     def fails_finding(self, finding: Finding) -> bool:
         """True when this finding is at/above the threshold or from a named rule."""
@@ -106,17 +109,20 @@ class Resolved:
         """What renderers need: the gate, the rules that ran and those ignored."""
         ran = tuple(r.id for r in self.settings.rules if r.id not in self.settings.ignore)
         return RenderOptions(gate=self.gate.fails_finding, gate_label=self.gate.label, rules=ran,
-                             ignored=self.settings.ignore, root=str(Path.cwd()))
+                             ignored=self.settings.ignore, root=str(Path.cwd()),
+                             max_spike_score=self.gate.max_spike_score)
 
 
 def resolve(config_file: Path | None, fail_on: str | None, metrics: tuple[str, ...] = (),
-            ignore: tuple[str, ...] = (), rule_paths: tuple[Path, ...] = ()) -> Resolved:
+            ignore: tuple[str, ...] = (), rule_paths: tuple[Path, ...] = (),
+            max_spike_score: float | None = None) -> Resolved:
     """Layer the flags over the config files: flags win (`--fail-on`, `--metric` by role);
     `--ignore` and `--rules` add to what the files set. `fail_on=None` means not given."""
     config = load_config(config_file, rule_paths)
     index = config.index
     gates = [FailOn.parse(text, index, where) for where, text in config.fail_on]  # check every layer
     gate = FailOn.parse(fail_on, index) if fail_on is not None else (gates[-1] if gates else DEFAULT_GATE)
+    gate = dataclasses.replace(gate, max_spike_score=max_spike_score)
     settings = Settings(config.rules, {**config.metrics, **parse_metrics(metrics)},
                         config.ignore | check_ignored(ignore, index))
     return Resolved(settings, gate, config)

@@ -18,6 +18,7 @@ from ..exitcodes import ExitCode
 from ..findings import Diagnosis
 from ..report import pick
 from ..report.escape import text as safe
+from ..report.rewind_files import write_plans
 from ..sources import RunRef
 from .common import FailOn, View, draw_picture, exit_code, resolve
 
@@ -26,11 +27,12 @@ STDIN = "-"
 
 def diagnose(paths: tuple[str | Path, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
              ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: TextIO | None,
-             config: Path | None = None, verify: bool = False, view: View = View()) -> ExitCode:
+             config: Path | None = None, verify: bool = False, view: View = View(),
+             max_spike_score: float | None = None, rewind_dir: Path | None = None) -> ExitCode:
     """`lossdoctor diagnose`: report every run under the paths, return the gate's exit code.
 
     `fail_on=None` means "not given": the config files (or the default, error) decide."""
-    resolved = resolve(config, fail_on, metrics, ignore, rule_paths)
+    resolved = resolve(config, fail_on, metrics, ignore, rule_paths, max_spike_score)
     settings, gate = resolved.settings, resolved.gate
     if verify:
         settings = dataclasses.replace(settings, verify=True)
@@ -42,6 +44,8 @@ def diagnose(paths: tuple[str | Path, ...], fmt: str, fail_on: str | None, metri
         if d.error:
             print(f"lossdoctor: error: {safe(d.error.message)}", file=sys.stderr)
     options = view.apply(resolved.render_options())
+    if rewind_dir is not None:
+        write_plans(diagnoses, rewind_dir)
     if view.plot:
         options = dataclasses.replace(options, image=draw_picture(diagnoses, view.plot))
     # A lone unreadable run is said once, on stderr; in a batch it keeps its section.
@@ -83,11 +87,19 @@ def summary_line(diagnoses: list[Diagnosis], gate: FailOn) -> str:
     """`4 runs: 1 error, 1 unreadable, 2 healthy; failing the gate: lightning_logs/version_1 (nan_loss)`."""
     counts = Counter(_verdict(d) for d in diagnoses)
     parts = ", ".join(f"{counts[k]} {k}" for k in _VERDICTS if k in counts)
-    failing = [f"{d.name or d.path} ({', '.join(sorted({f.rule for f in d.findings if gate.fails_finding(f)}))})"
+    failing = [f"{d.name or d.path} ({', '.join(_why_failing(d, gate))})"
                for d in diagnoses if not d.error and gate.fails(d)]
     more = " ..." if len(failing) > 5 else ""
     tail = f"; failing the gate: {'; '.join(failing[:5])}{more}" if failing else ""
     return f"{len(diagnoses)} runs: {parts}{tail}"
+
+
+def _why_failing(d: Diagnosis, gate: FailOn) -> list[str]:
+    """The rules (and the spike score) that fail a run."""
+    why = sorted({f.rule for f in d.findings if gate.fails_finding(f)})
+    if d.spike_score_exceeds(gate.max_spike_score):
+        why.append(f"spike score {d.spike_score:.3g} > {gate.max_spike_score:g}")
+    return why
 
 
 _VERDICTS = ("error", "warning", "unreadable", "no loss", "failed", "healthy")

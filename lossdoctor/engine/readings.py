@@ -14,9 +14,10 @@ import numpy as np
 from .curves import events as ev
 from .curves import best as best_mod
 from .curves import gap as gap_mod
-from .curves import levels, periodic, schedule, shape as shape_mod, swings as swings_mod
+from .curves import levels, loss_scaling, periodic, schedule, shape as shape_mod, swings as swings_mod
 from .curves.noise import log_of
 from .subject import Subject
+from ..roles import skips_inside_steps
 
 
 def _memo(subj: Subject, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -27,9 +28,10 @@ def _memo(subj: Subject, key: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def events(subj: Subject, slot: str) -> list[ev.Event]:
-    """Blow-ups and spikes of the loss in `slot` (NaN/Inf kept: a climb into them is a blow-up)."""
+    """Blow-ups and spikes of the loss in `slot` (NaN/Inf kept: a climb into them is a blow-up),
+    attempt by attempt when the run restarted."""
     s = subj.series(slot)
-    return [] if s is None else _memo(subj, ("events", slot), lambda: ev.events_of(s.steps, s.values))
+    return [] if s is None else _memo(subj, ("events", slot), lambda: ev.events_of(s.steps, s.values, s.attempts))
 
 
 def shape(subj: Subject, slot: str) -> shape_mod.Shape | None:
@@ -135,3 +137,17 @@ def per_step(subj: Subject) -> bool:
     if v is None or len(v) < 2:
         return t.axis == "step"
     return len(t) >= 1.25 * len(v)  # an epoch mean comes once per evaluation, a batch sample more often
+
+
+def skips(subj: Subject) -> loss_scaling.Skips | None:
+    """The share of optimizer steps skipped (fp16 overflows), from the skip counter."""
+    s = subj.series("skipped_steps")
+    if s is None:
+        return None
+    return _memo(subj, ("skips",), lambda: loss_scaling.skipped_steps(s.steps, s.values, skips_inside_steps(s.name)))
+
+
+def scale_drops(subj: Subject) -> loss_scaling.Drops | None:
+    """Where the fp16 loss scale halved (or worse)."""
+    s = subj.series("loss_scale")
+    return None if s is None else _memo(subj, ("scale",), lambda: loss_scaling.scale_drops(s.steps, s.values))

@@ -18,7 +18,8 @@ from . import medians
 from ..frame import Run, Series
 from ..roles import Roles
 
-SLOTS = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm", "series")
+SLOTS = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm", "loss_scale", "skipped_steps", "series")
+CONTEXT = ("train_acc", "val_acc", "lr", "grad_norm", "loss_scale", "skipped_steps")  # a pair's other series
 
 
 class Curve:
@@ -79,7 +80,7 @@ def pair_subjects(run: Run, roles: Roles) -> list[Subject]:
     """One Subject per train/val loss pair: the main pair first, then the loss terms."""
     known = {**run.series, **roles.derived}
     context = {r: run.series[n] for r, n in roles.by_role.items()
-               if r in ("train_acc", "val_acc", "lr", "grad_norm") and n in run.series}
+               if r in CONTEXT and n in run.series}
     out = []
     for label, train, val in roles.pairs:
         slots = dict(context)

@@ -14,7 +14,7 @@ from typing import TextIO
 from .. import numfmt
 from ..findings import Diagnosis, Severity
 from ..frame import Series
-from . import early, escape, phrases
+from . import early, escape, large_run, phrases
 from .stories import Story, stories
 from .options import DEFAULT_OPTIONS, RenderOptions
 from .sparkline import marker_line, sparkline, wants_log, x_range
@@ -43,6 +43,7 @@ def layout(diag: Diagnosis, options: RenderOptions = DEFAULT_OPTIONS) -> list[Li
     for story in told:
         lines += story_lines(story, options.verbosity)
     lines += _early_stopping(diag)
+    lines += _large_run(diag, options.verbosity)
     if diag.notes:
         lines.append([("notes:", "dim")])
         lines += [[(f"  - {esc(n)}", "dim")] for n in diag.notes]
@@ -121,6 +122,13 @@ def _early_stopping(diag: Diagnosis) -> list[Line]:
     if es is None:
         return []
     return [[], [(early.heading(es), "bold")]] + [[(f"  {line}", "")] for line in early.lines(es)]
+
+
+def _large_run(diag: Diagnosis, verbosity: int) -> list[Line]:
+    said = large_run.lines(diag, verbosity)
+    if not said:
+        return []
+    return [[], [(large_run.HEADING, "bold")]] + [[(f"  {escape.text(x)}", "")] for x in said]
 
 
 def render_plain(diagnoses: list[Diagnosis], out: TextIO, options: RenderOptions = DEFAULT_OPTIONS) -> None:

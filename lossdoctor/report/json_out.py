@@ -25,8 +25,10 @@ def run_dict(diag: Diagnosis, options: RenderOptions) -> dict[str, Any]:
 
 def header(options: RenderOptions, failed: bool) -> dict[str, Any]:
     """What every JSON document starts with: schema version, tool version, the gate."""
-    return {"version": SCHEMA_VERSION, "lossdoctor": options.version,
-            "gate": {"fail_on": options.gate_label, "failed": failed}}
+    gate = {"fail_on": options.gate_label, "failed": failed}
+    if options.max_spike_score is not None:
+        gate["max_spike_score"] = options.max_spike_score
+    return {"version": SCHEMA_VERSION, "lossdoctor": options.version, "gate": gate}
 
 
 def dump(doc: dict[str, Any], out: TextIO) -> None:

@@ -32,10 +32,11 @@ class RenderOptions:
     image: str | None = None  # a picture of the curves written beside the report (--plot)
     version: str = __version__  # the tool's version, for machine formats
     width: int | None = None  # the terminal's width, when the table must fit one
+    max_spike_score: float | None = None  # --max-spike-score: a run above it fails the gate
 
     def fails(self, diag: Diagnosis) -> bool:
-        """True when a finding of this run fails the gate."""
-        return any(self.gate(f) for f in diag.findings)
+        """True when a finding of this run fails the gate, or its spike score is too high."""
+        return any(self.gate(f) for f in diag.findings) or diag.spike_score_exceeds(self.max_spike_score)
 
     def rel(self, path: str) -> str:
         """`path` relative to `root` when it lies under it, else unchanged, with / separators."""

@@ -10,6 +10,10 @@ prints. Values are written as strings ("16.475", "inf", "nan"). Records:
 - `valid` (keys `valid_*`): at `valid_num_updates`, as `valid_loss` ...;
 - `train` (keys `train_*`): the epoch averages of the train_inner lines, not read (they
   would repeat the same curve at another resolution).
+fairseq skips the update of a batch whose fp16 gradients overflowed ("NOTE: gradient
+overflow detected, ignoring gradient, setting loss scale to: ...") without advancing
+`num_updates`; the overflow lines since the previous train_inner record become the
+series `number of skipped updates` at that record's step (only when there are any).
 Content sniff (`sniff_fairseq`): such a line, prefixed, or a bare JSON object holding
 `num_updates` / `valid_num_updates`, in the first 64 KB.
 """
@@ -28,6 +32,7 @@ from .text import read_text
 _PREFIXED = re.compile(r"\| (train_inner|valid|train|[\w.-]+) \| (\{.*\})\s*$")
 _STEP_KEYS = {"num_updates": "", "valid_num_updates": "valid_", "train_num_updates": "train_"}
 _NOT_SERIES = {"epoch", "update"}
+SKIPPED = "number of skipped updates"  # overflowed batches, not counted in num_updates
 
 
 def sniff_fairseq(text: str, path: Path) -> str | None:
@@ -43,11 +48,13 @@ def read_fairseq(path: Path) -> Run:
     """The train_inner and valid records of a fairseq / metaseq log."""
     builder = RunBuilder(path, "fairseq_log")
     columns: dict[str, tuple[list[float], list[float]]] = {}
-    records = overflows = 0
+    records = overflows = pending = 0
+    skips: tuple[list[float], list[float]] = ([], [])
     for line in read_text(path, builder.notes).split("\n"):
         found = _record(line)
         if found is None:
-            overflows += "gradient overflow detected" in line
+            hit = "gradient overflow detected" in line
+            overflows, pending = overflows + hit, pending + hit
             continue
         tag, record = found
         step_key = next((k for k in _STEP_KEYS if k in record), None)
@@ -55,6 +62,10 @@ def read_fairseq(path: Path) -> Run:
             continue  # an epoch summary, or no step to place the record at
         records += 1
         step = to_float(record[step_key])
+        if step_key == "num_updates":
+            skips[0].append(float("nan") if step is None else step)
+            skips[1].append(float(pending))
+            pending = 0
         for key, value in record.items():
             number = to_float(value)
             if key not in _NOT_SERIES and key != step_key and number is not None:
@@ -67,6 +78,8 @@ def read_fairseq(path: Path) -> Run:
         builder.notes.append(f"{overflows} gradient overflow(s) noted by fairseq (updates skipped, loss scale lowered)")
     for name, (steps, values) in columns.items():
         builder.add(name, steps, values, "step")
+    if overflows:
+        builder.add(SKIPPED, skips[0], skips[1], "step")
     return builder.finish()
 
 

@@ -21,6 +21,12 @@ first appeared as a NaN point of its series (the loss of that interval is unknow
 because training failed there). Lines before a loss first appears are the fp16 loss-scale
 calibration of the first iterations: counted in a note, not NaN. A log in which no
 iteration line ever has a loss but iterations were skipped gives an all-NaN `lm loss`.
+
+Checkpoints: `successfully saved checkpoint at iteration N` (or `from iteration N`, newer
+Megatron-LM) and `successfully loaded checkpoint from DIR ... at iteration N` name steps
+that have a checkpoint (`Run.checkpoints`); a load after iteration lines is a restore
+inside the log, and the first iteration logged after it begins a new attempt
+(`Run.restores`), whether or not the iteration counter went back.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ _ITERATION = re.compile(r"\biteration\s+(\d+)\s*/\s*(\d+)\s*\|(.*)")
 _VALIDATION = re.compile(r"\bvalidation loss at (?:iteration\s+(\d+))?([^|]*)\|(.*)")
 _FIELD = re.compile(r"[A-Za-z][^|:]*:\s*[-+\w.]+\s*\|")
 _ARGUMENTS = re.compile(r"-{8,} arguments -{8,}")
+_SAVED = re.compile(r"successfully saved checkpoint (?:at|from) iteration\s+(\d+)")
+_LOADED = re.compile(r"successfully loaded checkpoint from .* at iteration\s+(\d+)")
 SKIPPED = "number of skipped iterations"
 NAN_COUNT = "number of nan iterations"
 
@@ -58,6 +66,7 @@ def read_megatron(path: Path) -> Run:
     builder = RunBuilder(path, "megatron_log")
     rows: list[tuple[float, dict[str, float]]] = []
     evals: list[tuple[float, dict[str, float]]] = []
+    restored: float | None = None  # the iteration of a checkpoint loaded after iterations were logged
     for line in read_text(path, builder.notes).split("\n"):
         if "iteration" not in line:
             continue
@@ -66,6 +75,13 @@ def read_megatron(path: Path) -> Run:
             fields = _fields(match.group(3))
             step = fields.pop("global_step", None)  # NeMo 2: `iteration` counts within an epoch
             rows.append((float(match.group(1)) if step is None else step, fields))
+            if restored is not None:
+                _restore(builder, restored, rows)
+                restored = None
+            continue
+        if "checkpoint" in line:
+            loaded = _checkpoint_line(line, builder.run)
+            restored = loaded if loaded is not None and rows else restored
             continue
         match = _VALIDATION.search(line)
         if match is not None and match.group(1) is not None:
@@ -76,6 +92,26 @@ def read_megatron(path: Path) -> Run:
     _add_columns(builder, rows, _losses(builder, rows))
     _add_columns(builder, evals, {})
     return builder.finish()
+
+
+def _checkpoint_line(line: str, run: Run) -> float | None:
+    """Note the step of a saved or loaded checkpoint; the step of a loaded one is returned."""
+    for pattern, is_load in ((_SAVED, False), (_LOADED, True)):
+        match = pattern.search(line)
+        if match is not None:
+            run.checkpoints.append(float(match.group(1)))
+            return float(match.group(1)) if is_load else None
+    return None
+
+
+def _restore(builder: RunBuilder, loaded: float, rows: list[tuple[float, dict[str, float]]]) -> None:
+    """A checkpoint loaded after training had logged (rows[-2]): the iteration just logged
+    (rows[-1]) begins an attempt."""
+    start, last = rows[-1][0], rows[-2][0]
+    builder.run.restores.append(start)
+    went = "" if start <= last else "; the iteration counter did not go back"
+    builder.notes.append(f"the checkpoint of iteration {loaded:g} was restored after iteration {last:g}: "
+                         f"a new attempt starts at iteration {start:g}{went}")
 
 
 def _fields(text: str) -> dict[str, float]:

@@ -15,7 +15,7 @@ Every excursion (`excursions`) is one of two things:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,15 +39,39 @@ class Event:
     final: float  # the last finite loss of the log
     into_nonfinite: bool
     sigmas: float
+    scale: float = 0.0  # the run's untrained loss, the yardstick of relevance
 
 
-def events_of(steps: np.ndarray, values: np.ndarray) -> list[Event]:
+def events_of(steps: np.ndarray, values: np.ndarray, attempts: tuple[float, ...] = ()) -> list[Event]:
     """Blow-ups and spikes of a loss curve, in step order; `values` keep their NaN/Inf."""
+    finite = np.isfinite(values)
+    if finite.sum() < 5:
+        return []
+    start = float(np.max(values[finite][:3]))  # the untrained loss: the run's scale
+    cuts = [0, *np.searchsorted(steps, attempts, side="left").tolist(), steps.size]
+    out: list[Event] = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        found = _attempt_events(steps[a:b], values[a:b], start)
+        out += found if b == steps.size else [e for e in (_ended_by_restore(e, steps[b]) for e in found) if e]
+    return out
+
+
+def _ended_by_restore(e: Event, restart: float) -> Event | None:
+    """An attempt's blow-up that the next attempt's restore ended: a spike when it is one's
+    size, else nothing (a climb into NaN/Inf stays a blow-up: the NaN happened)."""
+    if e.kind != "blow-up" or e.into_nonfinite:
+        return e
+    if math.log(e.peak / e.base) >= SPIKE_FACTOR and e.peak - e.base >= SPIKE_RELEVANCE * e.scale:
+        return replace(e, kind="spike", end_step=restart)
+    return None
+
+
+def _attempt_events(steps: np.ndarray, values: np.ndarray, start: float) -> list[Event]:
+    """The events of one attempt (or of a run that never restarted)."""
     y = log_of(values)
     finite = np.isfinite(y)
     if finite.sum() < 5:
         return []
-    start = float(np.max(values[np.isfinite(values)][:3]))  # the untrained loss: the run's scale
     last = float(y[finite][-1])
     band = max(3 * point_noise(y), math.log(1.25))  # a settled loss wobbles by up to a quarter
     out = []
@@ -83,11 +107,11 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
         matters = peak >= start or (not e.nonfinite and peak - base >= BLOWUP_RELEVANCE * start)
         if not on_way_back and long_enough and matters:
             return Event("blow-up", float(steps[onset]), float(steps[-1]), base, peak, expo(last),
-                         e.nonfinite, e.z)
+                         e.nonfinite, e.z, start)
         if not on_way_back:
             return None
     if math.log(peak) - e.base >= SPIKE_FACTOR and peak - base >= SPIKE_RELEVANCE * start:
-        return Event("spike", float(steps[onset]), end, base, peak, expo(last), False, e.z)
+        return Event("spike", float(steps[onset]), end, base, peak, expo(last), False, e.z, start)
     return None
 
 

@@ -15,6 +15,7 @@ from .course import (acc_stuck, at_chance, converged, came_down, falling_now, ga
                      settled, slow_decline)
 from .events import blows_up, blows_up_with_train, bounces, per_step, repeating_swings, spikes
 from .facts import axis_is, format_is, has, produced_by
+from .scaling import skips_steps
 from .validation import (train_above_val, val_best_at_end, train_falls_after_best, train_near_val, val_acc_at_chance, val_at_chance,
                          val_never_improved, val_rises_after_best, val_worse_than_chance)
 from .values import magnitude, nonfinite
@@ -26,4 +27,5 @@ PREDICATES: dict[str, Predicate] = registry([
     val_rises_after_best, train_falls_after_best, val_never_improved, val_worse_than_chance, val_at_chance,
     val_acc_at_chance, val_best_at_end, train_above_val, train_near_val, no_gain, gained, came_down, settled, falling_now,
     at_chance, high_loss, lr_collapsed, acc_stuck, converged, slow_decline, resumed, format_is, produced_by, axis_is, has,
+    skips_steps,
 ])

@@ -114,8 +114,17 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     g = readings.gap(subj)
     if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
         return None
-    return {"metric": subj.series("train_loss").name, "step": float(g.steps[0]), "end_step": float(g.steps[-1]),
+    train = subj.series("train_loss")
+    return {"metric": train.name, "step": _logged_step(train.steps, g.steps[0]),
+            "end_step": _logged_step(train.steps, g.steps[-1]),
             "share": g.share_above(), "median_gap": expo(g.median()) - 1}
+
+
+def _logged_step(steps: np.ndarray, at: float) -> float:
+    """The training curve's own step nearest to `at` (a gap is measured at evaluation steps,
+    which the training log need not have: the finding names the training curve)."""
+    i = int(np.clip(np.searchsorted(steps, at), 1, steps.size - 1)) if steps.size > 1 else 0
+    return float(steps[i - 1] if steps.size > 1 and at - steps[i - 1] <= steps[i] - at else steps[i])
 
 
 def train_near_val(subj: Subject, max_gap: Annotated[Fraction, "of the validation loss"] = 0.1,
