@@ -22,7 +22,10 @@ from .frame import Run, Series, with_restores
 from .rewind import Plan, make_plan
 from .roles import ROLE_NAMES, Roles, needed, resolve
 from .sources import RunRef, read_ref, read_run
-from .sources.checkpoints import beside
+from .numbering import Numbering
+from .sources.checkpoints import Checkpoint, beside
+from .sources.formats import BY_NAME
+from .sources.hparams import hparams_beside
 from .stability import Stability, assess
 
 
@@ -57,7 +60,7 @@ def diagnose_run(run: Run, settings: Settings, in_progress: bool = False) -> Dia
         raise NothingToDiagnose(run.path, f"no loss series found (metrics: {names}); "
                                 "name one with --metric train_loss=NAME")
     rules = [r for r in settings.rules if r.id not in settings.ignore and not (in_progress and r.whole_run)]
-    findings = evaluate_rules(run, roles, rules)
+    findings = evaluate_rules(run, roles, rules, numbering_of(run, roles))
     known = {**run.series, **roles.derived}
     _, train, val = roles.pairs[0] if roles.pairs else (None, None, None)
     lr = roles.by_role.get("lr")  # drawn on the picture's second panel
@@ -70,6 +73,25 @@ def diagnose_run(run: Run, settings: Settings, in_progress: bool = False) -> Dia
                      stability=stability, rewind=_rewind(run, roles, stability, findings))
 
 
+def numbering_of(run: Run, roles: Roles) -> Numbering:
+    """How the run's tool counts: the training loss's axis, the writer (from the format
+    table), and, looked for only when a finding names one, the checkpoints and hyper-parameters
+    saved beside the log."""
+    fmt = BY_NAME.get(run.format)
+    train = {**run.series, **roles.derived}.get(roles.pairs[0][1] or "") if roles.pairs else None
+    first = None
+    if train is not None and len(train):
+        ok = np.isfinite(train.values)
+        first = float(train.steps[ok][0]) if ok.any() else None
+    lr = run.series.get(roles.by_role.get("lr", ""))
+    peak = float(np.nanmax(np.where(np.isfinite(lr.values), lr.values, np.nan))) \
+        if lr is not None and np.isfinite(lr.values).any() else None
+    return Numbering(axis=train.axis if train is not None else "step", writer=fmt.writer if fmt else None,
+                     first_step=first, peak_lr=peak,
+                     find_checkpoints=lambda: [(c.step, c.path) for c in _checkpoints(run)],
+                     find_hparams=lambda: run.hparams if run.hparams is not None else hparams_beside(run.path))
+
+
 def _rewind(run: Run, roles: Roles, stability: Stability, findings: list) -> Plan | None:
     """The rewind-and-skip plan for the main training loss (checkpoints are looked for only
     when a spike needs one)."""
@@ -78,7 +100,15 @@ def _rewind(run: Run, roles: Roles, stability: Stability, findings: list) -> Pla
                 if loss is not None and f.rule == "divergence" and f.metric == loss.name and f.step is not None]
     if make_plan(stability.episodes, diverged, []) is None:
         return None
-    return make_plan(stability.episodes, diverged, beside(run.path, run.checkpoints))
+    return make_plan(stability.episodes, diverged, _checkpoints(run))
+
+
+def _checkpoints(run: Run) -> list[Checkpoint]:
+    """The checkpoints beside the run's log (a stored run's, as discovery listed them)."""
+    if run.saved is None:
+        return beside(run.path, run.checkpoints)
+    named = {s: Checkpoint(s, None) for s in run.checkpoints}
+    return sorted({**named, **{s: Checkpoint(s, p) for s, p in run.saved}}.values(), key=lambda c: c.step)
 
 
 def _peak_step(loss: Series, onset: float) -> float:

@@ -51,6 +51,7 @@ class Finding:
     # The finding in a few words ("val_loss is NaN/Inf from step 417"): one entry of a story's
     # timeline when the same event shows in several series.
     summary: str = field(compare=False, default="")
+    axis: str = field(compare=False, default="step")  # what `step` counts: step, epoch or row
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a finding (version 1 of the output schema)."""
@@ -63,6 +64,7 @@ class Finding:
             "metric": self.metric,
             "step": json_step(self.step),
             "end_step": json_step(self.end_step),
+            "axis": self.axis,
             "evidence": {k: json_step(v) if k.endswith("step") else json_number(v)
                          for k, v in self.evidence.items()},
             "remedies": list(self.remedies),

@@ -64,6 +64,12 @@ class Run:
     # (the first step logged after each restore), and steps of checkpoints it says it saved.
     restores: list[float] = field(default_factory=list)
     checkpoints: list[float] = field(default_factory=list)
+    # Checkpoints (step, path) already found beside the log (a run read from an object store:
+    # found in discovery's listing); None: look for them beside `path` when a report needs them.
+    saved: list[tuple[float, str]] | None = None
+    # The hyper-parameters saved beside the log (hparams.yaml, args.yaml), when already read
+    # (a stored run, from its local copy); None: read them beside `path` when needed.
+    hparams: dict[str, float] | None = None
 
     @property
     def points(self) -> int:

@@ -145,7 +145,7 @@ def test_markdown_has_table_and_remedies() -> None:
     header = lines.index("| severity | rule | finding | metric | step |")
     assert lines[header + 1] == "|---|---|---|---|---|"
     assert re.fullmatch(r"\| .*error \| `divergence` \| Loss diverges \| `train_loss` \| 499 \|", lines[header + 2])
-    assert "- Lower the learning rate from 0.0005 to 5e-5 and restart from a checkpoint before step 499 (P13)." in lines
+    assert "- Lower the learning rate from 0.0005 to 5e-5 and restart from the last checkpoint saved before step 499 (P13)." in lines
     assert "❌ fails the gate (`--fail-on error`) · 1 error" in lines
     assert "✅ passes the gate (`--fail-on error`) · 1 info" in lines  # converged: an info note
 

@@ -63,7 +63,9 @@ def test_json_has_no_float_noise() -> None:
     assert floats and all(len(re.sub(r"e.*|[-.]|^0+", "", f).lstrip("0")) <= numfmt.JSON_DIGITS for f in floats)
     doc = json.loads(out)
     over = doc["runs"][0]["findings"][0]["evidence"]
-    assert over["lr_low"] == 8.895556e-07 and over["best_step"] == 1000
+    # the rate to lower is the schedule's peak (9.951111e-06), not its decayed value at step 1,000
+    assert over["lr"] == 9.951111e-06 and over["lr_at"] == 8.895556e-06 and over["lr_low"] == 9.951111e-07
+    assert over["best_step"] == 1000
 
 
 def test_audit_and_diagnose_count_alike() -> None:
@@ -362,7 +364,7 @@ def test_one_event_in_several_series_is_one_story_with_its_remedies_once() -> No
     _, out, _ = invoke("diagnose", str(EXAMPLES / "nan"), "--format", "plain", "--fail-on", "never")
     assert out.count("ERROR   nan_loss") == 1 and "(5 series, from step 218)" in out
     assert "The same in: Conductor_Copper_loss, Dielectric_Air_loss," in out
-    assert out.count("Restart from the last checkpoint before step 218") == 1
+    assert out.count("Discard the weights from step 218 on and restart from the last checkpoint saved before step 218") == 1
     assert "verdict: ERROR — mean_loss is NaN from step 218 (and in 4 more series)  1 error · 1 info" in out
     _, md, _ = invoke("diagnose", str(EXAMPLES / "nan"), "--format", "markdown", "--fail-on", "never")
     assert md.count("#### `nan_loss`") == 1 and "**The same in:**" in md

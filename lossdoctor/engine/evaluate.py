@@ -11,15 +11,19 @@ import numpy as np
 from ..findings import Finding
 from ..frame import Run
 from ..roles import Roles
+from .. import numfmt
+from ..numbering import Numbering
 from .conditions import All, Call, Node, Not
 from .predicates import Evidence
 from .ruleset import Remedy, Rule
-from .subject import Subject, pair_subjects, series_subjects
+from .subject import Curve, Subject, pair_subjects, series_subjects
 from .template import MissingField, render
 
 
-def evaluate_rules(run: Run, roles: Roles, rules: list[Rule]) -> list[Finding]:
-    """Every finding of every rule on every subject of the run, worst first."""
+def evaluate_rules(run: Run, roles: Roles, rules: list[Rule], numbering: Numbering | None = None) -> list[Finding]:
+    """Every finding of every rule on every subject of the run, worst first. `numbering`: how
+    the run's tool counts (steps or epochs, its checkpoints' names, the configured rate)."""
+    numbering = numbering or Numbering()
     pairs = pair_subjects(run, roles)  # the main subject is pairs[0]: one set of answers
     by_kind = {"main": pairs[:1], "pair": pairs, "series": series_subjects(run, roles)}
     findings = []
@@ -30,7 +34,7 @@ def evaluate_rules(run: Run, roles: Roles, rules: list[Rule]) -> list[Finding]:
             for subj in by_kind[rule.for_each]:
                 evidence = holds(rule.when, subj)
                 if evidence is not None:
-                    findings.append(make_finding(rule, subj, evidence))
+                    findings.append(make_finding(rule, subj, evidence, numbering))
     return sorted(findings)
 
 
@@ -59,25 +63,56 @@ def holds(node: Node, subj: Subject) -> Evidence | None:
     return next((ev for ev in (holds(c, subj) for c in node.children) if ev is not None), None)  # Any
 
 
-def make_finding(rule: Rule, subj: Subject, evidence: Evidence) -> Finding:
+def make_finding(rule: Rule, subj: Subject, evidence: Evidence, numbering: Numbering | None = None) -> Finding:
     """Stamp id/severity, add context numbers (lr at the step), fill message and remedies."""
+    numbering = numbering or Numbering()
     ev = dict(evidence)
     metric = ev.pop("metric", None) or _default_metric(subj)
     step, end_step = ev.pop("step", None), ev.pop("end_step", None)
-    _add_lr(ev, subj, step)
-    values = {**ev, "metric": metric, "step": step, "end_step": end_step, "pair": subj.label}
+    _add_lr(ev, subj, step, numbering)
+    values = {**ev, **_words(ev, step, numbering), "metric": metric, "step": step, "end_step": end_step,
+              "pair": subj.label}
     message = next((m for m in (_fill(t, values) for t in rule.messages) if m), rule.title)
     remedies = tuple(r for r in (_remedy(rm, values) for rm in rule.remedies) if r)
-    summary = (_fill(rule.summary, values) if rule.summary else None) or _summary(rule, metric, step)
+    summary = (_fill(rule.summary, values) if rule.summary else None) or _summary(rule, metric, step, numbering)
     key = (-int(rule.severity), step if step is not None else float("inf"))
     return Finding(key, rule.id, rule.severity, rule.title, message, metric, step, end_step,
-                   ev, remedies, rule.knowledge, summary)
+                   ev, remedies, rule.knowledge, summary, numbering.axis)
 
 
-def _summary(rule: Rule, metric: str | None, step: float | None) -> str:
+def _words(ev: Evidence, step: float | None, numbering: Numbering) -> dict[str, str]:
+    """The phrases templates may use besides the numbers (never part of the evidence):
+    `{at}` "step 1,000" / "epoch 3", `{best_at}`, `{keep}` the checkpoint of the best
+    evaluation as the user's tool names it, `{restart}` where to restart from before the
+    event, `{lr_said}` the rate to lower (as configured, or the logged peak) with its value
+    at the event when that differs."""
+    words: dict[str, str] = {}
+    if step is not None:
+        words["at"], words["restart"] = numbering.at(step), numbering.restart(step)
+    best = ev.get("best_step")
+    if isinstance(best, (int, float)):
+        words["best_at"], words["keep"] = numbering.at(best), numbering.keep(best)
+    if isinstance(ev.get("lr_since"), (int, float)):
+        words["lr_since_at"] = numbering.at(ev["lr_since"])
+    if "lr" in ev:
+        words["lr_said"] = _lr_said(ev, step, numbering)
+    return words
+
+
+def _lr_said(ev: Evidence, step: float | None, numbering: Numbering) -> str:
+    """`3e-05 (as configured; 2.01e-05 at step 800)`: the rate to change, and the one the
+    schedule had reached at the event when that differs."""
+    lr, at = ev["lr"], ev.get("lr_at")
+    parts = [str(ev["lr_source"])] if ev.get("lr_source") else []
+    if at is not None and step is not None and abs(at - lr) > 1e-3 * lr:
+        parts.append(f"{numfmt.value(at, '.3g')} at {numbering.at(step)}")
+    return numfmt.value(lr, ".3g") + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _summary(rule: Rule, metric: str | None, step: float | None, numbering: Numbering) -> str:
     """A rule without its own `summary:`: `train_loss: loss diverges at step 499`."""
     text = f"{metric}: {rule.title[:1].lower()}{rule.title[1:]}" if metric else rule.title
-    return text + (f" at step {render('{step}', {'step': step})}" if step is not None else "")
+    return text + (f" at {numbering.at(step)}" if step is not None else "")
 
 
 def _default_metric(subj: Subject) -> str | None:
@@ -88,13 +123,34 @@ def _default_metric(subj: Subject) -> str | None:
     return None
 
 
-def _add_lr(ev: Evidence, subj: Subject, step: float | None) -> None:
-    lr = subj.curve("lr")
-    if lr is None or lr.n == 0 or "lr" in ev:
+def _add_lr(ev: Evidence, subj: Subject, step: float | None, numbering: Numbering) -> None:
+    """`lr`: the rate the user set (their run's config, else the logged peak: a schedule's
+    warm-up target), not the decayed value at the event, which `lr_at` keeps."""
+    if "lr" in ev:
         return
-    at = lr.value_near(step if step is not None else lr.steps[-1])
+    lr = subj.curve("lr")
+    at = None
+    if lr is not None and lr.n:
+        at = lr.value_near(step if step is not None else lr.steps[-1])
+    configured = numbering.configured_lr
+    if configured is not None:
+        ev["lr"], ev["lr_source"] = configured, "as configured"
+    elif (peak := _peak(lr, numbering)) is not None:
+        ev["lr"] = peak
+        if at is not None and abs(at - peak) > 1e-3 * peak:
+            ev["lr_source"] = "its logged peak"
+    else:
+        return
+    ev["lr_low"] = ev["lr"] / 10
     if at is not None and at > 0:
-        ev["lr"], ev["lr_low"] = at, at / 10
+        ev["lr_at"] = at
+
+
+def _peak(lr: Curve | None, numbering: Numbering) -> float | None:
+    """The highest logged rate: of the subject's lr curve, else the run's (a finding on one
+    loss series on its own still concerns the run's optimiser)."""
+    peak = float(np.max(lr.values)) if lr is not None and lr.n else numbering.peak_lr
+    return peak if peak is not None and np.isfinite(peak) and peak > 0 else None
 
 
 def _fill(text: str, values: dict[str, object]) -> str | None:

@@ -36,7 +36,13 @@ def as_json(es: EarlyStopping | None) -> dict[str, Any] | None:
     return doc
 
 
-def rows(es: EarlyStopping) -> list[tuple[str, str, str, str]]:
+def axis(diag: Diagnosis) -> str:
+    """What the validation curve's x counts (step, epoch): the words of the replay."""
+    val = diag.curves.get("val_loss")
+    return getattr(val, "axis", "step") if val is not None else "step"
+
+
+def rows(es: EarlyStopping, unit: str = "step") -> list[tuple[str, str, str, str]]:
     """(criterion, where it stops, what it saves, what it gives up) per criterion."""
     out = []
     for s in es.stops:
@@ -45,22 +51,22 @@ def rows(es: EarlyStopping) -> list[tuple[str, str, str, str]]:
             continue
         given = "nothing" if not s.given_up else \
             f"{numfmt.significant(s.given_up)} (best then {numfmt.significant(s.best_at_stop)})"
-        saves = f"{numfmt.percent(s.saved)} of the steps" if s.saved else "nothing (the end of the run)"
-        out.append((s.label, f"step {numfmt.step(s.step)}", saves, given))
+        saves = f"{numfmt.percent(s.saved)} of the {unit}s" if s.saved else "nothing (the end of the run)"
+        out.append((s.label, f"{unit} {numfmt.step(s.step)}", saves, given))
     return out
 
 
-def lines(es: EarlyStopping) -> list[str]:
+def lines(es: EarlyStopping, unit: str = "step") -> list[str]:
     """One line per criterion that stops (`patience 5  step 900: saves 58% of the steps, gives
     up nothing`), then one line naming those that would not have stopped."""
-    stopped = [r for r in rows(es) if r[2]]
+    stopped = [r for r in rows(es, unit) if r[2]]
     width = max((len(r[0]) for r in stopped), default=0)
     out = [f"{label:<{width}}  {at}: saves {saves}, gives up {given}" for label, at, saves, given in stopped]
-    never = [r[0] for r in rows(es) if not r[2]]
+    never = [r[0] for r in rows(es, unit) if not r[2]]
     return out + ([f"would not have stopped: {', '.join(never)}"] if never else [])
 
 
-def heading(es: EarlyStopping) -> str:
+def heading(es: EarlyStopping, unit: str = "step") -> str:
     """`early stopping (best val 0.2317 at step 800, 12 evaluations):`"""
-    return (f"early stopping, after the fact (best val {numfmt.significant(es.best)} at step "
+    return (f"early stopping, after the fact (best val {numfmt.significant(es.best)} at {unit} "
             f"{numfmt.step(es.best_step)}, {numfmt.plural(es.evaluations, 'evaluation')}):")

@@ -121,7 +121,7 @@ def _early_stopping(diag: Diagnosis) -> list[Line]:
     es = early.replay(diag)
     if es is None:
         return []
-    return [[], [(early.heading(es), "bold")]] + [[(f"  {line}", "")] for line in early.lines(es)]
+    return [[], [(early.heading(es, early.axis(diag)), "bold")]] + [[(f"  {line}", "")] for line in early.lines(es, early.axis(diag))]
 
 
 def _large_run(diag: Diagnosis, verbosity: int) -> list[Line]:

@@ -63,8 +63,8 @@ def _early(diag: Diagnosis) -> str:
     if es is None:
         return ""
     table = "| criterion | stops at | saves | gives up |\n|---|---|---|---|\n"
-    table += "".join(f"| {' | '.join(row)} |\n" for row in early.rows(es))
-    return f"**{early.heading(es)}**\n\n{table}\n"
+    table += "".join(f"| {' | '.join(row)} |\n" for row in early.rows(es, early.axis(diag)))
+    return f"**{early.heading(es, early.axis(diag))}**\n\n{table}\n"
 
 
 def render_markdown(diagnoses: list[Diagnosis], out: TextIO,

@@ -27,7 +27,7 @@ def where(f: Finding, esc: Esc = escape.text) -> str:
     """`train_loss, step 499` (either part may be missing)."""
     parts = [esc(f.metric)] if f.metric else []
     if f.step is not None:
-        parts.append(f"step {numfmt.step(f.step)}")
+        parts.append(f"{f.axis} {numfmt.step(f.step)}")
     return ", ".join(parts)
 
 
@@ -35,7 +35,7 @@ def story_where(story: Story, esc: Esc = escape.text) -> str:
     """`train_loss, step 499`, or `5 series, from step 218` for an event seen in several."""
     if len(story.metrics) <= 1:
         return where(story.lead, esc)
-    at = f", from step {numfmt.step(story.lead.step)}" if story.lead.step is not None else ""
+    at = f", from {story.lead.axis} {numfmt.step(story.lead.step)}" if story.lead.step is not None else ""
     return f"{numfmt.plural(len(story.metrics), 'series', 'series')}{at}"
 
 

@@ -17,6 +17,7 @@ from ..errors import InputError, PathError
 from ..frame import Run
 from .discover import Discovery, RunRef, discover
 from .folder import read_run_folder, run_logs
+from .hparams import hparams_beside
 from .formats import BY_NAME, FORMATS, LOOKED_FOR, ReadOptions, identify, sniff
 from .listing import is_regular_file, list_folder
 from .mlflow_db import split_ref
@@ -82,8 +83,12 @@ def read_ref(ref: RunRef, verify: bool = False, wanted: Callable[[str], bool] | 
     if ref.files and is_url(ref.path):
         return _read_stored(ref, verify, wanted)
     if ref.parts:
-        return read_split_files(ref.path, ref.parts, lambda f: read_run(f, verify, wanted))
-    return read_run(ref.path, verify, wanted)
+        run = read_split_files(ref.path, ref.parts, lambda f: read_run(f, verify, wanted))
+    else:
+        run = read_run(ref.path, verify, wanted)
+    if ref.saved:
+        run.saved = list(ref.saved)
+    return run
 
 
 def _read_stored(ref: RunRef, verify: bool, wanted: Callable[[str], bool] | None = None) -> Run:
@@ -95,6 +100,7 @@ def _read_stored(ref: RunRef, verify: bool, wanted: Callable[[str], bool] | None
             run = read_ref(stage.ref(ref), verify, wanted)
         except PathError as exc:
             raise type(exc)(stage.back(exc.path), stage.back(exc.problem)) from None
+        run.hparams = hparams_beside(run.path)  # from the copy: beside the URL there is nothing to read
     run.path = stage.back(run.path)
     run.notes[:] = [stage.back(n) for n in run.notes]
     return run

@@ -22,6 +22,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .listing import Tree
 
 _PATTERNS = (
     re.compile(r"^checkpoint-(\d+)$"),
@@ -49,12 +53,14 @@ def step_of(name: str) -> int | None:
     return None
 
 
-def beside(log: str | Path, named: list[float] = ()) -> list[Checkpoint]:
+def beside(log: str | Path, named: list[float] = (), tree: "Tree | None" = None) -> list[Checkpoint]:
     """The checkpoints near `log` (a file or a run folder), plus the steps the log names,
-    one per step (a found path wins), in step order."""
+    one per step (a found path wins), in step order. `tree`: an object store's listing (its
+    folders are known from discovery's one listing: no request is made)."""
     found: dict[float, Checkpoint] = {float(s): Checkpoint(float(s), None) for s in named}
-    for folder in _folders(Path(log)):
-        for name, path in _entries(folder):
+    folders = _folders(Path(log)) if tree is None else _store_folders(str(log), tree)
+    for folder in folders:
+        for name, path in (_entries(folder) if tree is None else _store_entries(str(folder), tree)):
             step = step_of(name)
             if step is not None and found.get(float(step), Checkpoint(0, None)).path is None:
                 found[float(step)] = Checkpoint(float(step), path)
@@ -71,6 +77,24 @@ def _folders(log: Path) -> list[Path]:
         out.append(folder)
         out += [folder / sub for sub in SUBFOLDERS]
     return list(dict.fromkeys(out))
+
+
+def _store_folders(log: str, tree: "Tree") -> list[str]:
+    base = log if tree.kind(log) == "dir" else log.rsplit("/", 1)[0]
+    out = []
+    for folder in (base, base.rsplit("/", 1)[0]):
+        out.append(folder)
+        out += [tree.join(folder, sub) for sub in SUBFOLDERS]
+    return list(dict.fromkeys(out))
+
+
+def _store_entries(folder: str, tree: "Tree") -> list[tuple[str, str]]:
+    try:
+        listing = tree.list(folder)
+    except OSError:
+        return []
+    names = sorted(listing.files | listing.dirs)[:MAX_ENTRIES]
+    return [(n, listing.sub(n)) for n in names]
 
 
 def _entries(folder: Path) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .folder import run_files
+from .checkpoints import beside
 from .formats import BY_NAME, FORMATS, identify
 from .listing import LOCAL, Listing, Tree
 from .mlflow_db import run_folders
@@ -50,6 +51,9 @@ class RunRef:
     # A run in an object store: every file its reading opens (fetched to a local copy first).
     files: tuple[str, ...] = ()
     error_kind: str = "input"  # of `error`: `unavailable` when the store kept failing (retried on --resume)
+    # A run in an object store: the checkpoints saved beside it, (step, URL), from the listing
+    # (its reader's local copy holds the log only; a report still names the checkpoints).
+    saved: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,8 @@ class _Walk:
             self.found.skip(folder, "deleted MLflow run")
         else:
             files = tuple(run_files(listing)) if self.tree.remote else ()
-            self.found.runs.append(RunRef(folder, layout, name, files=files))
+            saved = tuple((c.step, c.path) for c in beside(folder, tree=self.tree) if c.path) if self.tree.remote else ()
+            self.found.runs.append(RunRef(folder, layout, name, files=files, saved=saved))
 
     def _scan(self, folder: str) -> Listing | None:
         """List a folder without its hidden entries and the symlinks that must not be followed."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..frame import Run
+from .hparams import NAMES as HPARAM_FILES
 from .formats import RUN_FORMATS, LogFormat, ReadOptions
 from .listing import Listing
 
@@ -35,6 +36,8 @@ def run_files(listing: Listing) -> list[str]:
         where = fmt.find_in(listing)  # type: ignore[misc]  (a str: a Path would squash `s3://`)
         if where is not None:
             files.update(dict.fromkeys(fmt.reads(listing, where) if fmt.reads else [where]))
+    # the hyper-parameters beside the log: the learning rate the report quotes
+    files.update(dict.fromkeys(listing.sub(n) for n in HPARAM_FILES if n in listing.files))
     return list(files)
 
 

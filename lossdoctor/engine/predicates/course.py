@@ -171,7 +171,7 @@ def converged(subj: Subject, slot: Slot, max_pace: Annotated[Fraction, "second h
         return None
     s = subj.series(slot)
     return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end,
-            "tail_change": expo(sh.tail.change) - 1}
+            "pace": sh.pace}
 
 
 def resumed(subj: Subject, slot: Slot) -> Evidence | None:
