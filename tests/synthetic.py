@@ -54,6 +54,20 @@ def healthy(d: Path) -> Path:
     return keras_csv(d / "healthy" / "training_log.csv", loss, val)
 
 
+def gap_closes(d: Path) -> Path:
+    """Heavy dropout early, switched off later: training sits 40% above validation for the
+    first 60% of the run, then meets it (an inverted gap that does not last)."""
+    val = decay(EPOCHS, 2.2, 0.35, 12) * _noise(EPOCHS, 0.02, 12)
+    excess = np.where(np.arange(EPOCHS) < 0.6 * EPOCHS, 1.4, 1.0)
+    return keras_csv(d / "gap_closes" / "training_log.csv", val * excess * _noise(EPOCHS, 0.02, 13), val)
+
+
+def gap_stays(d: Path) -> Path:
+    """Dropout throughout: training stays 40% above validation to the end."""
+    val = decay(EPOCHS, 2.2, 0.35, 12) * _noise(EPOCHS, 0.02, 14)
+    return keras_csv(d / "gap_stays" / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val)
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -155,7 +169,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "overfit": overfit, "diverge": diverge,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
     "hf_clean": hf_clean, "megatron_fp16": megatron_fp16, "megatron_stuck": megatron_stuck,

@@ -107,12 +107,18 @@ def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above c
 
 
 def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation loss"] = 1.15,
-                    alpha: Annotated[Fraction, "p-value"] = 0.05, min_points: Count = 4) -> Evidence | None:
+                    alpha: Annotated[Fraction, "p-value"] = 0.05, min_points: Count = 4,
+                    tail: Annotated[Fraction, "of the evaluation intervals, at the end"] = 1 / 3) -> Evidence | None:
     """Over the evaluation intervals the mean training loss sits above the validation loss at the
-    interval's middle (time-aligned, like with like) by a median of `min_ratio`, and at a share of
-    intervals a sign test calls significant."""
+    interval's middle (time-aligned, like with like) by a median of `min_ratio`, at a share of
+    intervals a sign test calls significant, and still by `min_ratio` over the last `tail` of the
+    intervals: a gap that closes by the end was a transient of early training, not the state the
+    run ends in (and nothing to act on)."""
     g = readings.gap(subj)
     if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
+        return None
+    last = g.log_ratio[-max(1, math.ceil(g.n * tail)):]
+    if float(np.median(last)) < math.log(min_ratio):
         return None
     train = subj.series("train_loss")
     return {"metric": train.name, "step": _logged_step(train.steps, g.steps[0]),
