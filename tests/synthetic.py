@@ -68,6 +68,23 @@ def gap_stays(d: Path) -> Path:
     return keras_csv(d / "gap_stays" / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val)
 
 
+def sampled_batches(d: Path) -> Path:
+    """A training loss logged once per evaluation as the last batch's loss (a sample, 30%
+    batch noise) beside a converged, steady validation loss: noisy, not oscillating."""
+    val = decay(EPOCHS, 2.2, 0.35, 4) * _noise(EPOCHS, 0.005, 16)
+    loss = decay(EPOCHS, 2.3, 0.3, 8) * _noise(EPOCHS, 0.3, 17)
+    return keras_csv(d / "sampled_batches" / "training_log.csv", loss, val)
+
+
+def unstable(d: Path) -> Path:
+    """A learning rate at the edge of stability: after a first fall the weights swing, and
+    both epoch means move by ~20% from one epoch to the next, going nowhere."""
+    swing = _noise(EPOCHS, 0.2, 18)
+    loss = decay(EPOCHS, 2.3, 0.8, 4) * swing
+    val = decay(EPOCHS, 2.2, 0.85, 4) * swing * _noise(EPOCHS, 0.05, 19)
+    return keras_csv(d / "unstable" / "training_log.csv", loss, val)
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -169,7 +186,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "overfit": overfit, "diverge": diverge,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
     "hf_clean": hf_clean, "megatron_fp16": megatron_fp16, "megatron_stuck": megatron_stuck,

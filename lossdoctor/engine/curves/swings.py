@@ -16,6 +16,11 @@ import numpy as np
 from .trend import Trend, trend
 
 MIN_SWING = np.log(1.1)  # 10% between consecutive points: more than a settled curve moves
+# "No trend left" is the absence of a significant Mann-Kendall trend over the second half;
+# with 4-5 points that test cannot find even a steady fall (n = 5: p = 0.027 at best, and
+# most orderings of a noisy fall stay above 0.05), so the absence means nothing. At 8 points
+# in the half a monotone fall gives p = 0.001 and a noisy one usually p < 0.05.
+MIN_POINTS = 16
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,10 @@ class Swings:
 
 
 def swings(steps: np.ndarray, y: np.ndarray) -> Swings | None:
-    """Swing statistics of the second half of a log-loss curve (None under 8 points)."""
+    """Swing statistics of the second half of a log-loss curve (None under MIN_POINTS)."""
     ok = np.isfinite(y)
     steps, y = steps[ok], y[ok]
-    if y.size < 8:
+    if y.size < MIN_POINTS:
         return None
     h = y.size // 2
     d = np.diff(y[h:])

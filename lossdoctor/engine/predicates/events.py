@@ -81,6 +81,23 @@ def bounces(subj: Subject, slot: Slot, min_swing: Annotated[Ratio, "x from one p
             "swing": expo(sw.swing) - 1, "up_share": sw.up_share, "tail_p": sw.tail.p}
 
 
+def val_moves_too(subj: Subject, share: Annotated[Fraction, "of the training loss's swing"] = 0.25) -> Evidence | None:
+    """The validation loss moves from point to point by at least `share` of what the training
+    loss moves (median relative moves over the second halves), or there is too little
+    validation to tell. Weights that swing move both curves (ratios of 0.5 to 6 measured on
+    the labeled oscillations); a training curve that is a sample of batches bounces beside
+    a validation loss that barely moves (0.00 to 0.05 of the training's swing on healthy
+    runs thinned or epoch-averaged): a quarter lies between, by a factor of 2 on either side."""
+    t, v = readings.swings(subj, "train_loss"), readings.swings(subj, "val_loss")
+    if t is None:
+        return None
+    if v is None:
+        return {}
+    if v.swing < share * t.swing:
+        return None
+    return {"val_swing": expo(v.swing) - 1}
+
+
 def per_step(subj: Subject) -> Evidence | None:
     """The training loss is a sample of batches (logged more often than the evaluations), not
     an epoch mean: its point-to-point noise is batch noise, which is normal (P23)."""
