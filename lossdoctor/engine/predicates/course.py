@@ -142,7 +142,11 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     paced = t.pace >= min_pace or (v is not None and v.pace >= min_pace)
     if not still or not paced or (v is not None and v.gain >= max_gain):
         return None
-    return {**_named(subj, "train_loss"), "gain": t.gain, "pace": t.pace, "start": t.start, "final": t.end}
+    # The message says the pace of the curve that was straight (the training curve's own may be
+    # front-loaded while the validation curve is the near-straight one).
+    by_val = t.pace < min_pace
+    return {**_named(subj, "train_loss"), "gain": t.gain, "pace": v.pace if by_val else t.pace,
+            "pace_of": subj.series("val_loss" if by_val else "train_loss").name, "start": t.start, "final": t.end}
 
 
 def acc_stuck(subj: Subject, max_range: Annotated[Fraction, "accuracy points"] = 0.03,
