@@ -1,0 +1,119 @@
+"""Hostile files (issue 14): odd file kinds, hostile config and rule files, output that
+cannot be written, folders that cannot be listed, files that cannot be read.
+
+Every case goes through the real CLI: one line on stderr naming the file and the
+problem, its own exit code, never a traceback, never a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lossdoctor.cli import main
+from lossdoctor.exitcodes import ExitCode
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+RULES = Path(__file__).parent.parent / "rules"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def one_error(err: str) -> str:
+    """The one error line (and nothing else) on stderr."""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lossdoctor: error: "), err
+    return lines[0].removeprefix("lossdoctor: error: ")
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "run")
+    return tmp_path / "run"
+
+
+# -- 2. config and rule files --------------------------------------------------------------
+
+_BOMB = "x:\n  a: &a [1, 2]\n" + "".join(
+    f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+_RULE = "id: my_rule\ntitle: t\nseverity: warning\nmessage: m\nremedies: [r]\n"
+
+CONFIGS: dict[str, tuple[bytes, str]] = {
+    "utf16.yaml": ("fail-on: info\n".encode("utf-16"), "UTF-16 text; save it as UTF-8"),
+    "latin1.yaml": (b"fail-on: caf\xe9\n", "not UTF-8 text (byte 12); save it as UTF-8"),
+    "deep_flow.yaml": (b"[" * 100_000 + b"]" * 100_000, "not valid YAML: exceeded maximum nesting depth"),
+    "deep_block.yaml": ("".join(" " * i + "a:\n" for i in range(3000)).encode(),
+                        "not valid YAML: exceeded maximum nesting depth"),
+    "deep.toml": (b"[tool.lossdoctor]\nx = " + b"[" * 3000 + b"]" * 3000 + b"\n",
+                  "not valid TOML: nested too deeply"),
+    "latin1.toml": (b"[tool.lossdoctor]\nfail-on = 'caf\xe9'\n", "not UTF-8 text (byte 32); save it as UTF-8"),
+    "dup.yaml": (b"fail-on: never\nfail-on: info\n", "line 2: duplicate key 'fail-on'"),
+    "dup_nested.yaml": (b"rules:\n  overfitting: {severity: info, severity: error}\n",
+                        "line 2: duplicate key 'severity'"),
+    "self_alias.yaml": (b"rules: &r {overfitting: *r}\n", "line 1: aliases (*name) are not allowed"),
+    "bomb.yaml": ((_BOMB + "rules: *i\n").encode(), "aliases (*name) are not allowed"),
+    "merge.yaml": (b"base: &b {severity: info}\nrules: {overfitting: {<<: *b}}\n",
+                   "aliases (*name) are not allowed"),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_a_hostile_config_file_is_refused_with_exit_2(run: Path, name: str) -> None:
+    data, problem = CONFIGS[name]
+    config = run.parent / name
+    config.write_bytes(data)
+    code, _, err = invoke("diagnose", str(run), "--config", str(config))
+    assert code == ExitCode.USAGE
+    message = one_error(err)
+    assert message.startswith(f"{config}: ") and problem in message
+
+
+RULE_FILES: dict[str, tuple[str, str]] = {
+    "self_alias.yaml": (_RULE + "when: &w\n  all: [*w]\n", "line 6: aliases (*name) are not allowed"),
+    "bomb.yaml": (_RULE + "params:\n" + _BOMB.removeprefix("x:\n") + "when: {all: *i}\n",
+                  "aliases (*name) are not allowed"),
+    "dup.yaml": ((RULES / "divergence.yaml").read_text(encoding="utf-8") + "\nseverity: info\n",
+                 "duplicate key 'severity'"),
+    "utf16.yaml": ("\ufeff" + _RULE, "UTF-16 text; save it as UTF-8"),  # written as UTF-16 below
+    "deep.yaml": (_RULE + "when: " + "{all: [" * 5000 + "]}" * 5000 + "\n",
+                  "not valid YAML: exceeded maximum nesting depth"),
+}
+
+
+@pytest.mark.parametrize("name", RULE_FILES)
+def test_a_hostile_rule_file_is_refused_with_exit_2(run: Path, name: str) -> None:
+    text, problem = RULE_FILES[name]
+    rule = run.parent / name
+    rule.write_bytes(text.encode("utf-16" if name.startswith("utf16") else "utf-8"))
+    for args in (("diagnose", str(run), "--rules", str(rule)), ("rules", "check", str(rule))):
+        code, out, err = invoke(*args)
+        assert code == ExitCode.USAGE, (args, out, err)
+        message = one_error(err)
+        assert message.startswith(f"{rule}: ") and problem in message, message
+
+
+def test_hparams_yaml_goes_through_the_same_loader(run: Path) -> None:
+    """A hostile hyper-parameter file beside the log costs the quoted rate, never the run."""
+    from lossdoctor.sources.hparams import hparams_beside
+
+    (run / "hparams.yaml").write_text(_BOMB + "lr: 0.1\n", encoding="utf-8")
+    assert hparams_beside(run) == {}
+    (run / "hparams.yaml").write_text("lr: 0.1\nlr: 0.2\n", encoding="utf-8")
+    assert hparams_beside(run) == {}
+    (run / "hparams.yaml").write_text("lr: 0.1\n", encoding="utf-8")
+    assert hparams_beside(run) == {"lr": 0.1}
+    assert invoke("diagnose", str(run), "--format", "plain")[0] == ExitCode.OK
+
+
+def test_plain_config_still_loads(run: Path) -> None:
+    config = run.parent / "ok.yaml"
+    config.write_text("\ufefffail-on: never\nrules:\n  overfitting: {severity: info}\n", encoding="utf-8")
+    assert invoke("diagnose", str(run), "--config", str(config))[0] == ExitCode.OK
