@@ -7,8 +7,11 @@ problem, its own exit code, never a traceback, never a hang.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,87 @@ def test_plain_config_still_loads(run: Path) -> None:
     config = run.parent / "ok.yaml"
     config.write_text("\ufefffail-on: never\nrules:\n  overfitting: {severity: info}\n", encoding="utf-8")
     assert invoke("diagnose", str(run), "--config", str(config))[0] == ExitCode.OK
+
+
+# -- 1. non-regular files --------------------------------------------------------------------
+
+def cli(*args: str, timeout: float = 120) -> tuple[int, str, str]:
+    """The CLI in a child process: a case that would hang fails by the timeout, not forever."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    done = subprocess.run([sys.executable, "-m", "lossdoctor", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+
+
+@needs_fifo
+@pytest.mark.parametrize("name", ["metrics.csv", "events.out.tfevents.1.host", "trainer_state.json"])
+def test_diagnose_refuses_a_fifo_named_like_a_log(tmp_path: Path, name: str) -> None:
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    code, _, err = cli("diagnose", str(fifo))
+    assert code == ExitCode.INPUT
+    assert one_error(err) == f"{fifo}: not a regular file (named pipe)"
+
+
+@needs_fifo
+def test_only_regular_files_are_opened(tmp_path: Path) -> None:
+    """The one opener every reader uses: a FIFO, a socket, a device, a folder are refused
+    without blocking; a regular file opens."""
+    import socket
+
+    from lossdoctor.sources.text import NotRegularFile, open_regular
+
+    os.mkfifo(tmp_path / "fifo.csv")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "sock.csv"))
+        for path, kind in ((tmp_path / "fifo.csv", "named pipe"), (tmp_path / "sock.csv", "socket"),
+                           (Path(os.devnull), "character device")):
+            with pytest.raises(NotRegularFile, match=rf"not a regular file \({kind}\)"):
+                open_regular(path)
+        code, _, err = cli("diagnose", str(tmp_path / "sock.csv"))
+        assert code == ExitCode.INPUT and "not a regular file (socket)" in one_error(err)
+    with pytest.raises(IsADirectoryError):
+        open_regular(tmp_path)
+    (tmp_path / "ok.csv").write_text("x\n")
+    with open_regular(tmp_path / "ok.csv") as f:
+        assert f.read() == b"x\n"
+
+
+@needs_fifo
+def test_an_audit_skips_fifos_and_counts_them(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "good")
+    (tmp_path / "fifo_run").mkdir()
+    os.mkfifo(tmp_path / "fifo_run" / "trainer_state.json")
+    os.mkfifo(tmp_path / "metrics.csv")
+    os.mkfifo(tmp_path / "events.out.tfevents.1.host")
+    code, out, err = cli("audit", str(tmp_path), "-j", "1", "--format", "json")
+    assert code == ExitCode.OK, err
+    doc = json.loads(out)
+    assert [r["name"] for r in doc["runs"]] == ["good"]
+    skipped = {Path(s["path"]).name: s["reason"] for s in doc["skipped"]}
+    assert {k: v for k, v in skipped.items() if "regular" in v} == dict.fromkeys(
+        ["trainer_state.json", "metrics.csv", "events.out.tfevents.1.host"],
+        "not a regular file (FIFO, socket, device or broken entry)")
+
+
+@needs_fifo
+def test_a_run_folder_whose_log_is_a_fifo_is_no_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "metrics.csv")
+    code, _, err = cli("diagnose", str(tmp_path))
+    assert code == ExitCode.INPUT and "no training log found" in one_error(err)
+    assert "skipped 1 not a regular file" in err
+
+
+@needs_fifo
+def test_watch_and_resume_refuse_a_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "metrics.csv")
+    code, _, err = cli("watch", str(tmp_path / "metrics.csv"), "--idle-timeout", "30")
+    assert code == ExitCode.INPUT and one_error(err).endswith("metrics.csv: not a regular file (named pipe)")
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "runs" / "good")
+    os.mkfifo(tmp_path / "done.jsonl")
+    code, _, err = cli("audit", str(tmp_path / "runs"), "-j", "1", "--format", "jsonl",
+                       "--resume", str(tmp_path / "done.jsonl"), "-o", str(tmp_path / "out.jsonl"))
+    assert code == ExitCode.INPUT and one_error(err).endswith("done.jsonl: not a regular file (named pipe)")

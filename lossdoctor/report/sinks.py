@@ -20,6 +20,7 @@ with its verdict and its findings' (rule, severity), for the summary and the gat
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ from typing import Any, Callable, TextIO
 
 from ..errors import ConfigError, InputError, MissingExtra
 from ..findings import AuditRow
+from ..sources.text import open_regular
 from .options import RenderOptions
 
 PART_ROWS = 10_000
@@ -71,7 +73,7 @@ def _compact(path: str) -> None:
     and the records of unfinished runs (they are about to be run again). Streams the file:
     it may hold a million records."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             if all(line.endswith(b"\n") and not _unfinished(line) for line in f):
                 return
             f.seek(0)
@@ -206,7 +208,7 @@ def done_runs(path: str) -> dict[str, Done]:
     if os.path.isdir(path) or path.endswith(".parquet"):
         return _done_parquet(path)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with io.TextIOWrapper(open_regular(path), encoding="utf-8", errors="replace") as f:
             return {rec["run"]: _done(rec["verdict"], rec.get("findings") or [])
                     for rec in _records(f, path) if (rec.get("error") or {}).get("kind") != UNFINISHED}
     except FileNotFoundError:
