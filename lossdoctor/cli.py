@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 import click
 
@@ -22,19 +22,30 @@ from .commands import watch as watch_command
 from .commands import explain as explain_command
 from .commands.common import View
 from .completion import complete_fail_on, complete_knowledge, complete_rule_ids
-from .errors import LossdoctorError
+from .errors import LossdoctorError, OutputError
 from .exitcodes import ExitCode
 from .report import FORMAT_CHOICES
 from .report.escape import text as safe
+from .report.output import STDOUT, GuardedStream, open_output, silence_stdout
 
 
 def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
-    """Run a command and turn every way it can end into an exit code."""
+    """Run a command and turn every way it can end into an exit code.
+
+    Standard output is guarded for the command's length: a write that fails (a full disk,
+    a closed stdout) is an OutputError (exit 6) like a bad --output, not a traceback.
+    """
+    real_stdout = sys.stdout
+    sys.stdout = GuardedStream(real_stdout, STDOUT)  # type: ignore[assignment]
     try:
-        return int(fn())
+        code = int(fn())
+        sys.stdout.flush()  # inside the boundary: a full disk says so here, not at exit
+        return code
     except LossdoctorError as exc:
         if debug:
             traceback.print_exc()
+        if isinstance(exc, OutputError) and exc.path == STDOUT:
+            silence_stdout()  # what stdout still holds would fail again at exit
         click.echo(f"lossdoctor: error: {safe(exc.message)}", err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
@@ -43,7 +54,7 @@ def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
     except BrokenPipeError:
         # `lossdoctor ... | head`: the reader has what it wanted. Say nothing, and point
         # stdout at /dev/null so the interpreter's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
     except Exception as exc:  # noqa: BLE001 - the boundary: a bug must not look like bad input
         if debug:
@@ -51,6 +62,16 @@ def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
         click.echo(f"lossdoctor: internal error: {type(exc).__name__}: {safe(exc)} "
                    "(run again with --debug for the traceback)", err=True)
         return int(ExitCode.INTERNAL)
+    finally:
+        sys.stdout = real_stdout
+
+
+def writing(path: str | None, command: Callable[[TextIO | None], ExitCode]) -> ExitCode:
+    """Run a command that reports to `--output PATH` (None: standard output)."""
+    if path is None or path == "-":
+        return command(None)
+    with open_output(path) as stream:
+        return command(stream)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +90,7 @@ def _run_options(fn: Callable, output: click.Option | None = None) -> Callable:
                      help="Do not run this rule (repeatable)."),
         click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
                      help="Extra rule file or folder of *.yaml rules (repeatable)."),
-        output or click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default=None,
+        output or click.option("-o", "--output", type=click.Path(allow_dash=True), default=None, metavar="FILE",
                                help="Write the report to this file instead of stdout."),
         click.option("--config", "config", type=click.Path(path_type=Path), default=None,
                      help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's."),
@@ -104,7 +125,7 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
     if color is None and os.environ.get("NO_COLOR"):
         color = False
     width = None
-    if output is None and sys.stdout.isatty():
+    if output is None and sys.stdout is not None and sys.stdout.isatty():
         import shutil
 
         width = shutil.get_terminal_size((100, 24)).columns
@@ -132,16 +153,16 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
 @_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
-             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
+             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: str | None, config: Path | None,
              max_spike_score: float | None, verify: bool, plot: Path | None, rewind_dir: Path | None,
              quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Diagnose training logs: a log file (CSV, JSON lines, trainer_state.json, TensorBoard
     events, mlflow.db), a run folder, or a folder of runs (every run below is diagnosed);
     `-` reads a CSV or JSON-lines log from standard input."""
     view = _view(quiet, verbose, color, output, plot)
-    sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
-        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view,
-        max_spike_score=max_spike_score, rewind_dir=rewind_dir)))
+    sys.exit(guarded(debug, lambda: writing(output, lambda stream: diagnose_command.diagnose(
+        paths, fmt, fail_on, metrics, ignore, rule_paths, stream, config=config, verify=verify, view=view,
+        max_spike_score=max_spike_score, rewind_dir=rewind_dir))))
 
 
 def _local_roots_exist(ctx: click.Context, param: click.Parameter, roots: tuple[str, ...]) -> tuple[str, ...]:
@@ -230,7 +251,7 @@ def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def watch(path: str, interval: float, fmt: str, fail_on: str | None, exec_cmd: str | None, keep_going: bool,
           idle_timeout: float | None, metrics: tuple[str, ...], ignore: tuple[str, ...],
-          rule_paths: tuple[Path, ...], output, config: Path | None, quiet: int, verbose: int,
+          rule_paths: tuple[Path, ...], output: str | None, config: Path | None, quiet: int, verbose: int,
           color: bool | None, debug: bool) -> None:
     """Follow a run while it is written (TensorBoard, CSV, JSON lines, trainer_state.json, MLflow;
     a folder whose runs appear later): report each finding once when it appears and when it
@@ -240,7 +261,7 @@ def watch(path: str, interval: float, fmt: str, fail_on: str | None, exec_cmd: s
     opts = WatchOptions(path, interval, idle_timeout, keep_going, verbose - quiet)
     args = watch_command.WatchArgs(opts, fmt, fail_on, metrics, ignore, rule_paths, config, exec_cmd,
                                    _view(quiet, verbose, color, output))
-    sys.exit(guarded(debug, lambda: watch_command.watch(args, output)))
+    sys.exit(guarded(debug, lambda: writing(output, lambda stream: watch_command.watch(args, stream))))
 
 
 def _config_options(fn: Callable) -> Callable:

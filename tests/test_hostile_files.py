@@ -204,3 +204,79 @@ def test_watch_and_resume_refuse_a_fifo(tmp_path: Path) -> None:
     code, _, err = cli("audit", str(tmp_path / "runs"), "-j", "1", "--format", "jsonl",
                        "--resume", str(tmp_path / "done.jsonl"), "-o", str(tmp_path / "out.jsonl"))
     assert code == ExitCode.INPUT and one_error(err).endswith("done.jsonl: not a regular file (named pipe)")
+
+
+# -- 3. output that cannot be written --------------------------------------------------------
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (Linux only)")
+
+WRITERS = {  # every command that writes a report, on a run that has something to say
+    "diagnose": ("diagnose", str(EXAMPLES / "diverged"), "--format", "plain"),
+    "diagnose-json": ("diagnose", str(EXAMPLES / "diverged"), "--format", "json"),
+    "audit": ("audit", str(EXAMPLES), "-j", "1"),
+    "audit-json": ("audit", str(EXAMPLES), "-j", "1", "--format", "json"),
+    "audit-jsonl": ("audit", str(EXAMPLES), "-j", "1", "--format", "jsonl"),
+    "watch": ("watch", str(EXAMPLES / "healthy"), "--interval", "0.1", "--idle-timeout", "0.2"),
+    "rules": ("rules",),
+    "rules-show": ("rules", "show", "divergence"),
+    "explain": ("explain",),
+}
+WITH_OUTPUT = ("diagnose", "diagnose-json", "audit", "audit-json", "audit-jsonl", "watch")
+
+
+def _stdout_error(code: int, err: str) -> None:
+    assert code == ExitCode.OUTPUT, err
+    assert one_error(err).startswith("standard output: cannot write the report: ")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("name", WRITERS)
+def test_a_full_disk_on_stdout_is_one_line_exit_6(name: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "lossdoctor", *WRITERS[name]], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120, env=env)
+    _stdout_error(done.returncode, done.stderr)
+    assert one_error(done.stderr).endswith("no space left on device")
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_a_closed_stdout_is_one_line_exit_6(name: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    done = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", sys.executable, "-m", "lossdoctor", *WRITERS[name]],
+                          stderr=subprocess.PIPE, text=True, timeout=120, env=env)
+    _stdout_error(done.returncode, done.stderr)
+    assert one_error(done.stderr).endswith("it is closed")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("name", WITH_OUTPUT)
+def test_output_to_a_full_disk_is_one_line_exit_6(name: str) -> None:
+    code, out, err = invoke(*WRITERS[name], "--output", "/dev/full")
+    assert code == ExitCode.OUTPUT, err
+    assert one_error(err) == "--output /dev/full: cannot write the report: no space left on device"
+
+
+@pytest.mark.parametrize("name", WITH_OUTPUT)
+def test_output_into_a_missing_folder_is_one_line_exit_6(tmp_path: Path, name: str) -> None:
+    target = tmp_path / "missing" / "dir" / "x"
+    code, out, err = invoke(*WRITERS[name], "--output", str(target))
+    assert code == ExitCode.OUTPUT, err
+    assert one_error(err) == f"--output {target}: cannot write the report: no such file or directory"
+    assert not target.parent.exists()
+
+
+def test_output_is_still_written_with_stdout_closed(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    target = tmp_path / "report.txt"
+    done = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", sys.executable, "-m", "lossdoctor", "diagnose",
+                           str(EXAMPLES / "healthy"), "--output", str(target)],
+                          stderr=subprocess.PIPE, text=True, timeout=120, env=env)
+    assert (done.returncode, done.stderr) == (ExitCode.OK, "")
+    assert "verdict: healthy" in target.read_text(encoding="utf-8")
+
+
+@needs_dev_full
+def test_plot_and_rewind_plan_write_errors_are_exit_6(tmp_path: Path) -> None:
+    code, _, err = invoke("diagnose", str(EXAMPLES / "diverged"), "--rewind-plan", "/dev/full/plans")
+    assert code == ExitCode.OUTPUT and one_error(err).startswith("--rewind-plan /dev/full/plans: cannot write ")

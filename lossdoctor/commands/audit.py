@@ -28,6 +28,7 @@ from ..findings import VERDICT_RANK, AuditReport, AuditRow, Severity
 from ..report import AUDIT_CHOICES, FORMATS, RenderOptions, pick
 from ..report.audit_table import rule_ids
 from ..report.escape import text as safe
+from ..report.output import open_output
 from ..numfmt import plural
 from .common import FailOn, View, resolve
 from .recorded import run_recorded
@@ -115,11 +116,7 @@ def _opened(path: str | None, given: TextIO | None) -> Iterator[TextIO]:
     if given is not None or path is None or path == "-":
         yield given or sys.stdout
         return
-    try:
-        handle = open(path, "w", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--output {path}: {(exc.strerror or str(exc)).lower()}") from None
-    with handle:
+    with open_output(path) as handle:
         yield handle
 
 

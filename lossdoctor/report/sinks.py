@@ -25,14 +25,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
-from ..errors import ConfigError, InputError, MissingExtra
+from ..errors import ConfigError, InputError, MissingExtra, OutputError
 from ..findings import AuditRow
 from ..sources.text import open_regular
 from .options import RenderOptions
+from .output import GuardedStream
 
 PART_ROWS = 10_000
 PART_SECONDS = 60.0
@@ -55,7 +57,10 @@ class JsonlSink:
         else:
             if append:
                 _compact(target)
-            self.out = open(target, "a" if append else "w", encoding="utf-8")
+            try:
+                self.out = GuardedStream(open(target, "a" if append else "w", encoding="utf-8"), f"--output {target}")
+            except OSError as exc:
+                raise OutputError.of(f"--output {target}", exc) from None
             self.own = True
 
     def write(self, rows: Iterable[AuditRow], options: RenderOptions) -> None:
@@ -131,19 +136,23 @@ class ParquetSink:
         self.pa = _arrow()
         self.schema = _schema(self.pa)
         self.folder = target
-        os.makedirs(target, exist_ok=True)
-        for old in _parts(target):
-            if not append:
-                os.remove(old)
-            else:
-                _drop_unfinished(old)
+        with _writing(target):
+            os.makedirs(target, exist_ok=True)
+            for old in _parts(target):
+                if not append:
+                    os.remove(old)
+                else:
+                    _drop_unfinished(old)
         self.number = max((_number(p) for p in _parts(target)), default=-1) + 1
         self.writer: Any = None
         self.rows = 0
         self.opened = 0.0
 
     def write(self, rows: Iterable[AuditRow], options: RenderOptions) -> None:
-        batch = [_flat(r, options) for r in rows]
+        with _writing(self.folder):
+            self._write([_flat(r, options) for r in rows])
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
             return
         if self.writer is None:
@@ -163,7 +172,17 @@ class ParquetSink:
             self.number += 1
 
     def close(self) -> None:
-        self._close_part()
+        with _writing(self.folder):
+            self._close_part()
+
+
+@contextmanager
+def _writing(target: str) -> Iterator[None]:
+    """A write to --output's folder: its OS errors (a full disk) are OutputErrors."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError.of(f"--output {target}", exc) from None
 
 
 def _drop_unfinished(part: str) -> None:
