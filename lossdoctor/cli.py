@@ -205,6 +205,8 @@ def _audit_output(fn: Callable) -> Callable:
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="The dask scheduler (tcp://host:8786); implies --engine dask. Without it, dask starts "
                    "a LocalCluster of --jobs workers.")
+@click.option("--show-skipped", is_flag=True,
+              help="List every path left out below the table, with the reason (json, jsonl: always listed).")
 @click.option("--resume", default=None, metavar="FILE",
               help="Skip the runs already recorded in FILE (an earlier --format jsonl/parquet output) "
                    "and append the others to it, unless --output names another file.")
@@ -214,7 +216,7 @@ def _audit_output(fn: Callable) -> Callable:
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
           min_severity: str | None, jobs: int | None, follow_symlinks: bool, engine: str | None,
-          scheduler: str | None, resume: str | None, metrics: tuple[str, ...],
+          scheduler: str | None, show_skipped: bool, resume: str | None, metrics: tuple[str, ...],
           ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: str | None, config: Path | None,
           max_spike_score: float | None,
           quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
@@ -226,7 +228,7 @@ def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only
                                       _view(quiet, verbose, color, output), engine=engine or
                                       ("dask" if scheduler else "local"), scheduler=scheduler,
                                       output=output, resume=resume,
-                                      max_spike_score=max_spike_score)
+                                      max_spike_score=max_spike_score, show_skipped=show_skipped)
     sys.exit(guarded(debug, lambda: audit_command.run_audit(opts)))
 
 

@@ -280,3 +280,102 @@ def test_output_is_still_written_with_stdout_closed(tmp_path: Path) -> None:
 def test_plot_and_rewind_plan_write_errors_are_exit_6(tmp_path: Path) -> None:
     code, _, err = invoke("diagnose", str(EXAMPLES / "diverged"), "--rewind-plan", "/dev/full/plans")
     assert code == ExitCode.OUTPUT and one_error(err).startswith("--rewind-plan /dev/full/plans: cannot write ")
+
+
+# -- 4. folders that cannot be listed or resolved ----------------------------------------------
+
+def test_an_unlistable_folder_is_a_skip_and_the_audit_goes_on(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """chmod 000 does not stop root: the listing itself is refused, as /proc/<pid>/fd would be."""
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "root" / "good")
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "elsewhere" / "locked" / "run")
+    (tmp_path / "root" / "link").symlink_to(tmp_path / "elsewhere")
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if os.path.basename(os.fspath(path)) == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = invoke("audit", str(tmp_path / "root"), "--follow-symlinks", "-j", "1", "--format", "json")
+    assert code == ExitCode.OK, err
+    doc = json.loads(out)
+    assert [r["name"] for r in doc["runs"]] == ["good"]
+    assert {"path": str(tmp_path / "root" / "link" / "locked"), "reason": "unreadable folder",
+            "detail": "permission denied"} in doc["skipped"]
+
+
+def test_a_symlink_that_cannot_be_resolved_is_a_skip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--follow-symlinks` through /proc: resolving /proc/1/cwd raises PermissionError."""
+    import os.path
+
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "good")
+    (tmp_path / "cwd").symlink_to(tmp_path / "good")
+    real = os.path.realpath
+
+    def realpath(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path).endswith("cwd"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(os.path, "realpath", realpath)
+    code, out, err = invoke("audit", str(tmp_path), "--follow-symlinks", "-j", "1", "--format", "json")
+    assert code == ExitCode.OK, err
+    doc = json.loads(out)
+    assert [r["name"] for r in doc["runs"]] == ["good"]
+    assert {"path": str(tmp_path / "cwd"), "reason": "unreadable folder", "detail": "permission denied"} \
+        in doc["skipped"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc")
+def test_follow_symlinks_into_proc_finishes(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "good")
+    (tmp_path / "self").symlink_to("/proc/self/fdinfo")
+    code, out, err = cli("audit", str(tmp_path), "--follow-symlinks", "-j", "1")
+    assert code == ExitCode.OK and "Traceback" not in err
+
+
+# -- 6. every skipped path listed; a garbage file named as a log is a run --------------------
+
+def test_the_audit_lists_every_skipped_path(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "good")
+    (tmp_path / "notes.md").write_text("# runs\n")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n3,4\n")
+    code, out, err = invoke("audit", str(tmp_path), "-j", "1", "--format", "json")
+    assert code == ExitCode.OK, err
+    doc = json.loads(out)
+    listed = {(Path(s["path"]).name, s["reason"]) for s in doc["skipped"]}
+    assert listed == {("notes.md", "not a log (file name)"), (".hidden", "hidden file or folder"),
+                      ("data.csv", "not a log (content)")}
+    assert sum(doc["summary"]["skipped"].values()) == len(doc["skipped"])
+    # jsonl: a line per skipped path after the runs; --resume reads past them and writes them once
+    jsonl = tmp_path.parent / f"{tmp_path.name}.jsonl"
+    for _ in range(2):
+        code, _, err = invoke("audit", str(tmp_path), "-j", "1", "--format", "jsonl", "--resume", str(jsonl))
+        assert code == ExitCode.OK, err
+        records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+        assert [r["name"] for r in records if "run" in r] == ["good"]
+        assert sorted(Path(r["skipped"]["path"]).name for r in records if "skipped" in r) == \
+            [".hidden", "data.csv", "notes.md"]
+    # the table: --show-skipped lists them below it
+    code, out, _ = invoke("audit", str(tmp_path), "-j", "1", "--show-skipped")
+    assert "skipped (3):" in out and f"{tmp_path / 'notes.md'}: not a log (file name)" in out
+    assert "skipped (3):" not in invoke("audit", str(tmp_path), "-j", "1")[1]
+
+
+GARBAGE_LOGS = ["training.log", "train.log", "training.txt", "training.json", "training_log.csv", "metrics.csv",
+                "trainer_state.json", "events.out.tfevents.1.host", "results.csv", "history.csv"]
+
+
+@pytest.mark.parametrize("name", GARBAGE_LOGS)
+def test_a_garbage_file_named_as_a_log_is_an_unreadable_run(tmp_path: Path, name: str) -> None:
+    shutil.copytree(EXAMPLES / "healthy", tmp_path / "good")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / name).write_bytes(bytes(range(256)) * 8)
+    code, out, err = invoke("audit", str(tmp_path), "-j", "1", "--format", "json")
+    assert code == ExitCode.OK, err
+    doc = json.loads(out)
+    broken = [r for r in doc["runs"] if r["name"] != "good"]
+    assert len(broken) == 1 and broken[0]["verdict"] == "unreadable"
+    assert broken[0]["error"]["message"].startswith(str(tmp_path / "broken" / name) + ": ")
+    assert not [s for s in doc["skipped"] if "broken" in s["path"]]

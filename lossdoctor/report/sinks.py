@@ -4,7 +4,7 @@ A long audit (a million runs in a store) is killed, pre-empted or interrupted; w
 wrote must stay readable and tell `--resume` which runs are done. So:
 
 - `jsonl`: one run per line (the `runs[]` entry of `--format json`), flushed after every
-  batch. When the file is resumed (appended to), a line cut short by a kill and the
+  batch; at the end one `{"skipped": {"path", "reason", "detail"}}` line per path left out. When the file is resumed (appended to), a line cut short by a kill and the
   records of runs whose store kept failing are dropped first: those runs are run again,
   so each run keeps one record.
 - `parquet`: a folder of part files (`part-00000.parquet`, ...), each closed after
@@ -68,6 +68,12 @@ class JsonlSink:
                                for r in rows))
         self.out.flush()
 
+    def skipped(self, paths: Iterable[Any]) -> None:
+        """After the runs: one `{"skipped": {path, reason, detail}}` line per path left out
+        (a resumed file has the earlier audit's dropped first: they are written again)."""
+        self.out.write("".join(json.dumps({"skipped": s.to_dict()}, ensure_ascii=True) + "\n" for s in paths))
+        self.out.flush()
+
     def close(self) -> None:
         if self.own:
             self.out.close()
@@ -79,14 +85,20 @@ def _compact(path: str) -> None:
     it may hold a million records."""
     try:
         with open_regular(path) as f:
-            if all(line.endswith(b"\n") and not _unfinished(line) for line in f):
+            if all(line.endswith(b"\n") and not _unfinished(line) and not _skip_line(line) for line in f):
                 return
             f.seek(0)
             with open(path + ".tmp", "wb") as out:
-                out.writelines(line for line in f if line.endswith(b"\n") and not _unfinished(line))
+                out.writelines(line for line in f if line.endswith(b"\n") and not _unfinished(line)
+                               and not _skip_line(line))
     except FileNotFoundError:
         return
     os.replace(path + ".tmp", path)
+
+
+def _skip_line(line: bytes) -> bool:
+    """A `{"skipped": ...}` line (JsonlSink.skipped), not a run's record."""
+    return line.startswith(b'{"skipped": ')
 
 
 def _unfinished(line: bytes) -> bool:
@@ -171,6 +183,9 @@ class ParquetSink:
             self.writer = None
             self.number += 1
 
+    def skipped(self, paths: Iterable[Any]) -> None:
+        """Parquet parts hold runs only: the skipped paths are counted in the summary line."""
+
     def close(self) -> None:
         with _writing(self.folder):
             self._close_part()
@@ -240,6 +255,8 @@ def _records(lines: Iterable[str], path: str) -> Iterable[dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         if not line.endswith("\n"):
             return  # cut short by a kill: that run is audited again
+        if line.startswith('{"skipped": '):
+            continue  # a path the audit left out, not a run
         try:
             rec = json.loads(line)
         except ValueError:
