@@ -88,11 +88,11 @@ def _run_options(fn: Callable, output: click.Option | None = None) -> Callable:
                           "loss_scale, skipped_steps)."),
         click.option("--ignore", multiple=True, metavar="RULE", shell_complete=complete_rule_ids,
                      help="Do not run this rule (repeatable)."),
-        click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
+        click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path, readable=False),
                      help="Extra rule file or folder of *.yaml rules (repeatable)."),
         output or click.option("-o", "--output", type=click.Path(allow_dash=True), default=None, metavar="FILE",
                                help="Write the report to this file instead of stdout."),
-        click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+        click.option("--config", "config", type=click.Path(path_type=Path, readable=False), default=None,
                      help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's."),
     )
     for option in reversed(options):  # decorators apply bottom-up: keep the listed order in --help
@@ -134,7 +134,8 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
 
 @main.command()
 # Plain strings: a Path would squash `s3://bucket` to `s3:/bucket`; `-` is standard input.
-@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+# readable=False: an unreadable log is lossdoctor's InputError (exit 3, naming the file), not click's usage error.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, readable=False))
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
               help="Output format; auto = github under GitHub Actions, rich on a terminal, plain otherwise.")
 @click.option("--fail-on", default=None, metavar="SEVERITY|RULES", shell_complete=complete_fail_on,
@@ -233,7 +234,7 @@ def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=str))
+@click.argument("path", type=click.Path(path_type=str, readable=False))
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True, metavar="SECONDS",
               help="Read what is new and judge again this often.")
 @click.option("--format", "fmt", type=click.Choice(watch_command.WATCH_FORMATS), default="text", show_default=True,
@@ -268,9 +269,9 @@ def watch(path: str, interval: float, fmt: str, fail_on: str | None, exec_cmd: s
 
 def _config_options(fn: Callable) -> Callable:
     """--config and --rules, shared by the `rules` listings (they honour the config)."""
-    fn = click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
+    fn = click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path, readable=False),
                       help="Extra rule file or folder of *.yaml rules (repeatable).")(fn)
-    return click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+    return click.option("--config", "config", type=click.Path(path_type=Path, readable=False), default=None,
                         help="Config file layered over the project's (lossdoctor.yaml / pyproject.toml).")(fn)
 
 
@@ -297,7 +298,7 @@ def rules_show(rule_id: str, config: Path | None, rule_paths: tuple[Path, ...], 
 
 
 @rules.command("check")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def rules_check(paths: tuple[Path, ...], debug: bool) -> None:
     """Validate custom rule files or folders: `N rules OK`, or every located error (exit 2)."""

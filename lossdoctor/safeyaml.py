@@ -66,7 +66,7 @@ def load_yaml(path: Path, what: str = "file") -> Any:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+        raise ConfigError(f"{path}: cannot read {what} ({(exc.strerror or str(exc)).lower()})") from None
     return parse_yaml(data, str(path))
 
 

@@ -379,3 +379,80 @@ def test_a_garbage_file_named_as_a_log_is_an_unreadable_run(tmp_path: Path, name
     assert len(broken) == 1 and broken[0]["verdict"] == "unreadable"
     assert broken[0]["error"]["message"].startswith(str(tmp_path / "broken" / name) + ": ")
     assert not [s for s in doc["skipped"] if "broken" in s["path"]]
+
+
+# -- 5. files that cannot be read ----------------------------------------------------------------
+
+TB_EVENTS = next((Path(__file__).parent / "data" / "corpus" / "runs").glob("tensorboard-*/*tfevents*"))
+
+
+def refuse_reads(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """chmod 000 does not stop root (tests may run as root): every reader opens with
+    `os.open` (text.open_regular), so refusing it there is what an unreadable file does."""
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(n in os.path.basename(os.fspath(path)) for n in names):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(os, "open", refuse)
+
+
+def test_an_unreadable_event_file_is_named_in_the_fallback_note(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(TB_EVENTS, tmp_path / "events.out.tfevents.1.host")
+    (tmp_path / "wandb-summary.json").write_text('{"loss": 0.5, "_step": 10}')
+    refuse_reads(monkeypatch, "tfevents")
+    code, out, err = invoke("diagnose", str(tmp_path), "--format", "json")
+    assert code == ExitCode.OK, err
+    (run,) = json.loads(out)["runs"]
+    assert run["format"] == "wandb_summary"
+    assert run["notes"][0] == ("could not read events.out.tfevents.1.host (permission denied); "
+                               "read wandb-summary.json instead")
+
+
+def test_an_unreadable_trainer_state_falls_back_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(TB_EVENTS, tmp_path / "events.out.tfevents.1.host")
+    (tmp_path / "trainer_state.json").write_text('{"log_history": [{"step": 1, "loss": 1.0}]}')
+    refuse_reads(monkeypatch, "trainer_state.json")
+    code, out, err = invoke("diagnose", str(tmp_path), "--format", "json")
+    assert code == ExitCode.OK, err
+    (run,) = json.loads(out)["runs"]
+    assert run["format"] == "tensorboard"
+    assert run["notes"][0] == "could not read trainer_state.json (permission denied); read the folder's own files instead"
+
+
+def test_when_every_event_file_is_unreadable_the_error_says_permission_denied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("events.out.tfevents.1.a", "events.out.tfevents.2.b"):
+        shutil.copy(TB_EVENTS, tmp_path / name)
+    refuse_reads(monkeypatch, "tfevents")
+    code, _, err = invoke("diagnose", str(tmp_path))
+    assert code == ExitCode.INPUT
+    assert one_error(err) == f"{tmp_path / 'events.out.tfevents.1.a'}: permission denied"
+    code, out, err = invoke("audit", str(tmp_path.parent), "-j", "1", "--format", "json")
+    (row,) = [r for r in json.loads(out)["runs"] if r["path"] == str(tmp_path)]
+    assert row["error"]["message"] == f"{tmp_path / 'events.out.tfevents.1.a'}: permission denied"
+
+
+def test_diagnose_of_an_unreadable_file_is_lossdoctors_error_exit_3(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "unreadable.csv"
+    shutil.copy(EXAMPLES / "healthy" / "metrics.csv", log)
+    log.chmod(0)  # for click's os.access check when not root; the read is refused below for root
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)  # what click's readable check would see
+    refuse_reads(monkeypatch, "unreadable.csv")
+    code, _, err = invoke("diagnose", str(log))
+    assert code == ExitCode.INPUT
+    assert one_error(err) == f"{log}: permission denied"
+    config = tmp_path / "unreadable.yaml"
+    config.write_text("fail-on: never\n")
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == config.name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    code, _, err = invoke("diagnose", str(EXAMPLES / "healthy"), "--config", str(config))
+    assert code == ExitCode.USAGE and one_error(err) == f"{config}: cannot read config file (permission denied)"
