@@ -456,3 +456,36 @@ def test_diagnose_of_an_unreadable_file_is_lossdoctors_error_exit_3(tmp_path: Pa
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     code, _, err = invoke("diagnose", str(EXAMPLES / "healthy"), "--config", str(config))
     assert code == ExitCode.USAGE and one_error(err) == f"{config}: cannot read config file (permission denied)"
+
+
+# -- 7. the new output paths escape what comes from the data ------------------------------------
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_new_output_paths_escape_hostile_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ci: bool) -> None:
+    """--show-skipped, watch's lines, the output and config errors: no raw control character,
+    no line a runner would obey (test_escaping.py covers diagnose and audit's formats)."""
+    from test_escaping import ANNOTATION, COMMAND_LINE, FORGE, RAW_CONTROLS, hostile_csv
+
+    monkeypatch.chdir(tmp_path)
+    if ci:
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    else:
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    hostile_csv(tmp_path / "root" / "run")
+    (tmp_path / "root" / f"=cmd(){FORGE}\x1b]0;t\x07.md").write_text("x")
+    (tmp_path / f"bad{FORGE}.yaml").write_text("fail-on: never\nfail-on: info\n")
+    outputs = [
+        invoke("audit", "root", "-j", "1", "--show-skipped", "--fail-on", "never"),
+        invoke("watch", "root/run", "--interval", "0.1", "--idle-timeout", "0.3", "--fail-on", "never"),
+        invoke("diagnose", "root/run", "--output", f"missing{FORGE}/x"),
+        invoke("diagnose", "root/run", "--config", f"bad{FORGE}.yaml"),
+    ]
+    assert [code for code, _, _ in outputs] == [ExitCode.OK, ExitCode.OK, ExitCode.OUTPUT, ExitCode.USAGE]
+    for _, out, err in outputs:
+        for line in (out + err).splitlines():
+            assert not RAW_CONTROLS.search(line), line
+            if ANNOTATION.match(line):  # our own annotation (under GitHub Actions); its data is escaped
+                continue
+            assert not line.lstrip().startswith("::"), line
+            assert not (ci and COMMAND_LINE.match(line)), line  # `##[` is escaped where a runner reads
+    assert "\\n" in outputs[0][1] and ".md: not a log (file name)" in outputs[0][1]
