@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 import click
 
@@ -22,19 +22,30 @@ from .commands import watch as watch_command
 from .commands import explain as explain_command
 from .commands.common import View
 from .completion import complete_fail_on, complete_knowledge, complete_rule_ids
-from .errors import LossdoctorError
+from .errors import LossdoctorError, OutputError
 from .exitcodes import ExitCode
 from .report import FORMAT_CHOICES
 from .report.escape import text as safe
+from .report.output import STDOUT, GuardedStream, open_output, silence_stdout
 
 
 def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
-    """Run a command and turn every way it can end into an exit code."""
+    """Run a command and turn every way it can end into an exit code.
+
+    Standard output is guarded for the command's length: a write that fails (a full disk,
+    a closed stdout) is an OutputError (exit 6) like a bad --output, not a traceback.
+    """
+    real_stdout = sys.stdout
+    sys.stdout = GuardedStream(real_stdout, STDOUT)  # type: ignore[assignment]
     try:
-        return int(fn())
+        code = int(fn())
+        sys.stdout.flush()  # inside the boundary: a full disk says so here, not at exit
+        return code
     except LossdoctorError as exc:
         if debug:
             traceback.print_exc()
+        if isinstance(exc, OutputError) and exc.path == STDOUT:
+            silence_stdout()  # what stdout still holds would fail again at exit
         click.echo(f"lossdoctor: error: {safe(exc.message)}", err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
@@ -43,7 +54,7 @@ def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
     except BrokenPipeError:
         # `lossdoctor ... | head`: the reader has what it wanted. Say nothing, and point
         # stdout at /dev/null so the interpreter's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
     except Exception as exc:  # noqa: BLE001 - the boundary: a bug must not look like bad input
         if debug:
@@ -51,6 +62,16 @@ def guarded(debug: bool, fn: Callable[[], ExitCode]) -> int:
         click.echo(f"lossdoctor: internal error: {type(exc).__name__}: {safe(exc)} "
                    "(run again with --debug for the traceback)", err=True)
         return int(ExitCode.INTERNAL)
+    finally:
+        sys.stdout = real_stdout
+
+
+def writing(path: str | None, command: Callable[[TextIO | None], ExitCode]) -> ExitCode:
+    """Run a command that reports to `--output PATH` (None: standard output)."""
+    if path is None or path == "-":
+        return command(None)
+    with open_output(path) as stream:
+        return command(stream)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,11 +88,11 @@ def _run_options(fn: Callable, output: click.Option | None = None) -> Callable:
                           "loss_scale, skipped_steps)."),
         click.option("--ignore", multiple=True, metavar="RULE", shell_complete=complete_rule_ids,
                      help="Do not run this rule (repeatable)."),
-        click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
+        click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path, readable=False),
                      help="Extra rule file or folder of *.yaml rules (repeatable)."),
-        output or click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default=None,
+        output or click.option("-o", "--output", type=click.Path(allow_dash=True), default=None, metavar="FILE",
                                help="Write the report to this file instead of stdout."),
-        click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+        click.option("--config", "config", type=click.Path(path_type=Path, readable=False), default=None,
                      help="Config file (YAML, or a .toml with [tool.lossdoctor]) layered over the project's."),
     )
     for option in reversed(options):  # decorators apply bottom-up: keep the listed order in --help
@@ -104,7 +125,7 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
     if color is None and os.environ.get("NO_COLOR"):
         color = False
     width = None
-    if output is None and sys.stdout.isatty():
+    if output is None and sys.stdout is not None and sys.stdout.isatty():
         import shutil
 
         width = shutil.get_terminal_size((100, 24)).columns
@@ -113,7 +134,8 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
 
 @main.command()
 # Plain strings: a Path would squash `s3://bucket` to `s3:/bucket`; `-` is standard input.
-@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+# readable=False: an unreadable log is lossdoctor's InputError (exit 3, naming the file), not click's usage error.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, readable=False))
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
               help="Output format; auto = github under GitHub Actions, rich on a terminal, plain otherwise.")
 @click.option("--fail-on", default=None, metavar="SEVERITY|RULES", shell_complete=complete_fail_on,
@@ -132,16 +154,16 @@ def _view(quiet: int, verbose: int, color: bool | None, output: object, plot: Pa
 @_view_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def diagnose(paths: tuple[str, ...], fmt: str, fail_on: str | None, metrics: tuple[str, ...],
-             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output, config: Path | None,
+             ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: str | None, config: Path | None,
              max_spike_score: float | None, verify: bool, plot: Path | None, rewind_dir: Path | None,
              quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
     """Diagnose training logs: a log file (CSV, JSON lines, trainer_state.json, TensorBoard
     events, mlflow.db), a run folder, or a folder of runs (every run below is diagnosed);
     `-` reads a CSV or JSON-lines log from standard input."""
     view = _view(quiet, verbose, color, output, plot)
-    sys.exit(guarded(debug, lambda: diagnose_command.diagnose(
-        paths, fmt, fail_on, metrics, ignore, rule_paths, output, config=config, verify=verify, view=view,
-        max_spike_score=max_spike_score, rewind_dir=rewind_dir)))
+    sys.exit(guarded(debug, lambda: writing(output, lambda stream: diagnose_command.diagnose(
+        paths, fmt, fail_on, metrics, ignore, rule_paths, stream, config=config, verify=verify, view=view,
+        max_spike_score=max_spike_score, rewind_dir=rewind_dir))))
 
 
 def _local_roots_exist(ctx: click.Context, param: click.Parameter, roots: tuple[str, ...]) -> tuple[str, ...]:
@@ -184,6 +206,8 @@ def _audit_output(fn: Callable) -> Callable:
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="The dask scheduler (tcp://host:8786); implies --engine dask. Without it, dask starts "
                    "a LocalCluster of --jobs workers.")
+@click.option("--show-skipped", is_flag=True,
+              help="List every path left out below the table, with the reason (json, jsonl: always listed).")
 @click.option("--resume", default=None, metavar="FILE",
               help="Skip the runs already recorded in FILE (an earlier --format jsonl/parquet output) "
                    "and append the others to it, unless --output names another file.")
@@ -193,7 +217,7 @@ def _audit_output(fn: Callable) -> Callable:
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only: tuple[str, ...],
           min_severity: str | None, jobs: int | None, follow_symlinks: bool, engine: str | None,
-          scheduler: str | None, resume: str | None, metrics: tuple[str, ...],
+          scheduler: str | None, show_skipped: bool, resume: str | None, metrics: tuple[str, ...],
           ignore: tuple[str, ...], rule_paths: tuple[Path, ...], output: str | None, config: Path | None,
           max_spike_score: float | None,
           quiet: int, verbose: int, color: bool | None, debug: bool) -> None:
@@ -205,12 +229,12 @@ def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only
                                       _view(quiet, verbose, color, output), engine=engine or
                                       ("dask" if scheduler else "local"), scheduler=scheduler,
                                       output=output, resume=resume,
-                                      max_spike_score=max_spike_score)
+                                      max_spike_score=max_spike_score, show_skipped=show_skipped)
     sys.exit(guarded(debug, lambda: audit_command.run_audit(opts)))
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=str))
+@click.argument("path", type=click.Path(path_type=str, readable=False))
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True, metavar="SECONDS",
               help="Read what is new and judge again this often.")
 @click.option("--format", "fmt", type=click.Choice(watch_command.WATCH_FORMATS), default="text", show_default=True,
@@ -230,7 +254,7 @@ def audit(roots: tuple[str, ...], fmt: str, fail_on: str | None, sort: str, only
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def watch(path: str, interval: float, fmt: str, fail_on: str | None, exec_cmd: str | None, keep_going: bool,
           idle_timeout: float | None, metrics: tuple[str, ...], ignore: tuple[str, ...],
-          rule_paths: tuple[Path, ...], output, config: Path | None, quiet: int, verbose: int,
+          rule_paths: tuple[Path, ...], output: str | None, config: Path | None, quiet: int, verbose: int,
           color: bool | None, debug: bool) -> None:
     """Follow a run while it is written (TensorBoard, CSV, JSON lines, trainer_state.json, MLflow;
     a folder whose runs appear later): report each finding once when it appears and when it
@@ -240,14 +264,14 @@ def watch(path: str, interval: float, fmt: str, fail_on: str | None, exec_cmd: s
     opts = WatchOptions(path, interval, idle_timeout, keep_going, verbose - quiet)
     args = watch_command.WatchArgs(opts, fmt, fail_on, metrics, ignore, rule_paths, config, exec_cmd,
                                    _view(quiet, verbose, color, output))
-    sys.exit(guarded(debug, lambda: watch_command.watch(args, output)))
+    sys.exit(guarded(debug, lambda: writing(output, lambda stream: watch_command.watch(args, stream))))
 
 
 def _config_options(fn: Callable) -> Callable:
     """--config and --rules, shared by the `rules` listings (they honour the config)."""
-    fn = click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path),
+    fn = click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path, readable=False),
                       help="Extra rule file or folder of *.yaml rules (repeatable).")(fn)
-    return click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+    return click.option("--config", "config", type=click.Path(path_type=Path, readable=False), default=None,
                         help="Config file layered over the project's (lossdoctor.yaml / pyproject.toml).")(fn)
 
 
@@ -274,7 +298,7 @@ def rules_show(rule_id: str, config: Path | None, rule_paths: tuple[Path, ...], 
 
 
 @rules.command("check")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def rules_check(paths: tuple[Path, ...], debug: bool) -> None:
     """Validate custom rule files or folders: `N rules OK`, or every located error (exit 2)."""

@@ -15,10 +15,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .config_schema import Layer, check_override, parse_layer
 from .errors import ConfigError
+from .safeyaml import load_yaml
 from .engine import Rule, RuleIndex, load_rule_files, packaged_rule_files, rule_files_in
 
 try:
@@ -122,23 +121,8 @@ def explicit_layer(path: Path | None) -> Layer | None:
 
 
 def yaml_layer(path: Path) -> Layer:
-    """Read a YAML config file with the safe loader."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
-    except yaml.constructor.ConstructorError as exc:
-        tag = re.search(r"'([^']*)'", str(exc.problem))
-        shown = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else "?"
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise ConfigError(f"{path}: line {line}: tag '{shown}' is not allowed "
-                          "(config files are plain YAML)") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML: {what}" + (f" (line {mark.line + 1})" if mark else "")) \
-            from None
-    return parse_layer(doc, str(path), "", path.parent)
+    """Read a YAML config file with the one safe loader (safeyaml: plain data only)."""
+    return parse_layer(load_yaml(path, "config file"), str(path), "", path.parent)
 
 
 def pyproject_table(path: Path) -> Any:
@@ -147,6 +131,8 @@ def pyproject_table(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start:,}); save it as UTF-8") from None
     if _toml is None:
         if re.search(r"^\s*\[\s*tool\.lossdoctor\b", text, re.M):
             raise ConfigError(f"{path}: [tool.lossdoctor] needs Python 3.11 or the tomli package "
@@ -156,6 +142,8 @@ def pyproject_table(path: Path) -> Any:
         doc = _toml.loads(text)
     except _toml.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     tool = doc.get("tool")
     return tool.get("lossdoctor") if isinstance(tool, dict) else None
 

@@ -70,6 +70,18 @@ class ConfigError(LossdoctorError):
     kind = "config"
 
 
+class OutputError(PathError):
+    """The report cannot be written where it goes: `where` is `--output PATH` or `standard
+    output`, the problem the OS error's (no space left on device, no such file or directory)."""
+
+    exit_code = ExitCode.OUTPUT
+    kind = "output"
+
+    @classmethod
+    def of(cls, where: str, exc: OSError) -> "OutputError":
+        return cls(where, f"cannot write the report: {(exc.strerror or str(exc)).lower()}")
+
+
 class MissingExtra(LossdoctorError):
     """An optional dependency is not installed: the message says which extra brings it."""
 

@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     INPUT = 3  # a log that cannot be read
     NOTHING = 4  # read fine, but no loss series to diagnose
     MISSING_EXTRA = 5  # an optional part is not installed (pip install "lossdoctor[plot]")
+    OUTPUT = 6  # the report could not be written (--output's folder missing, a full disk, stdout closed)
     INTERNAL = 70  # a bug in lossdoctor (EX_SOFTWARE); never a negative code
     INTERRUPTED = 130  # Ctrl-C
     BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE, as shells report it)

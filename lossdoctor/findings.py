@@ -193,7 +193,9 @@ class AuditRow:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """What an audit renderer draws: the rows shown and the counts over every run found."""
+    """What an audit renderer draws: the rows shown, the counts over every run found, and
+    every path discovery left out ({path, reason, detail}: the user sees what vanished)."""
 
     rows: list[AuditRow]
     summary: dict[str, Any]
+    skipped: list[dict[str, str]] = field(default_factory=list)

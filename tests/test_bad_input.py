@@ -114,33 +114,31 @@ def test_bad_input_json(bad_dir: Path, name: str) -> None:
         assert (text in notes) if text is not None else True
 
 
+def refuse_open(monkeypatch: pytest.MonkeyPatch, refused) -> None:  # type: ignore[no-untyped-def]
+    """Every reader opens a log with `text.open_regular`, that is `os.open`: refuse the paths
+    `refused` accepts (chmod does not stop root, so the open itself is made to fail)."""
+    import os
+
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if refused(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(os, "open", refuse)
+
+
 def test_permission_denied(bad_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """chmod does not stop root, so the read itself is made to fail."""
     path = bad_dir / "one_row.csv"
-    real_open = Path.open
-
-    def refuse(self: Path, *args: object, **kwargs: object) -> object:
-        if self.name == path.name:  # rule files and config still open
-            raise PermissionError(13, "Permission denied")
-        return real_open(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "open", refuse)
+    refuse_open(monkeypatch, lambda p: Path(p).name == path.name)  # rule files and config still open
     exit_code, out, err = run_cli("diagnose", str(path))
     assert (exit_code, out, err) == (3, "", f"lossdoctor: error: {path}: permission denied\n")
 
 
 def test_permission_denied_on_an_event_file(bad_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The TensorBoard reader opens files itself: a refusal there is an input error too."""
-    import builtins
-
-    real_open = builtins.open
-
-    def refuse(file: object, *args: object, **kwargs: object) -> object:
-        if "tfevents" in str(file):
-            raise PermissionError(13, "Permission denied")
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", refuse)
+    """The TensorBoard reader opens files itself (with the same opener): an input error too."""
+    refuse_open(monkeypatch, lambda p: "tfevents" in str(p))
     path = bad_dir / "tb_truncated.tfevents.1.host"
     exit_code, out, err = run_cli("diagnose", str(path))
     assert (exit_code, out, err) == (3, "", f"lossdoctor: error: {path}: permission denied\n")

@@ -24,8 +24,16 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_exit_codes_are_pinned() -> None:
     assert {c.name: int(c) for c in ExitCode} == {
-        "OK": 0, "FINDINGS": 1, "USAGE": 2, "INPUT": 3, "NOTHING": 4, "MISSING_EXTRA": 5, "INTERNAL": 70, "INTERRUPTED": 130,
-        "BROKEN_PIPE": 141}
+        "OK": 0, "FINDINGS": 1, "USAGE": 2, "INPUT": 3, "NOTHING": 4, "MISSING_EXTRA": 5, "OUTPUT": 6, "INTERNAL": 70,
+        "INTERRUPTED": 130, "BROKEN_PIPE": 141}
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    import re
+
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit codes", 1)[1].split("\n\n")[1]
+    assert [int(c) for c in re.findall(r"^\| (\d+) \|", table, re.M)] == [int(c) for c in ExitCode]
 
 
 def test_a_closed_pipe_is_not_an_internal_error() -> None:

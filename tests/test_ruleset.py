@@ -83,7 +83,7 @@ def test_loader_names_file_rule_and_key(tmp_path: Path, when: str, expected: str
 
 def test_loader_rejects_python_tags(tmp_path: Path) -> None:
     path = write(tmp_path, BASE + "when: !!python/object/apply:os.system ['echo hi']\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="tag .!!python/object/apply:os.system. is not allowed"):
         load_rule_file(path)
 
 

@@ -63,7 +63,7 @@ def test_python_tag_in_a_config_file_is_exit_2_and_runs_nothing(tmp_path: Path) 
     assert not marker.exists()
 
 
-FORBIDDEN = re.compile(r"\beval\(|\bexec\(|yaml\.load\((?!.*Loader=(_SAFE_LOADER|yaml\.C?SafeLoader)\))|yaml\.unsafe_load|yaml\.Loader\b|\bpickle\b|\bmarshal\b"
+FORBIDDEN = re.compile(r"\beval\(|\bexec\(|yaml\.load\((?!.*Loader=(_SAFE_LOADER|SafeLoader|yaml\.C?SafeLoader)\))|yaml\.unsafe_load|yaml\.Loader\b|\bpickle\b|\bmarshal\b"
                        r"|__import__\(|(?<![.\w])compile\(")
 
 
@@ -77,12 +77,17 @@ def test_the_package_never_evaluates_code() -> None:
 
 
 def test_the_yaml_loader_used_is_a_safe_one() -> None:
-    """ruleset uses libyaml's safe loader when present (speed), else the pure-Python one."""
+    """One loader (safeyaml) for config, rule and hparams files: libyaml's safe loader when
+    present (speed), else the pure-Python one, with aliases and duplicate keys refused."""
     import yaml
 
+    from lossdoctor import config, safeyaml
     from lossdoctor.engine import ruleset
+    from lossdoctor.sources import hparams
 
-    assert ruleset._SAFE_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
+    assert safeyaml.SafeLoader.__bases__[0] in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None))
+    assert issubclass(safeyaml.SafeLoader, yaml.constructor.SafeConstructor)
+    assert config.load_yaml is ruleset.load_yaml is hparams.load_yaml is safeyaml.load_yaml
 
 
 def test_the_scan_would_catch_an_eval() -> None:

@@ -95,10 +95,10 @@ def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     path = tmp_path / "log.csv"
     path.write_text("epoch,loss\n0,1\n")
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "open", refuse)  # chmod does not stop root
+    monkeypatch.setattr("os.open", refuse)  # chmod does not stop root; every reader opens with os.open
     with pytest.raises(InputError) as info:
         read_run(path)
     assert info.value.problem == "permission denied"

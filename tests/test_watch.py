@@ -285,17 +285,19 @@ def test_the_follower_never_reads_an_appended_file_from_byte_zero_again(tmp_path
     f = follower(ref)
     f.poll()
     reads: list[int] = []
-    real_open = open
+    import lossdoctor.sources.tail as tail
 
-    def counting_open(path, mode="r", *a, **k):  # type: ignore[no-untyped-def]
-        handle = real_open(path, mode, *a, **k)
-        if "b" in mode and str(path) == str(log):
+    real_open = tail.open_regular
+
+    def counting_open(path):  # type: ignore[no-untyped-def]
+        handle = real_open(path)
+        if str(path) == str(log):
             real_read = handle.read
             handle.read = lambda n=-1: (reads.append(n), real_read(n))[1]  # type: ignore[method-assign]
         return handle
     with open(log, "a") as w:
         w.write(json.dumps({"step": 1000, "loss": 0.1}) + "\n")
-    monkeypatch.setattr("builtins.open", counting_open)
+    monkeypatch.setattr(tail, "open_regular", counting_open)
     assert f.poll()
     assert reads and max(reads) < 200  # the probe before the offset and the one new line, not the file
     assert len(f.run().series["loss"]) == 1001

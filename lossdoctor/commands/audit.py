@@ -28,6 +28,7 @@ from ..findings import VERDICT_RANK, AuditReport, AuditRow, Severity
 from ..report import AUDIT_CHOICES, FORMATS, RenderOptions, pick
 from ..report.audit_table import rule_ids
 from ..report.escape import text as safe
+from ..report.output import open_output
 from ..numfmt import plural
 from .common import FailOn, View, resolve
 from .recorded import run_recorded
@@ -67,6 +68,7 @@ class AuditOptions:
     output: str | None = None  # a file (a folder for parquet); None: stdout
     resume: str | None = None  # an earlier jsonl/parquet record: its runs are not diagnosed again
     max_spike_score: float | None = None  # --max-spike-score
+    show_skipped: bool = False  # --show-skipped: list the skipped paths below the table
 
 
 def run_audit(opts: AuditOptions, output: TextIO | None = None) -> ExitCode:
@@ -115,11 +117,7 @@ def _opened(path: str | None, given: TextIO | None) -> Iterator[TextIO]:
     if given is not None or path is None or path == "-":
         yield given or sys.stdout
         return
-    try:
-        handle = open(path, "w", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--output {path}: {(exc.strerror or str(exc)).lower()}") from None
-    with handle:
+    with open_output(path) as handle:
         yield handle
 
 
@@ -128,7 +126,9 @@ def _report(opts: AuditOptions, found: Discovery, result: AuditResult, keep: Cal
     chosen = pick(opts.fmt, stream, opts.view.color)
     summary = summarise(found, result)
     shown = sorted((r for r in result.rows if keep(r)), key=SORT_KEYS[opts.sort])
-    chosen.audit(AuditReport(shown, summary), stream, options)
+    chosen.audit(AuditReport(shown, summary, [s.to_dict() for s in found.skipped_paths]), stream, options)
+    if opts.show_skipped and not chosen.machine:
+        print(skipped_section(found), file=stream)
     line = _summary_line(summary, len(shown), len(result.rows), result.interrupted)
     if opts.view.verbosity >= 0 or chosen.machine:
         print(line, file=sys.stderr if chosen.machine else stream)
@@ -139,6 +139,14 @@ def _report(opts: AuditOptions, found: Discovery, result: AuditResult, keep: Cal
         _say(f"lossdoctor: error: no run under {safe(', '.join(map(str, opts.roots)))} could be diagnosed")
         return ExitCode.NOTHING
     return ExitCode.FINDINGS if any(gate.fails(r.diagnosis) for r in result.rows) else ExitCode.OK
+
+
+def skipped_section(found: Discovery) -> str:
+    """--show-skipped: every path left out, one line each, with its reason (escaped: names
+    come from the disk)."""
+    lines = [f"  {safe(s.path)}: {safe(s.reason)}" + (f" ({safe(s.detail)})" if s.detail else "")
+             for s in found.skipped_paths]
+    return "\n".join([f"skipped ({len(lines)}):" if lines else "skipped: nothing", *lines])
 
 
 def summarise(found: Discovery, result: AuditResult) -> dict[str, Any]:

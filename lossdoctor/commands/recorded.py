@@ -84,6 +84,7 @@ def run_recorded(chosen: Format, found: Discovery, settings: Any, engine: Engine
                 sink.write(rows, options)
                 tally.add(rows, options)
                 progress(len(rows))
+        sink.skipped(found.skipped_paths)
     except KeyboardInterrupt:
         interrupted = True
     finally:

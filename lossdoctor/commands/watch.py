@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 from ..exitcodes import ExitCode
 from ..report import pick
+from ..sources.text import refuse_special
 from ..report.formats import is_terminal
 from ..watch.events import SEVERITY_STYLE, Emitter, event
 from ..watch.hook import Hook, parse_command
@@ -38,6 +39,7 @@ class WatchArgs:
 
 def watch(args: WatchArgs, output: TextIO | None) -> ExitCode:
     """Run a watch session to its end; the exit code says how it ended."""
+    refuse_special(args.opts.path)  # a FIFO named like a log never becomes one
     resolved = resolve(args.config, args.fail_on, args.metrics, args.ignore, args.rule_paths)
     hook = Hook(parse_command(args.exec_cmd)) if args.exec_cmd else None
     stream = output or sys.stdout

@@ -17,10 +17,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from ..errors import ConfigError
 from ..findings import Severity
+from ..safeyaml import load_yaml
 from .conditions import Node, bind, parse_when
 from .template import check_template
 
@@ -71,34 +70,20 @@ class Rule:
                        when=bind(self.when, merged))
 
 
-# libyaml's safe loader when PyYAML has it: 10x faster, and rule files are read on every run.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_rule_file(path: Path, problems: list[str] | None = None) -> list[Rule]:
-    """Parse one YAML rule file (safe loader: tags like !!python/object are rejected).
+    """Parse one YAML rule file (safeyaml's loader: no tags like !!python/object, no aliases,
+    no duplicate keys).
 
     With a `problems` list, each rule's problems are added to it and only the valid rules
     are returned; a file that cannot be read or parsed raises either way.
     """
-    try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rule file ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    doc = load_yaml(path, "rule file")
     items = doc.get("rules") if isinstance(doc, dict) and "rules" in doc else [doc]
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{path}: expected a rule mapping or 'rules: [...]'")
     rules = [parse_rule(item, f"{path}", i if len(items) > 1 else None, problems)
              for i, item in enumerate(items)]
     return [r for r in rules if r is not None]
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"{what} (line {mark.line + 1})" if mark else what
 
 
 def parse_rule(raw: Any, where: str, index: int | None = None,

@@ -2,7 +2,7 @@
 
 Each takes an AuditReport (the shown rows, the summary counted over ALL runs found), a
 stream and the render options. JSON is `{"version": 1, "lossdoctor": ..., "gate": ...,
-"runs": [...], "summary": {...}}`; CSV and Markdown have the table's columns; github and
+"runs": [...], "summary": {...}, "skipped": [{path, reason, detail}, ...]}`; CSV and Markdown have the table's columns; github and
 junit are the diagnose formats over the runs' diagnoses (a CI gate over many runs).
 """
 
@@ -24,7 +24,8 @@ def render_json(report: AuditReport, out: TextIO, options: RenderOptions = DEFAU
     """One document; each run is Diagnosis.to_dict() plus the audit columns and the gate."""
     runs = [{**r.to_dict(), "fails_gate": options.fails(r.diagnosis)} for r in report.rows]
     failed = any(options.fails(r.diagnosis) for r in report.rows)
-    json_out.dump({**json_out.header(options, failed), "runs": runs, "summary": report.summary}, out)
+    json_out.dump({**json_out.header(options, failed), "runs": runs, "summary": report.summary,
+                   "skipped": report.skipped}, out)
 
 
 def render_csv(report: AuditReport, out: TextIO, options: RenderOptions = DEFAULT_OPTIONS) -> None:

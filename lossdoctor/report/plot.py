@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import numfmt
-from ..errors import ConfigError, MissingExtra
+from ..errors import ConfigError, MissingExtra, OutputError
 from ..findings import Diagnosis, Severity
 from ..frame import Series
 from . import escape
@@ -148,5 +148,6 @@ def save_picture(diag: Diagnosis, path: Path, title: str | None = None) -> Pictu
     try:
         path.write_bytes(picture.data)
     except OSError as exc:
-        raise ConfigError(f"--plot {escape.text(path)}: cannot write the picture ({exc.strerror or exc})") from None
+        raise OutputError(f"--plot {escape.text(path)}",
+                          f"cannot write the picture: {(exc.strerror or str(exc)).lower()}") from None
     return picture

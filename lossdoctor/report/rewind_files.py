@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import OutputError
 from ..findings import Diagnosis
 from ..stability import tidy
 from .escape import text as safe
@@ -36,7 +36,8 @@ def write_plans(diagnoses: list[Diagnosis], target: Path) -> list[Path]:
         try:
             write_plan(diag, folder)
         except OSError as exc:
-            raise ConfigError(f"--rewind-plan {target}: cannot write {folder}: {exc.strerror or exc}") from None
+            raise OutputError(f"--rewind-plan {target}",
+                              f"cannot write {folder}: {(exc.strerror or str(exc)).lower()}") from None
     return folders[: len(planned)]
 
 

@@ -4,7 +4,7 @@ A long audit (a million runs in a store) is killed, pre-empted or interrupted; w
 wrote must stay readable and tell `--resume` which runs are done. So:
 
 - `jsonl`: one run per line (the `runs[]` entry of `--format json`), flushed after every
-  batch. When the file is resumed (appended to), a line cut short by a kill and the
+  batch; at the end one `{"skipped": {"path", "reason", "detail"}}` line per path left out. When the file is resumed (appended to), a line cut short by a kill and the
   records of runs whose store kept failing are dropped first: those runs are run again,
   so each run keeps one record.
 - `parquet`: a folder of part files (`part-00000.parquet`, ...), each closed after
@@ -20,17 +20,21 @@ with its verdict and its findings' (rule, severity), for the summary and the gat
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
-from ..errors import ConfigError, InputError, MissingExtra
+from ..errors import ConfigError, InputError, MissingExtra, OutputError
 from ..findings import AuditRow
+from ..sources.text import open_regular
 from .options import RenderOptions
+from .output import GuardedStream
 
 PART_ROWS = 10_000
 PART_SECONDS = 60.0
@@ -53,12 +57,21 @@ class JsonlSink:
         else:
             if append:
                 _compact(target)
-            self.out = open(target, "a" if append else "w", encoding="utf-8")
+            try:
+                self.out = GuardedStream(open(target, "a" if append else "w", encoding="utf-8"), f"--output {target}")
+            except OSError as exc:
+                raise OutputError.of(f"--output {target}", exc) from None
             self.own = True
 
     def write(self, rows: Iterable[AuditRow], options: RenderOptions) -> None:
         self.out.write("".join(json.dumps(record(r, options), allow_nan=False, ensure_ascii=True) + "\n"
                                for r in rows))
+        self.out.flush()
+
+    def skipped(self, paths: Iterable[Any]) -> None:
+        """After the runs: one `{"skipped": {path, reason, detail}}` line per path left out
+        (a resumed file has the earlier audit's dropped first: they are written again)."""
+        self.out.write("".join(json.dumps({"skipped": s.to_dict()}, ensure_ascii=True) + "\n" for s in paths))
         self.out.flush()
 
     def close(self) -> None:
@@ -71,15 +84,21 @@ def _compact(path: str) -> None:
     and the records of unfinished runs (they are about to be run again). Streams the file:
     it may hold a million records."""
     try:
-        with open(path, "rb") as f:
-            if all(line.endswith(b"\n") and not _unfinished(line) for line in f):
+        with open_regular(path) as f:
+            if all(line.endswith(b"\n") and not _unfinished(line) and not _skip_line(line) for line in f):
                 return
             f.seek(0)
             with open(path + ".tmp", "wb") as out:
-                out.writelines(line for line in f if line.endswith(b"\n") and not _unfinished(line))
+                out.writelines(line for line in f if line.endswith(b"\n") and not _unfinished(line)
+                               and not _skip_line(line))
     except FileNotFoundError:
         return
     os.replace(path + ".tmp", path)
+
+
+def _skip_line(line: bytes) -> bool:
+    """A `{"skipped": ...}` line (JsonlSink.skipped), not a run's record."""
+    return line.startswith(b'{"skipped": ')
 
 
 def _unfinished(line: bytes) -> bool:
@@ -129,19 +148,23 @@ class ParquetSink:
         self.pa = _arrow()
         self.schema = _schema(self.pa)
         self.folder = target
-        os.makedirs(target, exist_ok=True)
-        for old in _parts(target):
-            if not append:
-                os.remove(old)
-            else:
-                _drop_unfinished(old)
+        with _writing(target):
+            os.makedirs(target, exist_ok=True)
+            for old in _parts(target):
+                if not append:
+                    os.remove(old)
+                else:
+                    _drop_unfinished(old)
         self.number = max((_number(p) for p in _parts(target)), default=-1) + 1
         self.writer: Any = None
         self.rows = 0
         self.opened = 0.0
 
     def write(self, rows: Iterable[AuditRow], options: RenderOptions) -> None:
-        batch = [_flat(r, options) for r in rows]
+        with _writing(self.folder):
+            self._write([_flat(r, options) for r in rows])
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
             return
         if self.writer is None:
@@ -160,8 +183,21 @@ class ParquetSink:
             self.writer = None
             self.number += 1
 
+    def skipped(self, paths: Iterable[Any]) -> None:
+        """Parquet parts hold runs only: the skipped paths are counted in the summary line."""
+
     def close(self) -> None:
-        self._close_part()
+        with _writing(self.folder):
+            self._close_part()
+
+
+@contextmanager
+def _writing(target: str) -> Iterator[None]:
+    """A write to --output's folder: its OS errors (a full disk) are OutputErrors."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError.of(f"--output {target}", exc) from None
 
 
 def _drop_unfinished(part: str) -> None:
@@ -206,7 +242,7 @@ def done_runs(path: str) -> dict[str, Done]:
     if os.path.isdir(path) or path.endswith(".parquet"):
         return _done_parquet(path)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with io.TextIOWrapper(open_regular(path), encoding="utf-8", errors="replace") as f:
             return {rec["run"]: _done(rec["verdict"], rec.get("findings") or [])
                     for rec in _records(f, path) if (rec.get("error") or {}).get("kind") != UNFINISHED}
     except FileNotFoundError:
@@ -219,6 +255,8 @@ def _records(lines: Iterable[str], path: str) -> Iterable[dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         if not line.endswith("\n"):
             return  # cut short by a kill: that run is audited again
+        if line.startswith('{"skipped": '):
+            continue  # a path the audit left out, not a run
         try:
             rec = json.loads(line)
         except ValueError:

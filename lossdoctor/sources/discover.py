@@ -216,7 +216,11 @@ class _Walk:
 
     def _follow(self, path: str, folder: str) -> bool:
         """Whether to follow a symlink; every refusal is recorded with its reason."""
-        target = os.path.realpath(path)
+        try:
+            target = os.path.realpath(path)
+        except OSError as exc:  # a link through /proc/<pid>/cwd: resolving it is refused
+            self.found.skip(path, "unreadable folder", (exc.strerror or str(exc)).lower())
+            return False
         reason = None
         if not os.path.exists(target):
             reason = "broken symlink"
@@ -307,7 +311,7 @@ class _Walk:
 # Names that say "training log" whatever the bytes: a garbage file of such a name is a run
 # that cannot be read (a row with its error), not a file silently skipped.
 _SAYS_LOG = re.compile(r"(training([-_](log|history))?|train[-_]log|history|metrics|results|scalars|log)"
-                       r"\.(csv|tsv|log|json|jsonl|txt)|trainer_state\.json|mlflow\.db|.*tfevents.*",
+                       r"\.(csv|tsv|log|json|jsonl|txt)|train\.log|trainer_state\.json|mlflow\.db|.*tfevents.*",
                        re.IGNORECASE | re.DOTALL)
 
 

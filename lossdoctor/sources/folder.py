@@ -62,7 +62,9 @@ def _choice_notes(folder: str, chosen: Path, fmt: LogFormat, logs: list[tuple[Lo
                   failed: list[tuple[Path, InputError]]) -> list[str]:
     """What was read instead of what, and which other logs of the same run were left."""
     rel = lambda p: os.path.relpath(p, folder) if str(p) != folder else "the folder's own files"  # noqa: E731
-    notes = [f"could not read {rel(p)} ({exc.problem}); read {rel(chosen)} instead" for p, exc in failed]
+    # The file that failed, when the log is a folder's (an event file of the folder's own files).
+    named = lambda p, exc: rel(exc.path) if exc.path != str(p) and exc.path.startswith(folder) else rel(p)  # noqa: E731
+    notes = [f"could not read {named(p, exc)} ({exc.problem}); read {rel(chosen)} instead" for p, exc in failed]
     others = [f"{rel(p)} ({f.name})" for f, p in logs if p != chosen and all(p != q for q, _ in failed)]
     if others:
         notes.append(f"read {rel(chosen)} ({fmt.name}); the same run also wrote {', '.join(others)}")

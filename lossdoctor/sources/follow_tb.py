@@ -25,6 +25,7 @@ from .tb_points import Points, Scalars
 from .tb_scalars import WireError
 from .tensorboard import _series_names, _streams
 from .tfrecord import Buffer, FrameError, walk_frames
+from .text import open_regular
 
 _HEADER = 12
 
@@ -45,7 +46,7 @@ class EventFile:
             size = os.path.getsize(self.path)
             if size - self.offset < _HEADER:
                 return False
-            with open(self.path, "rb") as f:
+            with open_regular(self.path) as f:
                 buf = Buffer.read(f, self.offset, min(size - self.offset, MAX_CHUNK), final=False)
             frames = walk_frames(buf)
             if not frames.starts.size:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
+from ..errors import ConfigError
+from ..safeyaml import load_yaml
 
 NAMES = ("hparams.yaml", "args.yaml")
 MAX_BYTES = 1 << 20  # a hyper-parameter file is a few KB; a bigger one is not read
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def hparams_beside(log: str | Path) -> dict[str, float]:
@@ -28,8 +28,8 @@ def hparams_beside(log: str | Path) -> dict[str, float]:
         try:
             if not path.is_file() or os.path.getsize(path) > MAX_BYTES:
                 continue
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            doc = load_yaml(path)
+        except (OSError, ConfigError):
             continue  # a broken side file costs the quoted rate, never the diagnosis
         if isinstance(doc, dict):
             return {str(k): x for k, v in doc.items() if (x := _number(v)) is not None}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .text import read_bytes
+from .text import open_regular, read_bytes
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,8 @@ class LocalTree:
 
     def text(self, path: str, limit: int) -> str | None:
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                return handle.read(limit)
+            with open_regular(path) as handle:
+                return handle.read(limit).decode("utf-8", errors="replace")
         except OSError:
             return None
 

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder
+from .text import open_regular
 
 SEPARATOR = "#"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -41,7 +42,7 @@ def run_ref(db: str | Path, run_id: str) -> str:
 def _connect(db: Path) -> sqlite3.Connection:
     """Open read-only (never create or lock a store for writing); InputError when not SQLite."""
     try:
-        with db.open("rb") as handle:
+        with open_regular(db) as handle:
             if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
                 raise InputError(db, "not an SQLite database")
         return sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)

@@ -7,6 +7,8 @@ import os
 import re
 from collections.abc import Callable
 
+from .text import open_regular
+
 _VERSION = re.compile(r"version_\d+")
 _META_LINE = re.compile(r"^(\w+):\s*(.*?)\s*$")
 
@@ -57,7 +59,7 @@ def read_meta(path: str, read: Read | None = None) -> dict[str, str]:
 
 def _read_local(path: str, limit: int) -> str | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(limit)
+        with open_regular(path) as handle:
+            return handle.read(limit).decode("utf-8", errors="replace")
     except OSError:
         return None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .text import open_regular
+
 MAX_CHUNK = 64 << 20  # bytes read per poll: a huge backlog is taken in pieces, memory stays bounded
 _PROBE = 64  # bytes before the offset compared at each poll to notice a rewrite
 
@@ -37,7 +39,7 @@ class Tail:
     def read(self) -> Chunk | None:
         """What is new since the last `advance` (None when nothing is, or the file is gone)."""
         try:
-            with open(self.path, "rb") as f:
+            with open_regular(self.path) as f:
                 st = os.fstat(f.fileno())
                 ident = (st.st_dev, st.st_ino)
                 fresh = self._ident is not None and (ident != self._ident or st.st_size < self.offset

@@ -22,6 +22,7 @@ from .tb_groups import decode_segment
 from .tb_points import Points, Scalars
 from .tb_scalars import WireError
 from .tfrecord import FrameError, segments
+from .text import open_regular
 
 _ROLE_DIRS = ("train", "validation", "val", "eval")
 
@@ -34,7 +35,7 @@ def read_event_scalars(path: Path, verify: bool = False, notes: list[str] | None
     path = Path(path)
     points = Points(wanted)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
                 raise InputError(path, "empty file")

@@ -2,12 +2,18 @@
 
 All text readers go through `read_text`, so a zero-byte file, a binary file with a log's
 name, a permission problem or a non-UTF-8 file is reported the same way for every format.
+Every reader of a log, text or binary, opens it with `open_regular`: only a regular file
+is ever read, so a FIFO, socket or device named like a log is an error, never a hang.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
+import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import InputError
 
@@ -19,10 +25,62 @@ _TEXT_BYTES = bytes([7, 8, 9, 10, 12, 13, 27]) + bytes(range(0x20, 0x7F)) + byte
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
+# What a file that is not regular is, as errors name it (lower case: readers lower strerror).
+_KINDS = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+          (stat.S_ISBLK, "block device"))
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a log was expected: an OSError, so that every reader's
+    `except OSError` reports it as it reports a permission problem."""
+
+    def __init__(self, path: str | os.PathLike, mode: int) -> None:
+        kind = next((name for test, name in _KINDS if test(mode)), "special file")
+        super().__init__(errno.EINVAL, f"not a regular file ({kind})", os.fspath(path))
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """Open a file for reading in binary, only if it is a regular file (after symlinks).
+
+    The open itself must not block: opening a FIFO for reading waits for a writer, so it is
+    opened non-blocking, checked with fstat (no race with a swapped path), and only a
+    regular file is handed on, switched back to blocking reads. A folder raises
+    IsADirectoryError, anything else NotRegularFile.
+    """
+    mode = os.stat(path).st_mode  # a socket cannot even be opened (ENXIO): name it first
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise NotRegularFile(path, mode)
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # Windows has no FIFOs to wait on
+    fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", os.fspath(path))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, mode)
+        if nonblock:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def refuse_special(path: str | os.PathLike) -> None:
+    """InputError when `path` exists but is neither a regular file nor a folder (a FIFO, a
+    socket, a device): what a command that waits for a file to appear checks first."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreachable: the reader says so when it gets there
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise InputError(path, NotRegularFile(path, mode).strerror)
+
+
 def read_bytes(path: Path, limit: int | None = None) -> bytes:
     """Read a file's bytes (all, or the first `limit`), turning OS errors into InputError."""
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             return handle.read() if limit is None else handle.read(limit)
     except FileNotFoundError:
         raise InputError(path, "no such file or directory") from None

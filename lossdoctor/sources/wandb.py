@@ -30,7 +30,7 @@ from ..frame import Run
 from .columns import RunBuilder, looks_like_metric, to_float
 from .jsonl import _parse_line
 from .records import flatten
-from .text import read_text
+from .text import read_text, open_regular
 from .wandb_history import INTERNAL, History, HistoryError
 from .wandb_log import LogError, Walker, is_wandb_log
 
@@ -90,7 +90,7 @@ def _read_log(path: Path, verify: bool, wanted: KeyFilter | None) -> Run:
     builder = RunBuilder(path, "wandb")
     history = History(wanted, verify)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             walker = Walker(os.fstat(f.fileno()).st_size)
             if walker.size == 0:
                 raise InputError(path, "empty file")
