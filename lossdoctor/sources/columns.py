@@ -65,8 +65,13 @@ def to_float(value: object) -> float | None:
     """A JSON/CSV value as a float: numbers, numeric strings, NaN/Inf spellings; else None."""
     if isinstance(value, bool) or value is None:
         return None  # True/False are flags, null is "not logged"
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # an int past float range is as infinite as JSON's 1e400
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         text = value.strip()
         if text.lower() in MISSING:
