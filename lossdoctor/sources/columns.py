@@ -86,6 +86,23 @@ def to_float(value: object) -> float | None:
     return None
 
 
+def long_line(text: str, limit: int) -> tuple[int, int] | None:
+    """(line number, length) of the first line longer than `limit` characters, or None.
+
+    Linear and copy-free: a line that long holds a whole block of `limit // 2` characters
+    without a newline, so only one `find` per block is needed to rule every line out."""
+    block = max(limit // 2, 1)
+    for lo in range(0, len(text), block):
+        if text.find("\n", lo, lo + block) >= 0:
+            continue
+        start = text.rfind("\n", 0, lo) + 1
+        end = text.find("\n", lo)
+        length = (len(text) if end < 0 else end) - start
+        if length > limit:
+            return text.count("\n", 0, start) + 1, length
+    return None
+
+
 def numeric_cells(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
     """Parse a column of strings: (values, mask of cells holding a value, count of text cells).
 

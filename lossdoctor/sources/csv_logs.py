@@ -22,13 +22,15 @@ import pandas as pd
 
 from ..errors import InputError
 from ..frame import Run
-from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, looks_like_metric,
-                      numeric_cells, to_float)
+from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, long_line,
+                      looks_like_metric, numeric_cells, to_float)
 from .text import read_text
 
 DELIMITERS = (",", ";", "\t", "|")
 WHITESPACE = r"\s+"  # pandas' C engine handles this one regex itself
 SMALL_TABLE = 100_000  # cells
+# A training log's row is a few KB even with thousands of columns; a longer line is not one.
+MAX_LINE_CHARS = 16 * 2**20
 # One column's (values, mask of logged cells, count of text cells), by column index.
 Cells = Callable[[int], tuple[np.ndarray, np.ndarray, int]]
 
@@ -85,6 +87,10 @@ def read_csv(path: Path, fmt: str = "csv") -> Run:
     """Read any CSV-like training log into a Run labelled `fmt`."""
     builder = RunBuilder(path, fmt)
     text = read_text(path, builder.notes)
+    too_long = long_line(text, MAX_LINE_CHARS)
+    if too_long is not None:  # parsed, a line costs ~7x its size (a 300 MB line took 2.2 GB)
+        raise InputError(path, f"line {too_long[0]:,} is {too_long[1]:,} characters long, over the "
+                         f"{MAX_LINE_CHARS:,}-character limit of a CSV line")
     shape = sniff_table(text)
     if shape is None:
         raise InputError(path, "empty file")
