@@ -29,7 +29,11 @@ _INT_DIGITS = sys.get_int_max_str_digits()  # Python's int-from-text limit (4300
 
 def load_json(path: Path, notes: list[str] | None = None) -> object:
     """Parse a whole JSON document; a syntax error names the line and column."""
-    text = read_text(path, notes)
+    return parse_json(path, read_text(path, notes))
+
+
+def parse_json(path: Path, text: str) -> object:
+    """Parse the text of a whole JSON document read from `path` (named in errors)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
