@@ -90,7 +90,7 @@ def _length_tables() -> list[np.ndarray]:
 
 
 _LENGTH_TABLES = _length_tables()
-_EMPTY_CRC = np.uint32(masked(crc32c_py(bytes(8))))  # the length checksum of an empty record
+_EMPTY_DATA_CRC0 = masked(crc32c_py(b"")) & 0xFF  # first byte of an empty record's data checksum
 
 
 def masked_length_crc(low: np.ndarray) -> np.ndarray:
@@ -192,9 +192,11 @@ def _candidates_in(buf: Buffer, k: int, lo: int, hi: int) -> tuple[np.ndarray, n
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     i = np.flatnonzero(u32[first:last] == 0) + first
     q = 4 * i + (k - 4)
-    # An empty record (length 0, whose length checksum is one constant) is a candidate too:
-    # a file of millions of them would otherwise be walked one header at a time in Python.
-    sel = (buf.data[q + _HEADER] == 0x09) | ((u32[i - 1] == 0) & (u32[i + 1] == _EMPTY_CRC))
+    # An empty record is a candidate too (after its header comes the data checksum of b"",
+    # first byte 0xD8): a file of millions of them would otherwise be walked one header at a
+    # time in Python. The length checksum below is checked for every candidate alike.
+    after = buf.data[q + _HEADER]
+    sel = (after == 0x09) | (after == _EMPTY_DATA_CRC0)
     i, q = i[sel], q[sel]
     low = u32[i - 1]
     ok = (low <= buf.size - q - 16) & (masked_length_crc(low) == u32[i + 1])
