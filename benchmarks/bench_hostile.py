@@ -8,11 +8,17 @@ per case, so one case's peak never hides another's):
     python benchmarks/bench_hostile.py --case csv_line --code /path/to/other/checkout
 
 Cases: 3M empty TFRecord records (48 MB), a trainer_state.json of 10^7 log_history
-entries (309 MB), a CSV whose one data line is 300 MB. `--scale 0.1` makes them smaller.
-Measured (2 shared cores, Python 3.11; rss = peak RSS of the whole `lossdoctor` process):
+entries (339 MB), a CSV whose one data line is 300 MB. `--scale 0.1` makes them smaller.
+Measured 2026-12-02 on 2 cores shared with three other jobs (so seconds are loose; peak RSS
+is of the whole child, ~145 MB of it the interpreter, numpy and pandas):
 
-    case            input      before (main dc022d0)        after (hostile-data)
-    see the final report of issue 14 / the header this script prints for the numbers
+    case             input    before (main dc022d0)             after (hostile-data)
+    tfrecord_empty   48 MB    exit 0, 25.1 s, 1268 MB            exit 0, 7.6 s, 359 MB
+    trainer_state   339 MB    read: 16.2 s, 3216 MB (diagnose     read: 20.4 s, 1057 MB (diagnose
+                              killed at 22 min: peak 3222 MB)     killed at 5 min: peak 1184 MB)
+    csv_line        300 MB    exit 1, 2.9 s, 1002 MB              exit 3 (line over 16 MiB), 6.0 s, 716 MB
+
+(diagnosing 10^7 points takes many minutes in both: `--read-only` measures the reader alone.)
 """
 
 from __future__ import annotations
@@ -94,15 +100,17 @@ def csv_line(folder: Path, scale: float) -> Path:
 CASES = {"tfrecord_empty": tfrecord_empty, "trainer_state": trainer_state, "csv_line": csv_line}
 
 
-def measure(path: Path, code: str | None) -> tuple[int, float, int, str]:
-    """(exit code, seconds, peak RSS in MB, last stderr line) of one `diagnose` in a child."""
+def measure(path: Path, code: str | None, read_only: bool = False) -> tuple[int, float, int, str]:
+    """(exit code, seconds, peak RSS in MB, last stderr line) of one `diagnose` (or only the
+    read, `read_only`) in a child."""
     env = dict(os.environ)
     if code:
         env["PYTHONPATH"] = code
     start = time.perf_counter()
     # cwd: the input's folder, so `-m` cannot pick up a lossdoctor/ from the current directory
-    proc = subprocess.run([sys.executable, "-m", "lossdoctor", "diagnose", "--format", "json", str(path)],
-                          env=env, capture_output=True, text=True, cwd=path.parent)
+    command = ["-c", f"from lossdoctor.sources import read_run; read_run({str(path)!r})"] if read_only else \
+        ["-m", "lossdoctor", "diagnose", "--format", "json", str(path)]
+    proc = subprocess.run([sys.executable, *command], env=env, capture_output=True, text=True, cwd=path.parent)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024  # KB on Linux
     last = (proc.stderr.strip().splitlines() or [""])[-1][:160]
@@ -114,7 +122,11 @@ def main() -> None:
     parser.add_argument("--case", choices=sorted(CASES), action="append")
     parser.add_argument("--code", help="PYTHONPATH of the lossdoctor to measure (default: as installed)")
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--read-only", action="store_true",
+                        help="only read the log (the reader's peak), not diagnose it (10^7 points take minutes)")
     args = parser.parse_args()
+    measured = __doc__[__doc__.index("Measured"):].rstrip().splitlines()
+    print("\n".join("# " + line for line in measured), flush=True)  # what earlier runs measured
     for name in args.case or list(CASES):
         with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
             path = CASES[name](Path(tmp), args.scale)
@@ -122,14 +134,15 @@ def main() -> None:
             # A child per case: RUSAGE_CHILDREN's peak is the largest child so far, so measure in a
             # fresh Python that runs just this one diagnose.
             out = subprocess.run([sys.executable, __file__, "--measure", str(path)] +
-                                 (["--code", args.code] if args.code else []), capture_output=True, text=True)
+                                 (["--code", args.code] if args.code else []) +
+                                 (["--read-only"] if args.read_only else []), capture_output=True, text=True)
             print(f"{name:15s} input {size / 1e6:7.1f} MB  {out.stdout.strip()}", flush=True)
 
 
 def _measure_one() -> None:
     path = Path(sys.argv[sys.argv.index("--measure") + 1])
     code = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else None
-    rc, seconds, peak, last = measure(path, code)
+    rc, seconds, peak, last = measure(path, code, "--read-only" in sys.argv)
     print(f"exit {rc}  {seconds:6.1f} s  peak RSS {peak:6d} MB  {last}")
 
 
