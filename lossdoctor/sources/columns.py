@@ -65,8 +65,13 @@ def to_float(value: object) -> float | None:
     """A JSON/CSV value as a float: numbers, numeric strings, NaN/Inf spellings; else None."""
     if isinstance(value, bool) or value is None:
         return None  # True/False are flags, null is "not logged"
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # an int past float range is as infinite as JSON's 1e400
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         text = value.strip()
         if text.lower() in MISSING:
@@ -78,6 +83,23 @@ def to_float(value: object) -> float | None:
             return float(text)
         except ValueError:
             return None
+    return None
+
+
+def long_line(text: str, limit: int) -> tuple[int, int] | None:
+    """(line number, length) of the first line longer than `limit` characters, or None.
+
+    Linear and copy-free: a line that long holds a whole block of `limit // 2` characters
+    without a newline, so only one `find` per block is needed to rule every line out."""
+    block = max(limit // 2, 1)
+    for lo in range(0, len(text), block):
+        if text.find("\n", lo, lo + block) >= 0:
+            continue
+        start = text.rfind("\n", 0, lo) + 1
+        end = text.find("\n", lo)
+        length = (len(text) if end < 0 else end) - start
+        if length > limit:
+            return text.count("\n", 0, start) + 1, length
     return None
 
 

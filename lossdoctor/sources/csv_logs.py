@@ -22,13 +22,15 @@ import pandas as pd
 
 from ..errors import InputError
 from ..frame import Run
-from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, looks_like_metric,
-                      numeric_cells, to_float)
+from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, long_line,
+                      looks_like_metric, numeric_cells, to_float)
 from .text import read_text
 
 DELIMITERS = (",", ";", "\t", "|")
 WHITESPACE = r"\s+"  # pandas' C engine handles this one regex itself
 SMALL_TABLE = 100_000  # cells
+# A training log's row is a few KB even with thousands of columns; a longer line is not one.
+MAX_LINE_CHARS = 16 * 2**20
 # One column's (values, mask of logged cells, count of text cells), by column index.
 Cells = Callable[[int], tuple[np.ndarray, np.ndarray, int]]
 
@@ -85,6 +87,10 @@ def read_csv(path: Path, fmt: str = "csv") -> Run:
     """Read any CSV-like training log into a Run labelled `fmt`."""
     builder = RunBuilder(path, fmt)
     text = read_text(path, builder.notes)
+    too_long = long_line(text, MAX_LINE_CHARS)
+    if too_long is not None:  # parsed, a line costs ~7x its size (a 300 MB line took 2.2 GB)
+        raise InputError(path, f"line {too_long[0]:,} is {too_long[1]:,} characters long, over the "
+                         f"{MAX_LINE_CHARS:,}-character limit of a CSV line")
     shape = sniff_table(text)
     if shape is None:
         raise InputError(path, "empty file")
@@ -184,13 +190,20 @@ def _names(frame: pd.DataFrame) -> list[str]:
 
 
 def _unique(cells: list[str]) -> list[str]:
-    """Header names made unique the way pandas does it: a repeated `loss` becomes `loss.1`."""
+    """Header names made unique the way pandas does it: a repeated `loss` becomes `loss.1`.
+    Linear: the names taken are a set, and each name remembers the next suffix to try (a
+    64 KB header of one repeated name took 21 s when both were searched from the start)."""
     names: list[str] = []
+    taken: set[str] = set()
+    next_suffix: dict[str, int] = {}
     for name in cells:
-        base, k = name, 2
-        while name and name in names:
-            name, k = f"{base}.{k - 1}", k + 1
+        if name and name in taken:
+            base, k = name, next_suffix.get(name, 1)
+            while f"{base}.{k}" in taken:
+                k += 1
+            name, next_suffix[base] = f"{base}.{k}", k + 1
         names.append(name)
+        taken.add(name)
     return names
 
 
@@ -225,7 +238,10 @@ def table_points(names: list[str], rows: int, cells: Cells,
     axis_key, axis = choose_axis(n for n in names if n)
     steps = np.arange(rows, dtype=np.float64)
     if axis_key is not None:
-        steps = cells(names.index(axis_key))[0]
+        steps, logged, junk = cells(names.index(axis_key))
+        unplaced = int((logged & ~np.isfinite(steps)).sum()) + junk
+        if unplaced:  # make_series drops them: a point needs a place on the axis
+            notes.append(f"{axis_key}: {unplaced} row(s) whose {axis_key} is NaN, Inf or text dropped")
     elif names[0] == "":
         # An unnamed pandas index column (header starts with ','): it numbers the rows.
         steps = cells(0)[0]

@@ -27,7 +27,7 @@ from .folder import run_files
 from .checkpoints import beside
 from .formats import BY_NAME, FORMATS, identify
 from .listing import LOCAL, Listing, Tree
-from .mlflow_db import run_folders
+from .mlflow_db import run_folders, run_id_of, run_ref, split_ref
 from .remote import is_url
 from .runnames import folder_name, run_name
 from .text import HEAD_BYTES
@@ -141,6 +141,8 @@ class _Walk:
                 self._walk(root)
             elif kind != "missing":
                 self._file(root, root, forced=True)
+            elif not self.tree.remote and split_ref(root) is not None:  # one run of a store: `mlflow.db#<run id>`
+                self.found.runs.append(RunRef(root, "mlflow_db", root))
             else:
                 self.found.runs.append(RunRef(root, "log_file", root, "no such file or directory"))
         self._loose_files()
@@ -284,13 +286,13 @@ class _Walk:
             return
         for _ in range(deleted):
             self.found.skip(path, "deleted MLflow run")
-        runs = [(f"{path}#{ref.rpartition('#')[2]}", name) for ref, name in runs]  # as found, not the copy
+        runs = [(run_ref(path, run_id_of(ref, Path(local))), name) for ref, name in runs]  # as found, not the copy
         mine = (path,) if self.tree.remote else ()
         self.found.runs.extend(RunRef(ref, BY_NAME[fmt].layout, name, files=mine) for ref, name in runs)
         if fmt == "mlflow_db":
             folders = run_folders(Path(local))
-            self.store_folders.update({ref: folders[ref.rpartition("#")[2]] for ref, _ in runs
-                                       if ref.rpartition("#")[2] in folders})
+            self.store_folders.update({ref: folders[run_id_of(ref, path)] for ref, _ in runs
+                                       if run_id_of(ref, path) in folders})
 
     def drop_store_twins(self) -> None:
         """An MLflow run that names a run folder found here (Ultralytics' save_dir, HF's output_dir)

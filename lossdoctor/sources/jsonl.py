@@ -10,6 +10,7 @@ by `records`, and each batch's dicts dropped once gathered into columns.
 from __future__ import annotations
 
 import json
+import sys
 from itertools import repeat
 from pathlib import Path
 
@@ -23,11 +24,16 @@ from .text import read_text
 # a log cut and glued together) and is skipped unparsed like a garbage line.
 MAX_LINE_CHARS = 16 * 2**20
 BATCH_CHARS = 24 << 20  # text parsed (and its dicts held) at a time
+_INT_DIGITS = sys.get_int_max_str_digits()  # Python's int-from-text limit (4300)
 
 
 def load_json(path: Path, notes: list[str] | None = None) -> object:
     """Parse a whole JSON document; a syntax error names the line and column."""
-    text = read_text(path, notes)
+    return parse_json(path, read_text(path, notes))
+
+
+def parse_json(path: Path, text: str) -> object:
+    """Parse the text of a whole JSON document read from `path` (named in errors)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -35,6 +41,8 @@ def load_json(path: Path, notes: list[str] | None = None) -> object:
         raise InputError(path, f"invalid JSON at line {exc.lineno} col {exc.colno}{cut}") from None
     except RecursionError:
         raise InputError(path, "JSON nested too deeply") from None
+    except ValueError:  # json turns digits into an int, which Python refuses past its digit limit
+        raise InputError(path, f"invalid JSON: an integer of more than {_INT_DIGITS:,} digits") from None
 
 
 def read_jsonl(path: Path) -> Run:
@@ -105,7 +113,7 @@ def _parse_batch(lines: list[str]) -> tuple[list, bool]:
             and max(map(len, lines)) <= MAX_LINE_CHARS):
         try:
             records = json.loads("[" + joined + "]")
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: JSONDecodeError, or an int past the digit limit
             records = None  # a garbage line among them: find it line by line
         if records is not None and len(records) == len(lines):
             return records, True
@@ -122,7 +130,7 @@ def _parse_line(line: str) -> dict | None:
     """One JSON object, or None for anything else (garbage, a cut-off line, a bare list)."""
     try:
         record = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: JSONDecodeError, or an int past the digit limit
         return None
     return record if isinstance(record, dict) else None
 

@@ -17,6 +17,9 @@ from ..frame import Run
 from .columns import RunBuilder, to_float
 from .text import read_text
 
+# MLflow writes int64 timestamps and steps (19 digits); Python's int() refuses over 4300.
+MAX_DIGITS = 40
+
 
 def is_run_folder(folder: Path) -> bool:
     """True for an MLflow run folder (meta.yaml next to metrics/)."""
@@ -77,6 +80,8 @@ def _parse(file: Path, notes: list[str]) -> list[tuple[int, float, int | None]]:
         value = to_float(fields[1]) if len(fields) in (2, 3) else None
         if value is None or not fields[0].isdigit() or (len(fields) == 3 and not _is_int(fields[2])):
             raise InputError(file, f"not an MLflow metric line at line {number} (want 'timestamp value step')")
+        if max(len(fields[0]), len(fields[-1])) > MAX_DIGITS:  # Python refuses to read such an int
+            raise InputError(file, f"line {number}: a timestamp or step of more than {MAX_DIGITS} digits")
         step = int(fields[2]) if len(fields) == 3 else None
         rows.append((int(fields[0]), _key(value), step))
     if not rows:

@@ -150,6 +150,9 @@ def _collect(builder: RunBuilder, columns: Columns, axis_key: str | None) -> dic
             steps = pd.Series(steps).ffill().to_numpy()
             builder.notes.append(f"{int(missing.sum())} record(s) without '{axis_key}' "
                                  "placed at the preceding record's step")
+        infinite = int(np.isinf(steps).sum())
+        if infinite:  # make_series drops them: a point needs a place on the axis
+            builder.notes.append(f"{infinite} record(s) whose '{axis_key}' is infinite dropped")
     points: dict[str, _Points] = {}
     for key in columns.keys:
         if key == axis_key or is_counter(key):

@@ -30,6 +30,8 @@ def decode_segment(buf: Buffer, frames: Frames, verify: bool, points: Points) ->
             raise FrameError(bad, f"corrupt record at byte {bad:,} (data checksum mismatch)")
     # Every length above MAX_GROUPED is one class: those records are decoded one by one anyway.
     for length, idx in index_groups(np.minimum(frames.lengths, MAX_GROUPED + 1).astype(np.uint16)).items():
+        if length == 0:
+            continue  # an empty record is an empty Event: no scalar (millions of them cost nothing)
         if length > MAX_GROUPED or idx.size < MIN_GROUP:
             for i in idx.tolist():
                 points.add_layout(i, _parse(buf, int(frames.starts[i]), int(frames.lengths[i])))

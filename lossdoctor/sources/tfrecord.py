@@ -59,13 +59,14 @@ class Buffer:
     """A stretch of a file from byte `base`, in a zero-padded uint8 array, with its uint32
     views at the 4 byte alignments. `final`: the stretch runs to the end of the file."""
 
-    def __init__(self, data: np.ndarray, base: int = 0, final: bool = True) -> None:
+    def __init__(self, data: np.ndarray, base: int = 0, final: bool = True, file_size: int | None = None) -> None:
         self.data, self.base, self.final = data, base, final
+        self.file_size = file_size  # the whole file's, when known (not for a file still growing)
         self.size = data.size - _PAD
         self.u32 = [np.frombuffer(data, "<u4", max(self.size - k, 0) // 4, k) for k in range(4)]
 
     @classmethod
-    def read(cls, f: BinaryIO, base: int, size: int, final: bool) -> "Buffer":
+    def read(cls, f: BinaryIO, base: int, size: int, final: bool, file_size: int | None = None) -> "Buffer":
         """`size` bytes of `f` from `base` (fewer, and final, if the file shrank meanwhile)."""
         data = np.empty(size + _PAD, np.uint8)  # not zero-filled: readinto writes every byte
         f.seek(base)
@@ -73,7 +74,7 @@ class Buffer:
         if got < size:
             data, final = data[: got + _PAD], True
         data[got:] = 0
-        return cls(data, base, final)
+        return cls(data, base, final, file_size)
 
     def u32_at(self, pos: np.ndarray) -> np.ndarray:
         """The little-endian uint32 at every byte position in `pos` (any alignment)."""
@@ -89,6 +90,7 @@ def _length_tables() -> list[np.ndarray]:
 
 
 _LENGTH_TABLES = _length_tables()
+_EMPTY_DATA_CRC0 = masked(crc32c_py(b"")) & 0xFF  # first byte of an empty record's data checksum
 
 
 def masked_length_crc(low: np.ndarray) -> np.ndarray:
@@ -190,7 +192,11 @@ def _candidates_in(buf: Buffer, k: int, lo: int, hi: int) -> tuple[np.ndarray, n
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     i = np.flatnonzero(u32[first:last] == 0) + first
     q = 4 * i + (k - 4)
-    sel = buf.data[q + _HEADER] == 0x09
+    # An empty record is a candidate too (after its header comes the data checksum of b"",
+    # first byte 0xD8): a file of millions of them would otherwise be walked one header at a
+    # time in Python. The length checksum below is checked for every candidate alike.
+    after = buf.data[q + _HEADER]
+    sel = (after == 0x09) | (after == _EMPTY_DATA_CRC0)
     i, q = i[sel], q[sel]
     low = u32[i - 1]
     ok = (low <= buf.size - q - 16) & (masked_length_crc(low) == u32[i + 1])
@@ -235,7 +241,7 @@ def segments(f: BinaryIO, size: int) -> Iterator[tuple[Buffer, Frames]]:
     base, need = 0, SEGMENT
     while base < size:
         n = min(max(SEGMENT, need), size - base)
-        buf = Buffer.read(f, base, n, final=base + n >= size)
+        buf = Buffer.read(f, base, n, final=base + n >= size, file_size=size)
         frames = walk_frames(buf)
         yield buf, frames
         if not frames.need:
@@ -267,8 +273,15 @@ def _read_one(buf: Buffer, pos: int, heads: np.ndarray, notes: list[str]) -> tup
         return None, 0
     length = int.from_bytes(bytes(buf.data[pos : pos + 8]), "little")
     if pos + 16 + length > buf.size:
-        if not buf.final:
-            return None, length + 16
+        # A length past the end of the file is a cut-off last record only if nothing follows:
+        # with a good record after it, the length itself is damaged (a bit flip can keep its
+        # checksum valid) and the records after it would be dropped unseen.
+        past_end = buf.file_size is not None and at + 16 + length > buf.file_size
+        if past_end and heads.size and heads[-1] > pos:
+            raise FrameError(at, f"corrupt record at byte {at:,} (its length, {length:,} bytes, runs past "
+                                 "the end of the file, and records follow it)")
+        if not buf.final:  # past the end: look for a record after it in a longer segment
+            return None, 2 * (buf.size - pos) if past_end else length + 16
         notes.append(f"ignored a truncated last record at byte {at:,}")
         return None, 0
     return length, 0
