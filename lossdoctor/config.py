@@ -144,6 +144,8 @@ def pyproject_table(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:  # tomllib parses nested arrays and tables recursively
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError:  # TOMLDecodeError is one; what is left is an int past Python's digit limit
+        raise ConfigError(f"{path}: not valid TOML: an integer of more than 4,300 digits") from None
     tool = doc.get("tool")
     return tool.get("lossdoctor") if isinstance(tool, dict) else None
 

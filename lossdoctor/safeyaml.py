@@ -89,6 +89,15 @@ def parse_yaml(data: bytes, where: str) -> Any:
             from None
     except RecursionError:
         raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+    except ValueError as exc:  # a value the constructor cannot build: an int past Python's digit limit, a bad date
+        raise ConfigError(f"{where}: not valid YAML: {_value_problem(exc)}") from None
+
+
+def _value_problem(exc: ValueError) -> str:
+    text = str(exc)
+    if "integer string conversion" in text:
+        return "an integer of more than 4,300 digits"
+    return text.splitlines()[0] if text else "a value that cannot be read"
 
 
 def _utf8(data: bytes, where: str) -> str:

@@ -65,6 +65,10 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
     "bomb.yaml": ((_BOMB + "rules: *i\n").encode(), "aliases (*name) are not allowed"),
     "merge.yaml": (b"base: &b {severity: info}\nrules: {overfitting: {<<: *b}}\n",
                    "aliases (*name) are not allowed"),
+    "bigint.yaml": (b"rules:\n  overfitting: {min_rise: " + b"9" * 5000 + b"}\n",
+                    "not valid YAML: an integer of more than 4,300 digits"),
+    "bigint.toml": (b"[tool.lossdoctor]\nx = " + b"9" * 5000 + b"\n",
+                    "not valid TOML: an integer of more than 4,300 digits"),
 }
 
 
@@ -88,6 +92,8 @@ RULE_FILES: dict[str, tuple[str, str]] = {
     "utf16.yaml": ("\ufeff" + _RULE, "UTF-16 text; save it as UTF-8"),  # written as UTF-16 below
     "deep.yaml": (_RULE + "when: " + "{all: [" * 5000 + "]}" * 5000 + "\n",
                   "not valid YAML: exceeded maximum nesting depth"),
+    "bigint.yaml": (_RULE + "params: {x: " + "9" * 5000 + "}\n",
+                    "not valid YAML: an integer of more than 4,300 digits"),
 }
 
 
