@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..medians import median
+
 # MAD -> standard deviation for normal noise.
 MAD_TO_SD = 1.4826
 
@@ -31,7 +33,7 @@ def point_noise(y: np.ndarray) -> float:
     if y.size < 4:
         return float("nan")
     d2 = y[:-2] - 2 * y[1:-1] + y[2:]
-    return float(MAD_TO_SD * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))
+    return float(MAD_TO_SD * median(np.abs(d2 - median(d2))) / np.sqrt(6.0))
 
 
 def level_noise(y: np.ndarray, points: int) -> float:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..medians import median
+
 from .noise import log_of
 from .timescale import grid
 from .trend import Trend, trend
@@ -62,9 +64,9 @@ def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     # The lowest level reached, on a 3-bin running median: the minimum of noisy bins alone
     # sits below the curve by its noise, and would count noise as progress.
     low = float(np.exp(np.min(_running_median3(gy))))
-    start = float(np.median(values[ok][:3]))
+    start = median(values[ok][:3])
     scale = float(np.max(values[ok][:3]))
-    return Shape(start, scale, float(np.exp(np.median(gy[-k:]))), low, trend(gt, gy),
+    return Shape(start, scale, float(np.exp(median(gy[-k:]))), low, trend(gt, gy),
                  trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n)
 
 
@@ -72,4 +74,4 @@ def _running_median3(g: np.ndarray) -> np.ndarray:
     if g.size < 3:
         return g
     inner = np.median(np.stack([g[:-2], g[1:-1], g[2:]]), axis=0)
-    return np.concatenate(([np.median(g[:2])], inner, [np.median(g[-2:])]))
+    return np.concatenate(([median(g[:2])], inner, [median(g[-2:])]))
