@@ -127,3 +127,23 @@ def test_csv_small_and_big_tables_read_alike(tmp_path: Path, monkeypatch: pytest
     for name in small.series:
         assert same_bits(small.series[name].values, big.series[name].values)
         assert same_bits(small.series[name].steps, big.series[name].steps)
+
+
+def test_progress_grid_medians_equal_numpys_per_bin() -> None:
+    """grid() takes every bin's median in one pass; each must be np.median of that bin's points."""
+    from lossdoctor.engine.curves.timescale import grid
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(51, 3000))
+        steps = np.sort(rng.choice(100_000, n, replace=False)).astype(float)
+        y = rng.normal(size=n)
+        y[rng.random(n) < 0.05] = np.nan
+        bt, bv = grid(steps, y)
+        ok = np.isfinite(y)
+        t, v = steps[ok], y[ok]
+        edges = np.linspace(t[0], t[-1], 51)
+        which = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, 49)
+        bins = np.unique(which)
+        assert np.array_equal(bt, [np.median(t[which == k]) for k in bins])
+        assert np.array_equal(bv, [np.median(v[which == k]) for k in bins])
