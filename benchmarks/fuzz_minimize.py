@@ -2,7 +2,7 @@
 the same way (delta debugging, halving the chunk size), within a few seconds' budget.
 
 The result is written beside the input as `input-min/` and case.json gains `"minimised"`.
-Only single-file inputs under 256 KB are tried: a folder or a big file is kept as found.
+Only single-file inputs up to 1 MB are tried: a folder or a big file is kept as found.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fuzz_run import Command, Outcome, worker
 
-MAX_BYTES = 256 << 10
+MAX_BYTES = 1 << 20
 
 
 def _crashes(conn, argv: list[str], fmt: str, want: str, timeout: float) -> bool:

@@ -14,6 +14,7 @@ import re
 import shutil
 import sqlite3
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -216,6 +217,37 @@ def tfrecord_edit(rng: random.Random, data: bytes, other: bytes) -> bytes:
     return data[:start] + head + _crc(head) + body + _crc(body) + data[start + 16 + n:]
 
 
+def _wandb_chunks(data: bytes) -> list[tuple[int, int, int]]:
+    """(header offset, length, type) of each chunk of a W&B transaction log (a LevelDB log
+    after a 7-byte header, in 32 KiB blocks; see lossdoctor/sources/wandb_log.py)."""
+    chunks, pos = [], 7
+    while pos + 7 <= len(data):
+        room = 32768 - pos % 32768
+        if room < 7:
+            pos += room
+            continue
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        if kind not in (1, 2, 3, 4) or length > room - 7 or pos + 7 + length > len(data):
+            break
+        chunks.append((pos, length, kind))
+        pos += 7 + length
+    return chunks
+
+
+def wandb_edit(rng: random.Random, data: bytes, other: bytes) -> bytes:
+    """Change one chunk's payload in place (same length, so the framing holds) and fix its
+    CRC-32, so the reader gets past the checksums into the protobuf records."""
+    chunks = _wandb_chunks(data)
+    if not chunks:
+        return bit_flip(rng, data, other)
+    pos, length, kind = rng.choice(chunks)
+    body = data[pos + 7:pos + 7 + length]
+    edit = rng.choice((bit_flip, inject_name, replace_number))(rng, body, other)
+    body = (edit + body[len(edit):])[:length]
+    crc = zlib.crc32(body, zlib.crc32(bytes([kind])))
+    return data[:pos] + crc.to_bytes(4, "little") + data[pos + 4:pos + 7] + body + data[pos + 7 + length:]
+
+
 BYTE_MUTATORS: tuple[Callable[[random.Random, bytes, bytes], bytes], ...] = (
     bit_flip, byte_insert, byte_delete, truncate, splice, repeat_chunk, replace_number, replace_number,
     inject_control, inject_name, inject_name, shuffle_lines)
@@ -258,7 +290,8 @@ def mutate_bytes(rng: random.Random, name: str, data: bytes, other: bytes) -> tu
     """One to three mutations; the names of those applied (the input's history, for the report)."""
     applied = []
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
-        pool = BYTE_MUTATORS + ((tfrecord_edit,) * 6 if "tfevents" in name else ())
+        pool = BYTE_MUTATORS + ((tfrecord_edit,) * 6 if "tfevents" in name else ()) + (
+            (wandb_edit,) * 6 if name.endswith(".wandb") else ())
         fn = rng.choice(pool)
         data = fn(rng, data, other)[:MAX_MUTANT]
         applied.append(fn.__name__)
