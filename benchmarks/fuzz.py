@@ -238,6 +238,7 @@ class Fuzzer:
             return [a.replace(str(job.case), "input").replace(str(job.root / "scratch"), "scratch") for a in argv]
 
         info = {"signature": sig, "target": job.target, "argv": rel(o.argv),
+                "stdin": rel([o.stdin])[0] if o.stdin else None,
                 "also": [" ".join(rel(a)[:1] + rel(a)[2:4]) for a in all_argv[1:]],
                 "kind": o.kind, "exit_code": o.exit_code,
                 "detail": o.detail, "history": job.history, "input": job.index, "seed": self.args.seed}

@@ -18,10 +18,10 @@ from fuzz_run import Command, Outcome, worker
 MAX_BYTES = 1 << 20
 
 
-def _crashes(conn, argv: list[str], fmt: str, want: str, timeout: float) -> bool:
+def _crashes(conn, cmd: Command, want: str, timeout: float) -> bool:
     from fuzz import signature
 
-    conn.send([Command(argv, fmt)])
+    conn.send([cmd])
     got = None
     while conn.poll(timeout):
         msg = conn.recv()
@@ -46,6 +46,8 @@ def minimise(dest: Path, outcome: Outcome, budget: float, mem_bytes: int, timeou
     argv = [str(work) + a[len("input"):] if a.startswith("input") else
             str(dest / "scratch-min") + a[len("scratch"):] if a.startswith("scratch") else a for a in info["argv"]]
     fmt = argv[argv.index("--format") + 1] if "--format" in argv else "plain"
+    stdin = str(work) + info["stdin"][len("input"):] if info.get("stdin") else None
+    cmd = Command(argv, fmt, stdin=stdin)
     ctx = multiprocessing.get_context("fork")
     conn, child = ctx.Pipe()
     proc = ctx.Process(target=worker, args=(child, mem_bytes), daemon=True)
@@ -59,7 +61,7 @@ def minimise(dest: Path, outcome: Outcome, budget: float, mem_bytes: int, timeou
             while i < len(data) and time.monotonic() < stop:
                 trial = data[:i] + data[i + chunk:]
                 victim.write_bytes(trial)
-                if trial != data and _crashes(conn, argv, fmt, info["signature"], timeout):
+                if trial != data and _crashes(conn, cmd, info["signature"], timeout):
                     data, shrunk = trial, True
                 else:
                     i += chunk

@@ -48,6 +48,7 @@ class Outcome:
     stderr: str = ""
     seconds: float = 0.0
     traceback: str = ""
+    stdin: Optional[str] = None
 
 
 @dataclass
@@ -55,6 +56,10 @@ class Command:
     argv: list[str]
     fmt: str
     env: dict[str, str] = field(default_factory=dict)
+    stdin: Optional[str] = None  # a file whose bytes are standard input
+
+
+STDIN_SUFFIXES = (".csv", ".json", ".jsonl", ".txt", ".log")
 
 
 def commands(target: str, folder: str, scratch: str, formats: Optional[set[str]] = None,
@@ -69,6 +74,25 @@ def commands(target: str, folder: str, scratch: str, formats: Optional[set[str]]
         if formats is None or f"audit:{fmt}" in formats or fmt in formats:
             extra = ["-o", os.path.join(scratch, "parquet-out")] if fmt == "parquet" else []
             out.append(Command(["audit", folder, "--format", fmt, "--jobs", "1", *extra], fmt, env))
+    if formats is None or "options" in formats:
+        out += option_commands(target, folder, scratch, env)
+    return out
+
+
+def option_commands(target: str, folder: str, scratch: str, env: dict[str, str]) -> list[Command]:
+    """The options that render or write more from the data: -v (evidence numbers, every
+    remedy), --color, --rewind-plan files, --verify, standard input, --sort, --resume."""
+    jsonl = os.path.join(scratch, "runs.jsonl")
+    out = [Command(["diagnose", target, "--format", "plain", "-v", "--rewind-plan", os.path.join(scratch, "rw"),
+                    "--max-spike-score", "0.001"], "plain", env),
+           Command(["diagnose", target, "--format", "rich", "--color", "-q"], "rich", env),
+           Command(["audit", folder, "--format", "table", "-v", "--sort", "findings", "--jobs", "1"], "table", env),
+           Command(["audit", folder, "--format", "jsonl", "-o", jsonl, "--jobs", "1"], "jsonl", env),
+           Command(["audit", folder, "--format", "jsonl", "--resume", jsonl, "--jobs", "1"], "jsonl", env)]
+    if "tfevents" in target or target.endswith(".wandb"):
+        out.append(Command(["diagnose", target, "--format", "json", "--verify"], "json", env))
+    if target.endswith(STDIN_SUFFIXES) and os.path.isfile(target):
+        out.append(Command(["diagnose", "-", "--format", "plain"], "plain", env, stdin=target))
     return out
 
 
@@ -123,7 +147,8 @@ def run_one(cmd: Command) -> Outcome:
     old = {k: os.environ.get(k) for k in cmd.env}
     try:
         os.environ.update(cmd.env)
-        result = runner.invoke(main, cmd.argv, catch_exceptions=True)
+        data = open(cmd.stdin, "rb").read() if cmd.stdin else None
+        result = runner.invoke(main, cmd.argv, input=data, catch_exceptions=True)
     finally:
         for k, v in old.items():
             if v is None:
@@ -135,8 +160,9 @@ def run_one(cmd: Command) -> Outcome:
     stderr = result.stderr_bytes.decode("utf-8", "surrogateescape")
     outcome = classify(cmd, result.exit_code, stdout, stderr, exc)
     outcome.seconds = time.perf_counter() - start
+    outcome.stdin = cmd.stdin
     if outcome.kind in ("crash", "memory") and not outcome.traceback and exc is None:
-        debug = runner.invoke(main, [*cmd.argv, "--debug"], catch_exceptions=True)
+        debug = runner.invoke(main, [*cmd.argv, "--debug"], input=data, catch_exceptions=True)
         outcome.traceback = debug.stderr_bytes.decode("utf-8", "replace")[-6000:]
     return outcome
 
