@@ -189,6 +189,54 @@ def shuffle_lines(rng: random.Random, data: bytes, other: bytes) -> bytes:
     return b"\n".join(lines)
 
 
+# Whole curves of a pathological shape, as functions of (row index, rows, the old text).
+PATTERNS: tuple[Callable[[int, int, bytes], str], ...] = (
+    lambda i, n, old: "0.5", lambda i, n, old: "0", lambda i, n, old: "-" + old.decode("latin-1"),
+    lambda i, n, old: "nan", lambda i, n, old: "1e308", lambda i, n, old: "5e-324",
+    lambda i, n, old: "1e300" if i % 2 else "1e-300", lambda i, n, old: str(n - i), lambda i, n, old: "7",
+    lambda i, n, old: str(10 ** 18 + i), lambda i, n, old: str(-i), lambda i, n, old: "1e6" if i % 3 == 2 else "1",
+    lambda i, n, old: repr(1.5 ** min(i, 2000)) if i < 1800 else "inf", lambda i, n, old: str((i * 7919) % 13),
+    lambda i, n, old: "inf" if i == n // 2 else old.decode("latin-1"), lambda i, n, old: str(i // 1000),
+)
+NUMBER_VALUE_RE = rb'("%s"\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|NaN|-?Infinity)'
+
+
+def rewrite_column(rng: random.Random, data: bytes, other: bytes) -> bytes:
+    """One whole series rewritten to a pathological curve: a CSV column, or every value of one
+    JSON key (constant, NaN, 1e308 / 5e-324, alternating 1e300 and 1e-300, decreasing or
+    duplicated or 10^18 steps, growth into inf, ...)."""
+    pattern = rng.choice(PATTERNS)
+    keys = sorted({m.group(1) for m in JSON_KEY_RE.finditer(data[:MAX_SEED])})
+    if keys:
+        key = re.escape(rng.choice(keys))
+        hits = re.compile(NUMBER_VALUE_RE % key)
+        n = len(hits.findall(data))
+        count = iter(range(n))
+        return hits.sub(lambda m: m.group(1) + pattern(next(count), n, m.group(2)).encode(), data)
+    lines = data.split(b"\n")
+    sep = max((b",", b";", b"\t"), key=lines[0].count)
+    width = lines[0].count(sep) + 1
+    if width < 2 or len(lines) < 3:
+        return replace_number(rng, data, other)
+    k, n = rng.randrange(width), len(lines) - 1
+    for i in range(1, len(lines)):
+        cells = lines[i].split(sep)
+        if len(cells) > k:
+            cells[k] = pattern(i - 1, n, cells[k]).encode()
+            lines[i] = sep.join(cells)
+    return b"\n".join(lines)
+
+
+def grow_rows(rng: random.Random, data: bytes, other: bytes) -> bytes:
+    """The rows after the first line repeated (a long curve: what is O(n^2) in the points
+    shows here); at most MAX_MUTANT / 2 bytes."""
+    head, nl, rest = data.partition(b"\n")
+    if not rest:
+        return data
+    times = max(1, min(rng.choice((10, 100, 1000)), (MAX_MUTANT // 2) // len(rest)))
+    return head + nl + (rest if rest.endswith(b"\n") else rest + b"\n") * times
+
+
 def _crc(raw: bytes) -> bytes:
     from lossdoctor.sources.tfrecord import crc32c_py, masked
 
@@ -290,7 +338,9 @@ def mutate_bytes(rng: random.Random, name: str, data: bytes, other: bytes) -> tu
     """One to three mutations; the names of those applied (the input's history, for the report)."""
     applied = []
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
+        binary = "tfevents" in name or name.endswith((".wandb", ".db"))
         pool = BYTE_MUTATORS + ((tfrecord_edit,) * 6 if "tfevents" in name else ()) + (
+            (rewrite_column,) * 4 + (grow_rows,) if not binary else ()) + (
             (wandb_edit,) * 6 if name.endswith(".wandb") else ())
         fn = rng.choice(pool)
         data = fn(rng, data, other)[:MAX_MUTANT]
