@@ -26,6 +26,7 @@ import multiprocessing
 import random
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -164,6 +165,8 @@ class Fuzzer:
                         self._receive(slot)
                     elif time.monotonic() > slot.deadline:
                         self._hang(slot)
+        except KeyboardInterrupt:
+            print("fuzz: interrupted; the counts so far (inputs still running are left out):", file=sys.stderr)
         finally:
             for slot in slots:
                 slot.close()
@@ -314,8 +317,13 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse(argv)
+    signal.signal(signal.SIGTERM, _stop)  # `kill PID` ends a long run with its counts, as Ctrl-C does
     fuzzer = Fuzzer(args)
     source = replay(args, fuzzer) if args.replay else generate(args, fuzzer)
     return fuzzer.run(source)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -173,6 +174,8 @@ def run_one(cmd: Command) -> Outcome:
 
 def worker(conn: Connection, mem_bytes: int) -> None:
     """The worker loop: receive a list of Commands, send ("start", i) then ("done", i, Outcome)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is for the parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent reports, then kills us
     if mem_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
