@@ -295,7 +295,8 @@ def replay(args: argparse.Namespace, fuzzer: Fuzzer):
         root = fuzzer.work / f"in-{n}"
         shutil.copytree(case / "input", root / "case", symlinks=True)
         (root / "scratch").mkdir()
-        cmds = commands(str(root / "case" / info["target"]), str(root / "case"), str(root / "scratch"), formats)
+        args = (str(root / "case" / info["target"]), str(root / "case"), str(root / "scratch"), formats)
+        cmds = commands(*args) + commands(*args, ci=True)  # off and on a CI runner
         yield Input(n, root, info["target"], [f"replay {case}"], cmds)
 
 

@@ -56,7 +56,7 @@ class Outcome:
 class Command:
     argv: list[str]
     fmt: str
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, Optional[str]] = field(default_factory=dict)
     stdin: Optional[str] = None  # a file whose bytes are standard input
 
 
@@ -65,8 +65,13 @@ STDIN_SUFFIXES = (".csv", ".json", ".jsonl", ".txt", ".log")
 
 def commands(target: str, folder: str, scratch: str, formats: Optional[set[str]] = None,
              ci: bool = False) -> list[Command]:
-    """`diagnose` of the target in every format, `audit` of its folder in every format."""
-    env = {"GITHUB_ACTIONS": "true" if ci else ""}
+    """`diagnose` of the target in every format, `audit` of its folder in every format.
+
+    Outside CI, rich wraps long lines at the terminal's width, so a metric named `::error::x`
+    after a space may begin a line; `::` in data is neutralised only under a CI runner
+    (escape.on_ci), as the README says. So off CI rich gets a width it never wraps at (a
+    line starting with `::` is then a newline from the data); under CI it wraps as usual."""
+    env = {"GITHUB_ACTIONS": "true" if ci else None, "COLUMNS": None if ci else "100000"}  # None: unset
     out = []
     for fmt in DIAGNOSE_FORMATS:
         if formats is None or f"diagnose:{fmt}" in formats or fmt in formats:
@@ -80,7 +85,7 @@ def commands(target: str, folder: str, scratch: str, formats: Optional[set[str]]
     return out
 
 
-def option_commands(target: str, folder: str, scratch: str, env: dict[str, str]) -> list[Command]:
+def option_commands(target: str, folder: str, scratch: str, env: dict[str, Optional[str]]) -> list[Command]:
     """The options that render or write more from the data: -v (evidence numbers, every
     remedy), --color, --rewind-plan files, --verify, standard input, --sort, --resume."""
     jsonl = os.path.join(scratch, "runs.jsonl")
@@ -151,7 +156,11 @@ def run_one(cmd: Command) -> Outcome:
     start = time.perf_counter()
     old = {k: os.environ.get(k) for k in cmd.env}
     try:
-        os.environ.update(cmd.env)
+        for k, v in cmd.env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         data = open(cmd.stdin, "rb").read() if cmd.stdin else None
         result = runner.invoke(main, cmd.argv, input=data, catch_exceptions=True)
     finally:
