@@ -6,7 +6,8 @@ time, announcing each before it starts: the parent's watchdog then knows which c
 when the worker stops answering, and kills it. Each command's outcome is classified:
 
     success   exit 0, 1 or 4
-    clean     exit 2, 3, 5 or 6 with one line on stderr (`lossdoctor: ...`), no traceback
+    clean     exit 2, 3, 5 or 6 with one `lossdoctor: ...` line on stderr per unreadable run
+              (an mlflow.db of two runs says two), nothing else, no traceback
     crash     exit 70 or any other code, a traceback, an exception out of click, a worker
               that died, or data-born output injection (below)
     memory    a MemoryError (the address-space cap was hit)
@@ -139,8 +140,8 @@ def classify(cmd: Command, code: Optional[int], stdout: str, stderr: str, exc: O
         return Outcome(cmd.argv, "success", code)
     if code in CLEAN:
         lines = [line for line in stderr.splitlines() if line.strip()]
-        if len(lines) != 1 or not lines[0].startswith("lossdoctor: "):
-            return Outcome(cmd.argv, "crash", code, f"exit {code} without a one-line error: {lines[:3]}"[:300],
+        if not lines or not all(line.startswith("lossdoctor: ") for line in lines):  # one line per run
+            return Outcome(cmd.argv, "crash", code, f"exit {code} without one-line errors: {lines[:3]}"[:300],
                            stderr[-4000:])
         return Outcome(cmd.argv, "clean", code, first[:300])
     return Outcome(cmd.argv, "crash", code, f"exit {code}: {first}"[:300], stderr[-4000:])
