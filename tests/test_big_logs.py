@@ -150,6 +150,37 @@ def test_degenerate_curves(values: np.ndarray, fired: set[str]) -> None:
     assert {f.rule for f in d.findings} & {"nan_loss", "divergence", "loss_spike", "overfitting"} == fired
 
 
+def test_long_validation_curve_stays_bounded() -> None:
+    """A validation loss logged 20,000 times (found by benchmarks/fuzz.py: a repeated chunk of
+    a Keras CSV): the best-and-after trend was O(n^2) in memory (200M pairs, >2 GB) and the
+    train-above-val sign test overflowed at 2.0 ** n past 1,023 points (exit 70)."""
+    import tracemalloc
+
+    n = 20_000
+    steps = np.arange(n, dtype=np.float64)
+    val = 1.0 + 0.1 * np.exp(-steps / 50) + 0.01 * np.sin(steps)
+    run = Run("p", "csv", {"loss": Series("loss", steps, val * 1.2), "val_loss": Series("val_loss", steps, val)})
+    tracemalloc.start()
+    try:
+        diagnose_run(run, Settings.default())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 400 << 20
+
+
+def test_sign_test_of_many_points_is_a_probability() -> None:
+    from math import comb
+
+    from lossdoctor.engine.curves.gap import sign_test_p
+
+    x = np.r_[np.ones(2600), -np.ones(2400)]
+    assert 0.0 < sign_test_p(x) < 0.01
+    x = np.r_[np.ones(521), -np.ones(480)]  # just past the exact sum: the normal tail agrees with it
+    exact = sum(comb(1001, j) for j in range(521, 1002)) / (1 << 1001)
+    assert abs(sign_test_p(x) - exact) < 1e-3
+
+
 # --- --verify -------------------------------------------------------------------------------
 
 

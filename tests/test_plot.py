@@ -92,3 +92,16 @@ def test_without_matplotlib_a_clear_line_and_its_own_exit_code(tmp_path: Path, m
 def test_a_picture_needs_a_known_suffix(tmp_path: Path) -> None:
     code, _, err = invoke("diagnose", str(EXAMPLES / "healthy"), "--plot", str(tmp_path / "c.jpg"))
     assert code == ExitCode.USAGE and "must be a .png or .svg file" in err
+
+
+def test_a_step_matplotlib_cannot_tick_is_a_report_without_a_picture(tmp_path: Path) -> None:
+    """An epoch of 1e308 (found by benchmarks/fuzz.py in an MAE log): matplotlib cannot place
+    ticks, which was exit 70; the HTML report says so in place of the picture, --plot exits 3."""
+    pytest.importorskip("matplotlib")
+    log = tmp_path / "log.txt"
+    log.write_text('{"loss": 4, "epoch": 1e308}\n')
+    code, out, err = invoke("diagnose", str(log), "--format", "html")
+    assert code == 0, err
+    assert "<p>cannot draw the curves (" in out and "</html>" in out
+    code, _, err = invoke("diagnose", str(log), "--plot", str(tmp_path / "p.png"))
+    assert code == ExitCode.INPUT and err.count("\n") == 1 and "cannot draw the curves" in err

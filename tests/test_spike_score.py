@@ -156,3 +156,26 @@ def test_running_sums_agree_with_two_pass_on_flat_and_trending_stretches() -> No
     flat = np.concatenate([np.full(300, 0.0001), [0.0002], np.full(200, 0.0001)])
     values = np.concatenate([noisy, flat, rng.normal(5, 1, 400)])
     assert spike_flags(values).tolist() == olmo_port(values.tolist())
+
+
+def test_a_spike_on_an_epoch_axis_is_reported_without_a_step_score() -> None:
+    """A spiked loss logged per epoch has a spike count but no score over steps (spike_any is
+    None): the report said nothing about it and crashed (found by benchmarks/fuzz.py on a
+    YOLOv5 results.csv whose bytes were cut)."""
+    import io
+
+    from lossdoctor.diagnose import Settings, diagnose_run
+    from lossdoctor.frame import Run, Series
+    from lossdoctor.report.formats import FORMATS
+    from lossdoctor.report.options import DEFAULT_OPTIONS
+
+    epochs = np.arange(300, dtype=np.float64)
+    loss = 1.0 + 0.01 * np.sin(epochs)
+    loss[281] = 50.0
+    run = Run("p", "csv", {"train/box_loss": Series("train/box_loss", epochs, loss, axis="epoch")})
+    diag = diagnose_run(run, Settings.default())
+    assert diag.stability.spike_any is None and diag.stability.spike_loss.points == 1
+    for name in ("plain", "rich"):
+        out = io.StringIO()
+        FORMATS[name].diagnose([diag], out, DEFAULT_OPTIONS)
+        assert "spikes (OLMo" in out.getvalue()

@@ -10,6 +10,7 @@ import base64
 import html
 from typing import TextIO
 
+from ..errors import InputError
 from ..findings import Diagnosis
 from . import escape
 from .human import layout
@@ -36,7 +37,10 @@ def _run(diag: Diagnosis, options: RenderOptions) -> str:
     lines = "\n".join(_line(segments) for segments in layout(diag, options))
     out = f"<section>\n<pre>{lines}</pre>\n"
     if not diag.error and diag.curves:
-        picture = draw(diag, "png", options.rel(diag.path))
+        try:
+            picture = draw(diag, "png", options.rel(diag.path))
+        except InputError as exc:  # the report stands without its picture
+            return out + f"<p>{escape.html(exc.problem)}</p>\n</section>\n"
         data = base64.b64encode(picture.data).decode("ascii")
         out += (f'<img alt="training curves of {escape.html(options.rel(diag.path))}" width="{picture.width}" '
                 f'height="{picture.height}" src="data:image/png;base64,{data}">\n')

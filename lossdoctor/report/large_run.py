@@ -37,6 +37,8 @@ def _spike_line(diag: Diagnosis) -> str | None:
     if not parts:
         return None
     run = s.spike_any
+    if run is None:  # no curve is per step (an epoch axis): spiked points, but no score over steps
+        return f"spikes (OLMo: above mean + 6 std of the 128 points before): {', '.join(parts)}"
     rolling = f"; highest over 10,000 points {_share(run.max_rolling)}" if run.max_rolling is not None else ""
     return (f"spike score {_share(run.run)} of {numfmt.count(run.judged)} steps (OLMo: above mean + 6 std of the "
             f"128 points before): {', '.join(parts)}{rolling}")

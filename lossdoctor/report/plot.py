@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import numfmt
-from ..errors import ConfigError, MissingExtra, OutputError
+from ..errors import ConfigError, InputError, MissingExtra, OutputError
 from ..findings import Diagnosis, Severity
 from ..frame import Series
 from . import escape
@@ -87,8 +87,11 @@ def draw(diag: Diagnosis, kind: str = "png", title: str | None = None) -> Pictur
             axes[1].set_yscale("log")
     axes[-1].set_xlabel("step")
     _mark_findings(diag, axes)
-    fig.tight_layout()
-    return _render(fig, kind, diag)
+    try:
+        fig.tight_layout()
+        return _render(fig, kind, diag)
+    except (ValueError, OverflowError) as exc:  # finite but huge: matplotlib cannot tick a step of 1e308
+        raise InputError(diag.path, f"cannot draw the curves ({escape.text(exc)})") from None
 
 
 def _curve(ax: object, series: Series, name: str, color: str) -> None:

@@ -10,6 +10,7 @@ compared with the validation loss interpolated (log-linearly) at the interval's 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,12 +58,15 @@ def _interval_train(t_steps: np.ndarray, t_values: np.ndarray, vs: np.ndarray) -
     return np.where(means > 0, means, np.nan)
 
 
+EXACT_SIGN_TEST = 1000  # points up to which the binomial tail is summed exactly (then: normal)
+
+
 def sign_test_p(x: np.ndarray) -> float:
     """One-sided binomial p-value that positive values are no more likely than negative ones."""
     x = x[x != 0]
     n, k = x.size, int(np.sum(x > 0))
     if n == 0:
         return 1.0
-    from math import comb
-
-    return float(sum(comb(n, j) for j in range(k, n + 1)) / 2.0 ** n)
+    if n > EXACT_SIGN_TEST:  # 2.0 ** n overflows past 1023, and the exact sum grows as n^2
+        return 0.5 * math.erfc((k - 0.5 - n / 2) / math.sqrt(n / 4) / math.sqrt(2.0))
+    return float(sum(math.comb(n, j) for j in range(k, n + 1)) / (1 << n))

@@ -26,7 +26,7 @@ def points_for(steps: np.ndarray, share: float, least: int = 1) -> int:
         return max(least, 1)
     span = float(steps[-1] - steps[0])
     spacing = median(np.diff(steps)) if n > 1 else 1.0
-    if span <= 0 or spacing <= 0:
+    if not (span > 0 and spacing > 0 and np.isfinite(span / spacing)):  # steps of 1e308 spread into inf
         return max(least, int(round(n * share)))
     return int(max(least, min(n, round(share * span / spacing))))
 

@@ -1,8 +1,11 @@
 """Is a curve going somewhere? Mann-Kendall's test and the Theil-Sen slope, in numpy.
 
 Both are rank/median statistics, so batch noise, a spike or a heavy tail do not decide
-them. They are O(n^2) in the points, so callers hand them a curve on the progress grid
-(`timescale.grid`, at most 50 bins), not a million raw points.
+them. They are O(n^2) in the points (time and memory), so callers hand them a curve on the
+progress grid (`timescale.grid`, at most 50 bins), not a million raw points; a longer curve
+(a raw validation curve: `best_and_after`, `swings`) is thinned to MAX_POINTS evenly spaced
+points first, which keeps both statistics' meaning and bounds memory at ~100 MB (10,000
+validation points would otherwise take 50M pairs, several GB).
 """
 
 from __future__ import annotations
@@ -32,12 +35,16 @@ class Trend:
 
 
 NO_TREND = Trend(0.0, 1.0, 0.0, 0.0, 0)
+MAX_POINTS = 2000
 
 
 def trend(x: np.ndarray, y: np.ndarray) -> Trend:
     """Mann-Kendall (with the tie correction of its variance) and Theil-Sen over finite points."""
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
+    if x.size > MAX_POINTS:
+        keep = np.linspace(0, x.size - 1, MAX_POINTS).round().astype(np.int64)
+        x, y = x[keep], y[keep]
     n = x.size
     if n < 3:
         return NO_TREND
