@@ -12,6 +12,8 @@ does a writer idle for `idle_timeout` seconds, or Ctrl-C. The session reports th
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,21 +77,25 @@ class Session:
         self.gated = False
         self.last_change = clock()
 
-    def loop(self, sleep: Callable[[float], None] = time.sleep, on_tick: Callable[[], None] | None = None) -> Outcome:
+    def loop(self, sleep: Callable[[float], None] | None = None, on_tick: Callable[[], None] | None = None) -> Outcome:
         """Tick every interval until the gate, the idle timeout or Ctrl-C ends the session."""
         self.emit(event("watch", path=self.opts.path, interval=self.opts.interval))
-        try:
-            while True:
-                start = self.clock()
-                if self.tick():
-                    return self.outcome("gate")
-                if on_tick is not None:
-                    on_tick()
-                idle = self.opts.idle_timeout
-                if idle is not None and self.clock() - self.last_change >= idle:
-                    return self.outcome("idle")
-                sleep(max(0.0, self.opts.interval - (self.clock() - start)))
-        except KeyboardInterrupt:
+        with _ctrl_c_as_a_request() as stop:
+            wait = sleep or stop.wait  # Ctrl-C ends the wait at once
+            try:
+                while not stop.is_set():
+                    start = self.clock()
+                    if self.tick():
+                        return self.outcome("gate")
+                    if on_tick is not None:
+                        on_tick()
+                    idle = self.opts.idle_timeout
+                    if idle is not None and self.clock() - self.last_change >= idle:
+                        return self.outcome("idle")
+                    if not stop.is_set():
+                        wait(max(0.0, self.opts.interval - (self.clock() - start)))
+            except KeyboardInterrupt:
+                pass
             return self.outcome("interrupted")
 
     def tick(self) -> bool:
@@ -197,3 +203,27 @@ class Session:
         more = f" (+{len(self.runs) - 3} more)" if len(self.runs) > 3 else ""
         idle = self.clock() - self.last_change
         return "; ".join(parts) + more + (f"; idle {idle:.0f}s" if idle >= 2 * self.opts.interval else "")
+
+
+class _ctrl_c_as_a_request:
+    """While watching, the first Ctrl-C asks the loop to stop after what it is doing instead
+    of raising KeyboardInterrupt wherever the signal lands: raised inside the first import of
+    the numeric stack (a fresh venv compiles it), it left a half-initialised extension whose
+    re-import in the final pass hung. A second Ctrl-C interrupts as usual. Off the main
+    thread (signals cannot be set there) Ctrl-C raises as before."""
+
+    def __enter__(self) -> threading.Event:
+        self.stop = threading.Event()
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self.stop
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.stop.set()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
