@@ -24,7 +24,6 @@ is of the whole child, ~145 MB of it the interpreter, numpy and pandas):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import struct
@@ -34,16 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lossdoctor.sources.tfrecord import crc32c_py, masked  # noqa: E402
+
 
 def _masked_crc(data: bytes) -> bytes:
-    """TFRecord's masked CRC32C (pure Python: only a few distinct headers are needed)."""
-    reg = 0xFFFFFFFF
-    for byte in data:
-        reg ^= byte
-        for _ in range(8):
-            reg = (reg >> 1) ^ (0x82F63B78 if reg & 1 else 0)
-    crc = reg ^ 0xFFFFFFFF
-    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+    """TFRecord's masked CRC32C, by the reader's own functions."""
+    return struct.pack("<I", masked(crc32c_py(data)))
 
 
 def _frame(data: bytes) -> bytes:
