@@ -85,6 +85,22 @@ def unstable(d: Path) -> Path:
     return keras_csv(d / "unstable" / "training_log.csv", loss, val)
 
 
+def val_swings(d: Path) -> Path:
+    """The training loss falls smoothly while the validation loss only swings, ~20% from one
+    epoch to the next around its first level, never better than its first evaluations."""
+    loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 20)
+    val = np.full(EPOCHS, 1.8) * _noise(EPOCHS, 0.2, 21)
+    return keras_csv(d / "val_swings" / "training_log.csv", loss, val)
+
+
+def val_noisy_improving(d: Path) -> Path:
+    """A small validation set: the validation loss bounces ~20% per epoch, but it does come
+    down (2.2 to 0.6, far beyond its noise) beside a training loss that falls too."""
+    loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 22)
+    val = decay(EPOCHS, 2.2, 0.6, 12) * _noise(EPOCHS, 0.2, 23)
+    return keras_csv(d / "val_noisy_improving" / "training_log.csv", loss, val)
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -186,7 +202,8 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "overfit": overfit, "diverge": diverge,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_noisy_improving": val_noisy_improving,
+    "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
     "hf_clean": hf_clean, "megatron_fp16": megatron_fp16, "megatron_stuck": megatron_stuck,
