@@ -129,13 +129,16 @@ def resumed(subj: Subject, slot: str) -> bool:
 
 
 def per_step(subj: Subject) -> bool:
-    """The training loss is a sample of batches (logged more often than evaluations, or on a
-    step axis with no evaluations at all), not an epoch mean."""
+    """The training loss is a sample of batches (logged more often than evaluations, or with
+    no evaluations at all), not an epoch mean. Without evaluations nothing in the numbers
+    tells a batch sample from an epoch mean (the x-axis's name is the logger's choice: the
+    same log read with its axis named `epoch` or with none must read the same), and with no
+    validation curve to move with it a bouncing training loss is taken as a sample (P23)."""
     t, v = subj.series("train_loss"), subj.series("val_loss")
     if t is None:
         return False
     if v is None or len(v) < 2:
-        return t.axis == "step"
+        return True
     return len(t) >= 1.25 * len(v)  # an epoch mean comes once per evaluation, a batch sample more often
 
 
