@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import InputError
 from ..frame import Run
 from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, long_line,
-                      looks_like_metric, numeric_cells, to_float)
+                      looks_like_metric, numeric_cells, numeric_columns, to_float)
 from .text import read_text
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -100,7 +100,7 @@ def read_csv(path: Path, fmt: str = "csv") -> Run:
         names, rows = _header(_load(path, body, shape))
         if rows.empty:
             raise InputError(path, "header only, no data rows")
-        fast = names, len(rows), lambda j: numeric_cells(rows.iloc[:, j])
+        fast = names, len(rows), numeric_columns(rows)
     _add_columns(builder, *fast)
     if not builder.run.series:
         raise InputError(path, "no numeric columns")
@@ -211,9 +211,15 @@ def _header(frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     """Header names (stripped, made unique) and the data rows, minus repeated headers."""
     names = _names(frame)
     body = frame.iloc[1:]
-    # Some appended logs repeat the header line mid-file.
-    repeated = (body.astype(str).apply(lambda col: col.str.strip()) == names).all(axis=1)
-    return names, body[~repeated.to_numpy()]
+    # Some appended logs repeat the header line mid-file. Only rows whose first cell is the
+    # first name can be one: the whole row is compared for those alone (a per-column pass
+    # over a 10,000-column table cost seconds).
+    first = pd.Series(body.iloc[:, 0].to_numpy(dtype=object), dtype=object).astype(str).str.strip()
+    candidates = np.flatnonzero((first == names[0]).to_numpy())
+    repeated = np.zeros(len(body), dtype=bool)
+    for i in candidates:
+        repeated[i] = [str(c).strip() for c in body.iloc[i]] == names
+    return names, body[~repeated]
 
 
 def _add_columns(builder: RunBuilder, names: list[str], rows: int, cells: Cells) -> None:
@@ -228,7 +234,7 @@ def parse_rows(path: Path, body: str, shape: TableShape) -> tuple[list[str], int
     fast = _fast_columns(body, shape)
     if fast is None:
         names, rows = _header(_load(path, body, shape))
-        fast = names, len(rows), lambda j: numeric_cells(rows.iloc[:, j])
+        fast = names, len(rows), numeric_columns(rows)
     return fast
 
 
