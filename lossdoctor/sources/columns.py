@@ -116,7 +116,7 @@ def numeric_cells(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
 
 def _parse_cells(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(values, mask of cells holding a value, mask of text cells) of a series of strings."""
-    text = pd.Series(cells.to_numpy(dtype=object), dtype=object).astype(str).str.strip()
+    text = cells.astype(str).str.strip()
     empty = (text == "").to_numpy()
     if not empty.all():
         empty = empty | text.str.lower().isin(MISSING).to_numpy()
