@@ -192,3 +192,21 @@ def test_a_gap_measured_at_evaluation_steps_points_at_a_logged_training_step() -
     found = [f for f in diagnose_run(run, Settings(rules=tuple(default_rules()))).findings if f.rule == "inverted_gap"]
     assert found and found[0].metric == "loss" and found[0].step in set(steps.tolist())
     assert found[0].end_step in set(steps.tolist())
+
+
+def test_a_sustained_jump_starts_where_the_logged_loss_jumped() -> None:
+    """A level excursion is found on a centred median, which rises up to half a window before
+    the jump; the excursion (and the spike's onset) is the first logged point that left."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+    from lossdoctor.engine.curves.excursions import level_excursions
+
+    rng = np.random.default_rng(5)
+    steps = np.arange(1000, dtype=float)
+    loss = 0.15 * np.exp(rng.normal(0.0, 0.3, steps.size))  # heavy per-step batch noise
+    loss[700:740] *= 50.0  # a bad shard: 40 steps far up, then back
+    level = [e for e in level_excursions(steps, np.log(loss)) if e.kind == "level"]
+    assert level and all(e.start >= 700 for e in level)
+    spikes = [e for e in events_of(steps, loss) if e.kind == "spike"]
+    assert [e.step for e in spikes] and all(695 <= e.step <= 700 for e in spikes)

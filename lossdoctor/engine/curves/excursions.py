@@ -108,6 +108,10 @@ def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
         end = start + int(back[0]) if back.size else None
         stop = end if end is not None else yf.size
         peak = start + int(np.argmax(yf[start:stop]))
+        # A centred median rises up to half a window before a jump: the climb starts at the
+        # first logged point up to the peak that has itself left the floor.
+        left = np.flatnonzero(yf[start:peak + 1] >= base + band)
+        start = start + int(left[0]) if left.size else start
         events.append(_event("level", idx, start, peak, end, base, float(yf[peak]) - base, sigma, y.size))
     return _merge_overlaps(events)
 
