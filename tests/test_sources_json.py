@@ -197,3 +197,16 @@ def test_batches_parsed_as_one_array_match_line_by_line(tmp_path):
         np.testing.assert_array_equal(fast.series[name].values, slow.series[name].values)
         np.testing.assert_array_equal(fast.series[name].steps, slow.series[name].steps)
     assert fast.notes == slow.notes and "line 21, 22" in fast.notes[0]
+
+
+def test_a_record_without_a_step_takes_the_preceding_records_step(tmp_path: Path) -> None:
+    """The forward fill of missing steps: a record before any step stays unplaced (dropped),
+    later ones take the step logged before them (and the points sharing a step are then
+    spread evenly up to the next one, as for any repeated step)."""
+    path = tmp_path / "metrics.json"
+    rows = [{"loss": 9.0}, {"iteration": 10, "loss": 1.0}, {"loss": 0.9}, {"loss": 0.8},
+            {"iteration": 20, "loss": 0.7}, {"loss": 0.6}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    loss = read_run(path).series["loss"]
+    assert np.allclose(loss.steps, [10, 10 + 10 / 3, 10 + 20 / 3, 20, 25])
+    assert loss.values.tolist() == [1.0, 0.9, 0.8, 0.7, 0.6]

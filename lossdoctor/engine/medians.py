@@ -14,7 +14,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
 # Rolling medians over at most this many window cells (points x window) sort the windows
 # here: 4-6x faster than pandas on short curves; pandas' skiplist wins on long ones.
@@ -41,6 +40,8 @@ def centred(values: np.ndarray, window: int) -> np.ndarray:
     """`pd.Series(values).rolling(window, center=True, min_periods=1).median()` (odd window)."""
     n = values.size
     if not _small(values, window):
+        import pandas as pd  # long curves only: a small log is diagnosed without loading pandas
+
         return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
     h = window // 2
     out = np.empty(n)
@@ -58,6 +59,8 @@ def trailing(values: np.ndarray, window: int) -> np.ndarray:
     `pd.Series(values).shift(1).rolling(window, min_periods=window).median()`."""
     n = values.size
     if window < 1 or not _small(values, window):
+        import pandas as pd
+
         return pd.Series(values).shift(1).rolling(window, min_periods=window).median().to_numpy()
     out = np.full(n, np.nan)
     if n > window:

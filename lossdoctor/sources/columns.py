@@ -10,9 +10,12 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is loaded by the readers of text tables, not at start-up
+    import pandas as pd
 
 from ..frame import Run, make_series
 
@@ -116,6 +119,8 @@ def numeric_cells(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
 
 def _parse_cells(cells: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(values, mask of cells holding a value, mask of text cells) of a series of strings."""
+    import pandas as pd  # only text tables get here, and their readers hold pandas already
+
     text = cells.astype(str).str.strip()
     empty = (text == "").to_numpy()
     if not empty.all():
@@ -139,6 +144,8 @@ BLOCK_CELLS = 1 << 20
 def numeric_columns(frame: pd.DataFrame) -> Callable[[int], tuple[np.ndarray, np.ndarray, int]]:
     """`numeric_cells` of each column of a text frame, parsed a block of columns at a time
     (columns are asked for in order; the block in hand is kept)."""
+    import pandas as pd
+
     rows, cols = frame.shape
     width = max(1, BLOCK_CELLS // max(rows, 1))
     held: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

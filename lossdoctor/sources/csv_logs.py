@@ -16,15 +16,18 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from ..frame import Run
 from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, long_line,
                       looks_like_metric, numeric_cells, numeric_columns, to_float)
 from .text import read_text
+
+if TYPE_CHECKING:  # pandas is imported where a table is parsed: sniffing and other formats go without it
+    import pandas as pd
 
 DELIMITERS = (",", ";", "\t", "|")
 WHITESPACE = r"\s+"  # pandas' C engine handles this one regex itself
@@ -109,6 +112,8 @@ def read_csv(path: Path, fmt: str = "csv") -> Run:
 
 def _text_frame(body: str | bytes, sep: str, **options: object) -> pd.DataFrame:
     """Cells as text with pandas' C engine; `body` (str, or UTF-8 bytes) starts at the header line."""
+    import pandas as pd
+
     return pd.read_csv(_buffer(body), sep=sep, header=None, dtype=str, na_filter=False,
                        engine="c", skip_blank_lines=True, skipinitialspace=True, **options)
 
@@ -125,6 +130,8 @@ def _fast_columns(body: str, shape: TableShape) -> tuple[list[str], int, Cells] 
     when at least one named column parses as numbers there is none to drop; names that
     read as numbers or as "not logged" would break that argument and go the text path.
     """
+    import pandas as pd
+
     try:
         first = body.split("\n", 1)[0]  # the header line, unless a quoted name holds a newline
         # pandas only for quoted headers: for a plain one, a whole read_csv call per file
@@ -168,6 +175,8 @@ def _fast_columns(body: str, shape: TableShape) -> tuple[list[str], int, Cells] 
 def _numeric_frame(data: bytes, sep: str, missing: list[str], **options: object) -> pd.DataFrame:
     """The data rows (header line skipped) read by pandas' C engine: numbers where a column
     is all numbers, with the `missing` spellings (exact match) as NaN."""
+    import pandas as pd
+
     with warnings.catch_warnings():  # a column numeric in one chunk, text in another: text path
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         return pd.read_csv(_buffer(data), sep=sep, header=None, skiprows=1, engine="c",
@@ -177,6 +186,8 @@ def _numeric_frame(data: bytes, sep: str, missing: list[str], **options: object)
 
 def _load(path: Path, body: str, shape: TableShape) -> pd.DataFrame:
     """Read every cell as text with pandas' C engine, starting at the header line."""
+    import pandas as pd
+
     try:
         return _text_frame(body, shape.sep)
     except (pd.errors.ParserError, ValueError) as exc:
@@ -214,7 +225,7 @@ def _header(frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     # Some appended logs repeat the header line mid-file. Only rows whose first cell is the
     # first name can be one: the whole row is compared for those alone (a per-column pass
     # over a 10,000-column table cost seconds).
-    first = pd.Series(body.iloc[:, 0].to_numpy(dtype=object), dtype=object).astype(str).str.strip()
+    first = body.iloc[:, 0].astype(str).str.strip()
     candidates = np.flatnonzero((first == names[0]).to_numpy())
     repeated = np.zeros(len(body), dtype=bool)
     for i in candidates:

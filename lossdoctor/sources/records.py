@@ -16,7 +16,6 @@ from itertools import chain, repeat
 from operator import is_not
 
 import numpy as np
-import pandas as pd
 
 from .columns import RunBuilder, choose_axis, is_counter, looks_like_metric, to_float
 
@@ -147,7 +146,9 @@ def _collect(builder: RunBuilder, columns: Columns, axis_key: str | None) -> dic
         steps[index] = values
         missing = np.isnan(steps)
         if missing.any():
-            steps = pd.Series(steps).ffill().to_numpy()
+            # forward fill (leading gaps stay NaN): each point takes the last step logged
+            last = np.maximum.accumulate(np.where(missing, 0, np.arange(n)))
+            steps = steps[last]
             builder.notes.append(f"{int(missing.sum())} record(s) without '{axis_key}' "
                                  "placed at the preceding record's step")
         infinite = int(np.isinf(steps).sum())
