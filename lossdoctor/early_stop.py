@@ -106,6 +106,8 @@ def pq_stop(val: np.ndarray, train: np.ndarray, alpha: float = PQ_ALPHA, k: int 
     gl = generalisation_loss(val)
     for t in np.flatnonzero(gl[k - 1::k] > 0) * k + k - 1:  # GL = 0 never stops: skip those strips
         progress = training_progress(train, int(t), k)
+        if np.isinf(progress):  # a bad strip (NaN/Inf or a non-positive loss) never stops: inf/inf warned
+            continue
         if progress == 0 or gl[t] / progress > alpha:
             return int(t)
     return None
