@@ -101,6 +101,16 @@ def val_noisy_improving(d: Path) -> Path:
     return keras_csv(d / "val_noisy_improving" / "training_log.csv", loss, val)
 
 
+def val_swings_up(d: Path) -> Path:
+    """The validation loss comes down, swings ~20% per epoch, and from epoch 25 its level
+    drifts up, while the training loss has stalled at its floor since epoch 3: a validation
+    loss that rises without the training loss going on falling is not overfitting."""
+    t = np.arange(EPOCHS, dtype=float)
+    loss = decay(EPOCHS, 0.9, 0.35, 0.5) * _noise(EPOCHS, 0.03, 24)
+    val = (decay(EPOCHS, 0.8, 0.35, 2) + 0.006 * np.maximum(t - 25, 0)) * _noise(EPOCHS, 0.2, 25)
+    return keras_csv(d / "val_swings_up" / "training_log.csv", loss, val)
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -202,7 +212,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
