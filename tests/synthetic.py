@@ -111,6 +111,15 @@ def val_swings_up(d: Path) -> Path:
     return keras_csv(d / "val_swings_up" / "training_log.csv", loss, val)
 
 
+def unstable_falling(d: Path) -> Path:
+    """Both epoch means swing ~15% per epoch; the training loss still drifts down under its
+    swings (about 1% per epoch), the validation loss only swings after coming down."""
+    t = np.arange(EPOCHS, dtype=float)
+    loss = (decay(EPOCHS, 1.6, 0.9, 3) - 0.006 * t) * _noise(EPOCHS, 0.15, 26)
+    val = decay(EPOCHS, 1.5, 0.9, 3) * _noise(EPOCHS, 0.2, 27)
+    return keras_csv(d / "unstable_falling" / "training_log.csv", loss, val)
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -212,7 +221,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -68,17 +68,23 @@ def repeating_swings(subj: Subject, slot: Slot,
 def bounces(subj: Subject, slot: Slot, min_swing: Annotated[Ratio, "x from one point to the next"] = 1.1,
             relevance: Annotated[Fraction, "of the untrained loss"] = 0.02) -> Evidence | None:
     """Over its second half the curve moves by `min_swing` from point to point, up about as
-    often as down, with no trend left, and by a visible amount (`relevance` of where it started)."""
+    often as down, by a visible amount (`relevance` of where it started), and with no trend
+    left -- or with one the swings dwarf: a median move of three times the trend's step per
+    point goes up and down far more than it goes anywhere (a converging curve's moves are
+    about its trend's step)."""
     sw = readings.swings(subj, slot)
     sh = readings.shape(subj, slot)
-    if sw is None or sh is None or sw.swing < math.log(min_swing) or sw.tail.falling() or sw.up_share < 1 / 3:
+    if sw is None or sh is None or sw.swing < math.log(min_swing) or sw.up_share < 1 / 3:
+        return None
+    if sw.tail.falling() and sw.swing < 3 * abs(sw.tail.change) / max(sw.points - 1, 1):
         return None
     s = subj.series(slot)
     moved = sh.end * (expo(sw.swing) - 1)
     if moved < relevance * sh.scale:
         return None
     return {"metric": s.name, "step": float(s.steps[0]), "end_step": float(s.steps[-1]),
-            "swing": expo(sw.swing) - 1, "up_share": sw.up_share, "tail_p": sw.tail.p}
+            "swing": expo(sw.swing) - 1, "up_share": sw.up_share, "tail_p": sw.tail.p,
+            "tail_change": expo(sw.tail.change) - 1}
 
 
 def val_moves_too(subj: Subject, share: Annotated[Fraction, "of the training loss's swing"] = 0.25) -> Evidence | None:
