@@ -120,6 +120,16 @@ def unstable_falling(d: Path) -> Path:
     return keras_csv(d / "unstable_falling" / "training_log.csv", loss, val)
 
 
+def chance_from_above(d: Path) -> Path:
+    """Labels that cannot be learnt (3 classes): the initial loss sits 18% above ln 3 and
+    comes down to it in two epochs -- the output layer learning a uniform guess -- and
+    stays there, inside its noise (6% per epoch: a few batches each); the validation loss
+    sits at ln 3 throughout."""
+    loss = (np.log(3) + 0.2 * np.exp(-np.arange(EPOCHS) / 1.0)) * _noise(EPOCHS, 0.06, 28)
+    val = np.full(EPOCHS, np.log(3)) * _noise(EPOCHS, 0.005, 29)
+    return keras_csv(d / "chance_from_above" / "training_log.csv", loss, val)
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -221,7 +231,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
