@@ -15,7 +15,7 @@ import numpy as np
 from ..curves.noise import expo, log_of, point_noise
 from ..curves.timescale import grid
 from .. import readings
-from ..params import Fraction, Slot
+from ..params import Count, Fraction, Slot
 from ..subject import Subject
 from .core import Evidence
 
@@ -118,6 +118,22 @@ def high_loss(subj: Subject, slot: Slot, share: Annotated[Fraction, "of ln C"] =
     if c is None:  # no chance level: still above a third of the untrained loss when it settled
         return {} if sh.end >= sh.scale / 3 else None
     return {} if sh.end >= share * math.log(c) else None
+
+
+def errors_cut(subj: Subject, share: Annotated[Fraction, "of the first evaluation's error rate"] = 0.5,
+               min_points: Count = 3) -> Evidence | None:
+    """The logged accuracy (validation when logged, else training) cut its error rate
+    (1 - accuracy) by at least `share` from its first evaluation to its end (the median of
+    its last quarter): the classifier learnt at a useful pace, whatever its loss's course."""
+    acc = subj.series("val_acc") or subj.series("train_acc")
+    a = np.zeros(0) if acc is None else acc.values[np.isfinite(acc.values)]
+    if a.size < min_points:
+        return None
+    a = a / 100.0 if a.max() > 1.5 else a
+    first, end = float(a[0]), float(np.median(a[-max(1, a.size // 4):]))
+    if first >= 1 or (1 - end) > (1 - share) * (1 - first):
+        return None
+    return {"metric": acc.name, "acc_first": first, "acc_end": end}
 
 
 def lr_collapsed(subj: Subject) -> Evidence | None:
