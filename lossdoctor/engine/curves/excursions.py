@@ -96,7 +96,8 @@ def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
     # half-window already stand on a climb that began at the second point (a rate that blows the
     # model up in its first step), which a floor of medians alone would take for the baseline.
     floor = np.minimum.accumulate(np.concatenate((yf[:1], s)))[1:]
-    sigma = 1.2533 * max(point_noise(yf), 0.01) / np.sqrt(w)
+    point_sigma = point_noise(yf)
+    sigma = 1.2533 * max(point_sigma, 0.01) / np.sqrt(w)
     band = max(MIN_FACTOR, SIGMAS * sigma)
     above = (s - floor) >= band
     above[0] = False  # the first point is the floor's anchor, not part of a climb
@@ -109,8 +110,9 @@ def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
         stop = end if end is not None else yf.size
         peak = start + int(np.argmax(yf[start:stop]))
         # A centred median rises up to half a window before a jump: the climb starts at the
-        # first logged point up to the peak that has itself left the floor.
-        left = np.flatnonzero(yf[start:peak + 1] >= base + band)
+        # first logged point up to the peak that has itself left the floor -- beyond the band
+        # and beyond its own point noise (3 sigma: one batch of heavy-tailed noise is not a climb).
+        left = np.flatnonzero(yf[start:peak + 1] >= base + max(band, 3 * point_sigma))
         start = start + int(left[0]) if left.size else start
         events.append(_event("level", idx, start, peak, end, base, float(yf[peak]) - base, sigma, y.size))
     return _merge_overlaps(events)
