@@ -231,3 +231,26 @@ def test_one_noisy_batch_before_a_jump_is_not_its_start() -> None:
     assert level and all(e.start == 700 for e in level)
     spikes = [e for e in events_of(steps, loss) if e.kind == "spike"]
     assert spikes and all(e.step == 700 for e in spikes)
+
+
+def test_a_fall_within_the_first_points_counts_as_progress() -> None:
+    """An epoch-level loss that drops 13% from its first to its second point and then creeps
+    to a floor: the start is the first point (it stands far above the median of the first
+    three, beyond the curve's noise), so the run's gain includes that drop. A noisy per-step
+    log whose first batch happens to sit high keeps the median of its first three points."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.shape import shape_of
+
+    epochs = np.arange(25, dtype=float)
+    smooth = 0.645 + 0.025 * np.exp(-epochs / 5)
+    smooth[0] = 0.769
+    sh = shape_of(epochs, smooth)
+    assert sh is not None and sh.start == smooth[0] and sh.gain > 0.15
+
+    rng = np.random.default_rng(3)
+    steps = np.arange(500, dtype=float)
+    noisy = 1.0 * np.exp(rng.normal(0.0, 0.3, steps.size))
+    noisy[0] = 1.6  # 1.6x: inside 3 sigma of 0.3-log noise
+    sh = shape_of(steps, noisy)
+    assert sh is not None and sh.start == float(np.median(noisy[:3]))

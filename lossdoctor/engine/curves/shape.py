@@ -4,7 +4,9 @@ whether it is still going, how its progress was spread over the run.
 Read on `timescale.grid` (<= 50 bins of median log-loss), so the same training logged per
 step or per epoch has the same shape. "Start" is the median of the first three logged
 points (a loss that drops within its first points has learnt, however long the log goes
-on); the improvement is measured from there to the lowest bin. The highest of those three
+on), or the first point itself when it stands above that median beyond the curve's noise
+(an epoch-level loss that fell from its first to its second point: the fall is progress);
+the improvement is measured from there to the lowest bin. The highest of those three
 is the run's loss scale (what an untrained model scores), against which the size of a
 swing or a spike is judged.
 """
@@ -17,7 +19,7 @@ import numpy as np
 
 from ..medians import median
 
-from .noise import log_of
+from .noise import log_of, point_noise
 from .timescale import grid
 from .trend import Trend, trend
 
@@ -26,7 +28,7 @@ from .trend import Trend, trend
 class Shape:
     """The course of one loss curve (levels in the loss's own units, changes in log units)."""
 
-    start: float  # median of the first three logged points
+    start: float  # median of the first three logged points (or the first, see _start)
     scale: float  # the highest of them: the untrained loss, the scale a move is judged against
     end: float  # median of the last tenth of the grid
     low: float  # the lowest grid bin
@@ -64,10 +66,21 @@ def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     # The lowest level reached, on a 3-bin running median: the minimum of noisy bins alone
     # sits below the curve by its noise, and would count noise as progress.
     low = float(np.exp(np.min(_running_median3(gy))))
-    start = median(values[ok][:3])
+    start = _start(values[ok], y[ok])
     scale = float(np.max(values[ok][:3]))
     return Shape(start, scale, float(np.exp(median(gy[-k:]))), low, trend(gt, gy),
                  trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n)
+
+
+def _start(values: np.ndarray, y: np.ndarray) -> float:
+    """Where the curve started: the median of its first three points, or the first point when
+    it stands above that median beyond the curve's noise (3 sigma of its point noise): then the
+    loss fell from it within the first points, and the fall is progress, not noise."""
+    mid = median(values[:3])
+    sigma = point_noise(y)
+    if np.isfinite(sigma) and mid > 0 and y[0] - np.log(mid) > 3 * sigma:
+        return float(values[0])
+    return mid
 
 
 def _running_median3(g: np.ndarray) -> np.ndarray:
