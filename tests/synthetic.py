@@ -175,6 +175,17 @@ def diverge_first_step(d: Path) -> Path:
     return keras_csv(d / "diverge_first_step" / "training_log.csv", loss)
 
 
+def undone(d: Path) -> Path:
+    """A rate ramped past stability: the loss falls from 1.0 towards 0.45, then from epoch 20
+    sits at 1.15 (above where it started) in heavy noise (up to 1.8x either way from epoch
+    to epoch), no NaN: no single climb clears an excursion's bar, the level's shift does."""
+    rng = np.random.default_rng(3)
+    t = np.arange(80, dtype=float)
+    loss = np.where(t < 20, 0.45 + 0.55 * np.exp(-t / 3), 1.15) * np.exp(rng.uniform(-0.6, 0.6, t.size))
+    loss[:3] = [1.0, 0.8, 0.62]
+    return keras_csv(d / "undone" / "training_log.csv", loss)
+
+
 def nan(d: Path) -> Path:
     loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 9)
     loss[41:] = np.nan
@@ -245,7 +256,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "slow_but_learning": slow_but_learning, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "slow_but_learning": slow_but_learning, "undone": undone, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -254,3 +254,38 @@ def test_a_fall_within_the_first_points_counts_as_progress() -> None:
     noisy[0] = 1.6  # 1.6x: inside 3 sigma of 0.3-log noise
     sh = shape_of(steps, noisy)
     assert sh is not None and sh.start == float(np.median(noisy[:3]))
+
+
+def _ramped_past_stability(seed: int, after: float) -> tuple:
+    """A loss that falls from 1.0 towards 0.45, then from epoch 20 sits at `after`, in heavy
+    noise (a factor of up to 1.8 either way from epoch to epoch), no NaN."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(80, dtype=float)
+    level = np.where(t < 20, 0.45 + 0.55 * np.exp(-t / 3), after)
+    loss = level * np.exp(rng.uniform(-0.6, 0.6, t.size))
+    loss[:3] = [1.0, 0.8, 0.62]
+    return t, loss
+
+
+def test_a_level_that_shifts_up_for_good_is_a_blow_up_without_any_excursion() -> None:
+    """From epoch 20 the loss sits at 1.15, above the untrained 1.0 and 2.5x its best level,
+    but the noise hides every single climb from the excursion detector: the change point on
+    the grid finds the shift, at the epoch it happened. Kept at its level (0.45), or never
+    learning (flat at 1.0 in the same noise), no shift is found."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+    from lossdoctor.engine.curves.shape import shape_of
+    from lossdoctor.engine.curves.undoing import undoing
+
+    t, loss = _ramped_past_stability(3, 1.15)
+    assert events_of(t, loss) == []
+    u = undoing(t, loss, shape_of(t, loss).scale)
+    assert u is not None and 20 <= u.step <= 23 and u.end >= 1.0 and u.end / u.low >= 2
+    for seed in range(5):
+        t, healthy = _ramped_past_stability(seed, 0.45)
+        assert undoing(t, healthy, shape_of(t, healthy).scale) is None
+        flat = np.full(t.size, 1.0) * np.exp(np.random.default_rng(seed).uniform(-0.6, 0.6, t.size))
+        assert undoing(t, flat, shape_of(t, flat).scale) is None

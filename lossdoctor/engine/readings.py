@@ -15,6 +15,7 @@ from .curves import events as ev
 from .curves import best as best_mod
 from .curves import gap as gap_mod
 from .curves import levels, loss_scaling, periodic, schedule, shape as shape_mod, swings as swings_mod
+from .curves import undoing as undoing_mod
 from .curves.noise import log_of
 from .subject import Subject
 from ..roles import skips_inside_steps
@@ -32,6 +33,15 @@ def events(subj: Subject, slot: str) -> list[ev.Event]:
     attempt by attempt when the run restarted."""
     s = subj.series(slot)
     return [] if s is None else _memo(subj, ("events", slot), lambda: ev.events_of(s.steps, s.values, s.attempts))
+
+
+def undoing(subj: Subject) -> undoing_mod.Undoing | None:
+    """The training loss's shift up to a level at or above the untrained loss, for good (one
+    attempt only: a restored run's attempts are judged by their events)."""
+    s, sh = subj.series("train_loss"), shape(subj, "train_loss")
+    if s is None or sh is None or s.attempts:
+        return None
+    return _memo(subj, ("undoing",), lambda: undoing_mod.undoing(s.steps, s.values, sh.scale))
 
 
 def shape(subj: Subject, slot: str) -> shape_mod.Shape | None:

@@ -65,7 +65,7 @@ def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     level = np.exp(gy)
     # The lowest level reached, on a 3-bin running median: the minimum of noisy bins alone
     # sits below the curve by its noise, and would count noise as progress.
-    low = float(np.exp(np.min(_running_median3(gy))))
+    low = float(np.exp(np.min(running_median3(gy))))
     start = _start(values[ok], y[ok])
     scale = float(np.max(values[ok][:3]))
     return Shape(start, scale, float(np.exp(median(gy[-k:]))), low, trend(gt, gy),
@@ -83,7 +83,7 @@ def _start(values: np.ndarray, y: np.ndarray) -> float:
     return mid
 
 
-def _running_median3(g: np.ndarray) -> np.ndarray:
+def running_median3(g: np.ndarray) -> np.ndarray:
     if g.size < 3:
         return g
     inner = np.median(np.stack([g[:-2], g[1:-1], g[2:]]), axis=0)

@@ -17,10 +17,18 @@ from .core import Evidence
 
 
 def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
-    """The loss climbed far off its course and never came back (or ran into NaN/Inf)."""
+    """The loss climbed far off its course and never came back (or ran into NaN/Inf); for
+    the training loss also a level that shifted up for good to the untrained loss or above
+    (a validation loss that rises above its start after a fall is overfitting's shape)."""
     blow = [e for e in readings.events(subj, slot) if e.kind == "blow-up"]
     if not blow:
-        return None
+        u = readings.undoing(subj) if slot == "train_loss" else None
+        if u is None:
+            return None
+        # The level it shifted to is what it "climbed to" (a spike inside that level is not the climb).
+        s = subj.series(slot)
+        return {"metric": s.name, "step": u.step, "end_step": float(s.steps[-1]), "best": u.low,
+                "peak": u.end, "final": float(s.values[-1]), "ratio": u.end / u.low, "into_nan": False}
     e = blow[0]
     return {"metric": subj.series(slot).name, "step": e.step, "end_step": e.end_step, "best": e.base,
             "peak": e.peak, "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf,
