@@ -289,3 +289,23 @@ def test_a_level_that_shifts_up_for_good_is_a_blow_up_without_any_excursion() ->
         assert undoing(t, healthy, shape_of(t, healthy).scale) is None
         flat = np.full(t.size, 1.0) * np.exp(np.random.default_rng(seed).uniform(-0.6, 0.6, t.size))
         assert undoing(t, flat, shape_of(t, flat).scale) is None
+
+
+def test_a_heavy_tailed_memorised_loss_has_no_spike_at_its_usual_height() -> None:
+    """A memorised loss: a level of ~0.005 whose batches jump 10x about one time in twelve.
+    One more batch at 0.045 is the noise's own tail, not a spike; one at 0.6, far above any
+    of the batches before it, is."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    rng = np.random.default_rng(11)
+    steps = np.arange(0, 1500, 10, dtype=float)
+    loss = 0.7 * np.exp(-steps / 60) + 0.005 * np.exp(rng.normal(0.0, 0.5, steps.size))
+    loss[100:150:12] = 0.05  # the heavy tail: routine 10x batches
+    tail = loss.copy()
+    tail[130] = 0.045
+    assert [e for e in events_of(steps, tail) if e.kind == "spike"] == []
+    real = loss.copy()
+    real[130] = 0.6
+    assert [e.step for e in events_of(steps, real) if e.kind == "spike"] == [1300.0]

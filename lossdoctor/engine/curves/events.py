@@ -8,8 +8,8 @@ Every excursion (`excursions`) is one of two things:
   not a blow-up of the run;
 - a *spike* when it came back (or is on its way back: the last point is below half the
   excursion's height), at least tripled the loss (the batch noise of small batches makes
-  2-2.5x routine), and moved it by at least 5% of the untrained loss (on a plot of the run
-  a smaller move is invisible).
+  2-2.5x routine), moved it by at least 5% of the untrained loss (on a plot of the run
+  a smaller move is invisible), and cleared the noise's tail (`_stands_out`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from .noise import expo, log_of, point_noise
 SPIKE_FACTOR = math.log(3.0)
 SPIKE_RELEVANCE = 0.05  # of the untrained (start) loss
 BLOWUP_RELEVANCE = 0.5  # of the start loss: a climb of half the start, or back above it
+TAIL_POINTS = 20  # the noise's tail a spike must clear: the jumps of the 20 points before it
+LOCAL_POINTS = 20  # a point's local level: the median of the 20 before it (steady under a heavy tail)
+SAME_HEIGHT = math.log(1.5)  # heights within 1.5x are one height (an excursion is back within 1.5x)
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,36 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
                          e.nonfinite, e.z, start)
         if not on_way_back:
             return None
-    if math.log(peak) - e.base >= SPIKE_FACTOR and peak - base >= SPIKE_RELEVANCE * start:
+    if math.log(peak) - e.base >= SPIKE_FACTOR and peak - base >= SPIKE_RELEVANCE * start \
+            and _stands_out(y, e, onset, math.log(peak)):
         return Event("spike", float(steps[onset]), end, base, peak, expo(last), False, e.z, start)
     return None
+
+
+def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float) -> bool:
+    """The spike clears the noise's tail: a loss whose batches routinely jump that high (a
+    memorised loss of ~0.005 with batches of 0.05) has a heavy tail, not a spike. The tail
+    is read off the TAIL_POINTS before the onset (the largest of 20 draws sits near the
+    noise's 95th percentile). A single point must rise above its local level (the median of
+    the LOCAL_POINTS before it) by more than any of them rose above theirs; a level, which
+    may stand on a rise that began before its onset, must top every one of them -- by more
+    than 1.5x in both cases (heights within that are one height, as an excursion within 1.5x
+    of its base is back)."""
+    window = y[max(0, onset - TAIL_POINTS):onset]
+    window = window[np.isfinite(window)]
+    if e.kind != "point":
+        return not window.size or top > float(window.max()) + SAME_HEIGHT
+    before = y[max(0, onset - LOCAL_POINTS):onset]
+    before = before[np.isfinite(before)]
+    if before.size < 3:
+        return True
+    height = top - float(np.median(before))
+    for j in range(max(LOCAL_POINTS, onset - TAIL_POINTS), onset):
+        ref = y[j - LOCAL_POINTS:j]
+        ref = ref[np.isfinite(ref)]
+        if np.isfinite(y[j]) and ref.size >= 3 and y[j] - float(np.median(ref)) + SAME_HEIGHT >= height:
+            return False
+    return True
 
 
 def _on_way_back(y: np.ndarray, e: Excursion, height: float) -> bool:
