@@ -62,8 +62,24 @@ def undoing(steps: np.ndarray, values: np.ndarray, scale: float) -> Undoing | No
     k, z = _split(after)
     if z < NormalDist().inv_cdf(1 - ALPHA / (after.size - 3)):
         return None
-    at = steps[min(int(np.searchsorted(steps, gt[i_low + k])), steps.size - 1)]  # a logged step
-    return Undoing(float(at), expo(float(sm[i_low])), expo(end), z)
+    # The best split may leave the first bins of the new level on its left (a jump just before
+    # it ranks with the earlier part's spread): the shift starts at the first of the bins just
+    # before the split that already stand at or above halfway between the two levels.
+    mid = (median(after[:k]) + median(after[k:])) / 2
+    while k > 1 and after[k - 1] >= mid:
+        k -= 1
+    return Undoing(_first_step_up(steps, y, gt, i_low + k, mid), expo(float(sm[i_low])), expo(end), z)
+
+
+def _first_step_up(steps: np.ndarray, y: np.ndarray, gt: np.ndarray, k: int, mid: float) -> float:
+    """The logged step where the new level begins: the first point after the previous bin's
+    step that stands at or above `mid` (a bin's step is the median of its points' steps, so
+    the jump may be logged before it), else the first logged step of bin `k`."""
+    lo = gt[k - 1] if k > 0 else -np.inf
+    inside = np.flatnonzero((steps > lo) & (steps <= gt[k]) & (y >= mid))
+    if inside.size:
+        return float(steps[inside[0]])
+    return float(steps[min(int(np.searchsorted(steps, gt[k])), steps.size - 1)])
 
 
 def _split(a: np.ndarray) -> tuple[int, float]:
