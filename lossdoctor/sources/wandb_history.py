@@ -71,7 +71,7 @@ class History:
         row_of_item = rows.msg[it]
         ks, ke, vs, ve, multi = _items(data, rows.start[it], rows.end[it], offsets[record[row_of_item]])
         key_id = self._keys(data, ks, ke, multi)
-        steps = self._steps(data, rows, hs.size, row_of_item, key_id, vs, ve)
+        steps = self._steps(data, rows, hs.size, row_of_item, key_id, vs, ve, offsets[record])
         self._values(data, key_id, vs, ve, steps[row_of_item], offsets[record[row_of_item]])
         self.rows += hs.size
 
@@ -96,12 +96,12 @@ class History:
         return self.ids[name]
 
     def _steps(self, data: np.ndarray, rows: Fields, count: int, row_of_item: np.ndarray,
-               key_id: np.ndarray, vs: np.ndarray, ve: np.ndarray) -> np.ndarray:
+               key_id: np.ndarray, vs: np.ndarray, ve: np.ndarray, row_offsets: np.ndarray) -> np.ndarray:
         """The step of every row: its `_step` item, else its step.num (0 when unset)."""
         steps = np.zeros(count)
         sm = rows.select(2)
         if sm.size:  # HistoryStep {1: num}, a varint
-            inner = walk(data, rows.start[sm], rows.end[sm])
+            inner = _walk(data, rows.start[sm], rows.end[sm], row_offsets[rows.msg[sm]])
             v = inner.select(1, 0)
             steps[rows.msg[sm][inner.msg[v]]] = varints(data, inner.start[v])[0].view(np.int64)
         step_id = self.ids.get("_step")
