@@ -186,6 +186,15 @@ def undone(d: Path) -> Path:
     return keras_csv(d / "undone" / "training_log.csv", loss)
 
 
+def epoch_spikes(d: Path) -> Path:
+    """An unshuffled loader: the first batch of every epoch (60 steps) is one class the model
+    has just drifted away from, 12x the level, while the loss falls under 20% batch noise."""
+    n = 600
+    loss = decay(n, 2.3, 0.05, 40) * _noise(n, 0.2, 34)
+    loss[60::60] *= 12.0
+    return hf_state(d / "epoch_spikes" / "trainer_state.json", loss, np.full(n, 1.0), every=1)
+
+
 def nan(d: Path) -> Path:
     loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 9)
     loss[41:] = np.nan
@@ -256,7 +265,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "slow_but_learning": slow_but_learning, "undone": undone, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
