@@ -1,7 +1,9 @@
 """Where a validation curve was best, and whether it rose for real after that.
 
 The checkpoint to keep is the earliest evaluation within one noise sigma of the lowest
-one: within its own noise it is as good, and it was there first. A rise counts when the
+one: within its own noise it is as good, and it was there first -- on the curve smoothed
+over three evaluations as well, so that a lone low draw between two high ones is not it.
+The rise is judged after the earliest raw evaluation within that band. A rise counts when the
 points after the best carry a significant upward trend (Mann-Kendall, p < 0.05) and the
 trend's size (Theil-Sen over those points) clears the noise; a noisy validation curve
 that merely wobbles around its floor has no trend, however far one wobble reaches.
@@ -21,7 +23,8 @@ from .trend import Trend, trend
 class Best:
     """The best evaluation (index), its log-level, the curve's noise, and the rise after it."""
 
-    index: int
+    index: int  # the earliest evaluation within the noise of the lowest: the rise is judged after it
+    keep: int  # the checkpoint to keep (see keep_point): what a report names
     level: float
     noise: float
     after: Trend  # the trend of the points after the best
@@ -38,6 +41,24 @@ def best_point(y: np.ndarray) -> int:
     return int(np.flatnonzero(ok & (y <= low + band))[0])
 
 
+def keep_point(y: np.ndarray) -> int:
+    """The checkpoint to keep: the earliest index within one noise sigma of the lowest value
+    both on the raw curve and on its 3-point running median (edge-aware: two points at either
+    end). An isolated low evaluation between two high ones is a noise draw, not a place the
+    curve was good; when no point qualifies on both, the lowest raw point."""
+    ok = np.isfinite(y)
+    f = np.flatnonzero(ok)
+    yf = y[f]
+    sigma = point_noise(y)
+    band = sigma if np.isfinite(sigma) else 0.0
+    if yf.size < 3:
+        return int(f[np.argmin(yf)])
+    smooth = np.concatenate(([np.median(yf[:2])], np.median(np.stack([yf[:-2], yf[1:-1], yf[2:]]), axis=0),
+                             [np.median(yf[-2:])]))
+    both = np.flatnonzero((yf <= yf.min() + band) & (smooth <= smooth.min() + band))
+    return int(f[both[0]] if both.size else f[np.argmin(yf)])
+
+
 def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
     """The best evaluation of a log-loss curve and what came after it (None: too few points)."""
     ok = np.isfinite(y)
@@ -48,5 +69,5 @@ def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
     sigma = point_noise(y)
     after = trend(steps[i:], y[i:]) if y.size - i >= 4 else Trend(0.0, 1.0, 0.0, 0.0, y.size - i)
     rise = after.change if after.n >= 4 else float(np.median(y[i + 1:]) - y[i]) if y.size > i + 1 else 0.0
-    return Best(i, float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
+    return Best(i, max(i, keep_point(y)), float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
                 float(y[0] - y[i]))

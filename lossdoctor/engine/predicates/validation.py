@@ -27,8 +27,8 @@ def val_rises_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the best"]
         return None
     finite = s.values[np.isfinite(s.values)]
     steps = s.steps[np.isfinite(s.values)]
-    return {"metric": s.name, "step": float(steps[b.index]), "end_step": float(steps[-1]),
-            "best_step": float(steps[b.index]), "best": float(finite[b.index]), "final": float(finite[-1]),
+    return {"metric": s.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
+            "best_step": float(steps[b.keep]), "best": float(finite[b.keep]), "final": float(finite[-1]),
             "rise": expo(b.rise) - 1, "p": b.after.p, "noise": expo(b.noise) - 1}
 
 
