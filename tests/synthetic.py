@@ -195,6 +195,18 @@ def epoch_spikes(d: Path) -> Path:
     return hf_state(d / "epoch_spikes" / "trainer_state.json", loss, np.full(n, 1.0), every=1)
 
 
+def overfit_small_val(d: Path) -> Path:
+    """4 classes, 300 validation samples: the training loss falls from ln 4 to ~0 while the
+    validation loss climbs past a uniform guess's, and the validation accuracy sits at
+    100-106 of 300 (33-35%): wrong with confidence, yet right well beyond chance (25%, three
+    standard errors are 7.5 points) -- overfitting, not a broken validation set."""
+    t = np.arange(EPOCHS, dtype=float)
+    loss = decay(EPOCHS, np.log(4), 0.01, 6) * _noise(EPOCHS, 0.02, 35)
+    val = (1.3 + 0.05 * t) * _noise(EPOCHS, 0.02, 36)
+    acc = (100 + np.random.default_rng(37).integers(0, 7, EPOCHS)) / 300
+    return keras_csv(d / "overfit_small_val" / "training_log.csv", loss, val, {"val_accuracy": acc})
+
+
 def nan(d: Path) -> Path:
     loss = decay(EPOCHS, 2.3, 0.3, 12) * _noise(EPOCHS, 0.02, 9)
     loss[41:] = np.nan
@@ -265,7 +277,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -326,3 +326,19 @@ def test_the_checkpoint_to_keep_is_not_a_lone_low_draw() -> None:
                     1.16, 1.26, 1.29, 1.39, 1.28, 1.38, 1.44, 1.36, 1.35, 1.40, 1.30, 1.34])
     b = best_and_after(np.arange(1, val.size + 1, dtype=float), np.log(val))
     assert b is not None and b.index == 15 and b.keep == 21
+
+
+def test_an_accuracy_shows_how_many_samples_it_was_measured_on() -> None:
+    """Accuracies of k/300 written as float32 give n = 300; accuracies averaged over batches
+    (not fractions of one n) give none. 34% of 300 on 4 classes is beyond chance (25% plus
+    three binomial standard errors, 7.5 points); 27% is not."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.counts import above_chance, evaluated_on
+
+    k = np.array([89, 97, 101, 104, 99, 103, 106, 100])
+    assert evaluated_on((k / 300).astype(np.float32).astype(float)) == 300
+    assert evaluated_on(100 * k / 300) == 300  # a percentage
+    assert evaluated_on(np.random.default_rng(1).uniform(0.3, 0.4, 20)) is None
+    assert evaluated_on(np.array([0.25, 0.5, 0.25])) is None  # too few distinct values to tell
+    assert above_chance(0.34, 4, 300) and not above_chance(0.27, 4, 300)

@@ -15,7 +15,7 @@ from .curves import events as ev
 from .curves import best as best_mod
 from .curves import gap as gap_mod
 from .curves import levels, loss_scaling, periodic, schedule, shape as shape_mod, swings as swings_mod
-from .curves import undoing as undoing_mod
+from .curves import counts, undoing as undoing_mod
 from .curves.noise import log_of
 from .subject import Subject
 from ..roles import skips_inside_steps
@@ -118,6 +118,12 @@ def _classes(subj: Subject) -> int | None:
     end = float(np.median(finite[-max(3, finite.size // 10):]))
     c = levels.classes_from_loss(end, tolerance=0.01)
     return c if c is not None and c <= (10 if accuracy else 4) else None
+
+
+def evaluated_on(subj: Subject, slot: str) -> int | None:
+    """How many samples the accuracy in `slot` was measured on (see curves.counts), or None."""
+    s = subj.series(slot)
+    return None if s is None else _memo(subj, ("evaluated_on", slot), lambda: counts.evaluated_on(s.values))
 
 
 def resumed(subj: Subject, slot: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import numpy as np
 
+from ..curves import counts
 from ..curves.gap import sign_test_p
 from ..curves.noise import expo, log_of
 from .. import readings
@@ -101,6 +102,9 @@ def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above c
     a = acc.values[np.isfinite(acc.values)]
     a = a / 100.0 if a.size and a.max() > 1.5 else a
     if a.size < min_points or a.max() > (1 + margin) / c:
+        return None
+    n = readings.evaluated_on(subj, "val_acc")  # the binomial noise, when the set's size shows
+    if n is not None and counts.above_chance(float(np.median(a)), c, n):
         return None
     return {"metric": acc.name, "step": float(acc.steps[0]), "accuracy": float(np.median(a[-max(1, a.size // 3):])),
             "classes": c, "chance_acc": 1 / c}
