@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .noise import point_noise
+from .shape import running_median3
 from .trend import Trend, trend
 
 
@@ -45,18 +46,13 @@ def keep_point(y: np.ndarray) -> int:
     """The checkpoint to keep: the earliest index within one noise sigma of the lowest value
     both on the raw curve and on its 3-point running median (edge-aware: two points at either
     end). An isolated low evaluation between two high ones is a noise draw, not a place the
-    curve was good; when no point qualifies on both, the lowest raw point."""
-    ok = np.isfinite(y)
-    f = np.flatnonzero(ok)
-    yf = y[f]
+    curve was good; when no point qualifies on both, the lowest raw point. `y` is finite; the
+    result is never before `best_point(y)` (it adds a condition to the same band)."""
     sigma = point_noise(y)
     band = sigma if np.isfinite(sigma) else 0.0
-    if yf.size < 3:
-        return int(f[np.argmin(yf)])
-    smooth = np.concatenate(([np.median(yf[:2])], np.median(np.stack([yf[:-2], yf[1:-1], yf[2:]]), axis=0),
-                             [np.median(yf[-2:])]))
-    both = np.flatnonzero((yf <= yf.min() + band) & (smooth <= smooth.min() + band))
-    return int(f[both[0]] if both.size else f[np.argmin(yf)])
+    smooth = running_median3(y)
+    both = np.flatnonzero((y <= y.min() + band) & (smooth <= smooth.min() + band))
+    return int(both[0]) if both.size else int(np.argmin(y))
 
 
 def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
@@ -69,5 +65,5 @@ def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
     sigma = point_noise(y)
     after = trend(steps[i:], y[i:]) if y.size - i >= 4 else Trend(0.0, 1.0, 0.0, 0.0, y.size - i)
     rise = after.change if after.n >= 4 else float(np.median(y[i + 1:]) - y[i]) if y.size > i + 1 else 0.0
-    return Best(i, max(i, keep_point(y)), float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
+    return Best(i, keep_point(y), float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
                 float(y[0] - y[i]))
