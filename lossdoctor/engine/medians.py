@@ -71,8 +71,11 @@ def trailing(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def _small(values: np.ndarray, window: int) -> bool:
-    """Sort the windows here? Short curves of finite, non-zero values only."""
-    return values.size * window <= SMALL_WINDOW_CELLS and bool(np.all(np.isfinite(values) & (values != 0)))
+    """Sort the windows here? Short curves of finite values with no -0.0 only (which zero is
+    "the middle" is the library's choice only when both signs are there; a curve of exact
+    +0.0s -- second differences of repeated values -- sorts the same either way)."""
+    return values.size * window <= SMALL_WINDOW_CELLS and bool(
+        np.all(np.isfinite(values)) and not np.any((values == 0) & np.signbit(values)))
 
 
 @lru_cache(maxsize=64)
