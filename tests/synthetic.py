@@ -133,6 +133,35 @@ def chance_from_above(d: Path) -> Path:
     return keras_csv(d / "chance_from_above" / "training_log.csv", loss, val)
 
 
+def _accuracy(p: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Accuracies over a fixed set of n samples: k/n, k binomial around p."""
+    return np.random.default_rng(seed).binomial(n, p) / n
+
+
+def capacity_bound(d: Path, acc: float = 0.44, name: str = "capacity_bound") -> Path:
+    """A model too small for its 3-class task: the loss comes down 5% from just below ln 3
+    and settles, with the validation loss beside it and a validation accuracy of `acc` over
+    375 samples (0.44 is 4.5 binomial standard errors above chance: it learnt a little)."""
+    loss = decay(EPOCHS, 1.09, 1.04, 8) * _noise(EPOCHS, 0.002, 32)
+    val = decay(EPOCHS, 1.08, 1.05, 8) * _noise(EPOCHS, 0.002, 33)
+    return keras_csv(d / name / "training_log.csv", loss, val,
+                     {"val_accuracy": _accuracy(np.full(EPOCHS, acc), 375, 34)})
+
+
+def creeping_accuracy(d: Path) -> Path:
+    """capacity_bound's losses beside a validation accuracy that still climbs steadily (0.40
+    to 0.55 over 375 samples): a model still learning at a rate too low, not a full one."""
+    p = np.linspace(0.40, 0.55, EPOCHS)
+    loss = decay(EPOCHS, 1.09, 1.04, 8) * _noise(EPOCHS, 0.002, 32)
+    val = decay(EPOCHS, 1.08, 1.05, 8) * _noise(EPOCHS, 0.002, 33)
+    return keras_csv(d / "creeping_accuracy" / "training_log.csv", loss, val, {"val_accuracy": _accuracy(p, 375, 35)})
+
+
+def capacity_at_chance(d: Path) -> Path:
+    """capacity_bound's losses with the validation accuracy at chance (1/3 over 375 samples)."""
+    return capacity_bound(d, 1 / 3, "capacity_at_chance")
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -277,7 +306,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

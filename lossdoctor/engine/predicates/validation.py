@@ -10,9 +10,10 @@ import numpy as np
 
 from ..curves import counts
 from ..curves.gap import sign_test_p
+from ..curves.trend import trend
 from ..curves.noise import expo, log_of
 from .. import readings
-from ..params import Count, Fraction, Ratio
+from ..params import Count, Fraction, Number, Ratio
 from ..subject import Subject
 from .core import Evidence
 
@@ -108,6 +109,38 @@ def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above c
         return None
     return {"metric": acc.name, "step": float(acc.steps[0]), "accuracy": float(np.median(a[-max(1, a.size // 3):])),
             "classes": c, "chance_acc": 1 / c}
+
+
+def val_acc_beats_chance(subj: Subject, sigmas: Annotated[Number, "binomial standard errors"] = 3.0,
+                         min_points: Count = 3) -> Evidence | None:
+    """The validation accuracy, in its typical evaluation (the median over the run), is more
+    than `sigmas` binomial standard errors above chance (1/C) on a set whose size the
+    accuracies show: the classifier learnt something that carries over, however little its
+    loss moved. Three standard errors: a chance-level classifier gets there in about one run
+    in 700."""
+    c, acc = readings.classes(subj), subj.series("val_acc")
+    if c is None or acc is None:
+        return None
+    a = acc.values[np.isfinite(acc.values)]
+    a = a / 100.0 if a.size and a.max() > 1.5 else a
+    n = readings.evaluated_on(subj, "val_acc")
+    if a.size < min_points or n is None or not counts.above_chance(float(np.median(a)), c, n, sigmas):
+        return None
+    return {"metric": acc.name, "accuracy": float(np.median(a)), "classes": c, "chance_acc": 1 / c, "evaluated_on": n}
+
+
+def val_acc_rising(subj: Subject, alpha: Annotated[Fraction, "p-value"] = 0.05) -> Evidence | None:
+    """The validation accuracy still climbs over the second half of its evaluations: a
+    significant upward trend (Mann-Kendall, p < alpha). A model still learning, however
+    little its loss moved."""
+    acc = subj.series("val_acc")
+    if acc is None:
+        return None
+    ok = np.isfinite(acc.values)
+    x, y = acc.steps[ok], acc.values[ok]
+    h = x.size // 2
+    t = trend(x[h:], y[h:])
+    return {"metric": acc.name, "p": t.p} if t.rising(alpha) else None
 
 
 def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation loss"] = 1.15,
