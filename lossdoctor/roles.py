@@ -27,6 +27,9 @@ SPLIT_TOKENS = {
 IGNORED_TOKENS = {"predict", "prediction", "hp"}  # HF predict_* entries, Lightning hp_metric
 AXIS_TOKENS = {"step", "epoch"}  # Lightning's *_step / *_epoch twins, Keras' epoch_loss
 ERROR_KINDS = {"mae", "mse", "rmse", "error", "err"}  # loss-like when no '*loss' exists
+# Words that name a regression or reconstruction objective: such a loss is no cross-entropy,
+# so its value says nothing of a class count (an MSE that starts at 1.1 is not ln 3).
+REGRESSION_TOKENS = {"mae", "mse", "rmse", "l1", "l2", "huber", "recon", "reconstruction", "regression"}
 PRIMARY_HINTS = ("total", "mean", "avg", "average", "overall", "top1")
 SKIP_UNITS = {"iterations", "iters", "steps", "updates", "batches"}
 
@@ -35,6 +38,11 @@ def tokens_of(name: str) -> list[str]:
     """`Loss/val` -> [loss, val]; `TrainLoss` -> [train, loss]; `lr-Adam` -> [lr, adam]."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
     return [t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t]
+
+
+def names_regression(name: str) -> bool:
+    """The series name says it is a regression or reconstruction loss (`val_recon_loss`, `mse/train`)."""
+    return bool(REGRESSION_TOKENS & set(tokens_of(name)))
 
 
 @dataclass(frozen=True)

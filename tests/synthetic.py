@@ -162,6 +162,19 @@ def capacity_at_chance(d: Path) -> Path:
     return capacity_bound(d, 1 / 3, "capacity_at_chance")
 
 
+def recon_underfit(d: Path) -> Path:
+    """A 1-unit-bottleneck autoencoder: the reconstruction loss comes down from 1.33 (10% from
+    ln 4, by chance) to 0.63 and settles, the validation loss beside it. Named `recon_loss`,
+    it is no cross-entropy, so 0.63 is not 'below half of ln 4' but a settled, high error."""
+    loss = decay(EPOCHS, 1.33, 0.63, 2) * _noise(EPOCHS, 0.002, 36)
+    val = decay(EPOCHS, 0.85, 0.58, 2) * _noise(EPOCHS, 0.002, 37)
+    path = d / "recon_underfit" / "metrics.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["epoch,recon_loss,val_recon_loss"] + [f"{i},{float(a)!r},{float(b)!r}" for i, (a, b) in enumerate(zip(loss, val))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -306,7 +319,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -18,7 +18,7 @@ from .curves import levels, loss_scaling, periodic, schedule, shape as shape_mod
 from .curves import counts, undoing as undoing_mod
 from .curves.noise import log_of
 from .subject import Subject
-from ..roles import skips_inside_steps
+from ..roles import names_regression, skips_inside_steps
 
 
 def _memo(subj: Subject, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -97,13 +97,14 @@ def collapse(subj: Subject) -> schedule.Collapse | None:
 def classes(subj: Subject) -> int | None:
     """The number of classes a classifier's initial loss says (ln C), when the run shows it is
     one: an accuracy is logged, or C is 2-4 (whose ln C are far enough apart to tell from a
-    loss alone; from 5 on, every loss lies within a few percent of some ln C)."""
+    loss alone; from 5 on, every loss lies within a few percent of some ln C), and its losses
+    are not named as a regression or reconstruction objective."""
     return _memo(subj, ("classes",), lambda: _classes(subj))
 
 
 def _classes(subj: Subject) -> int | None:
     main = subj.series("train_loss") or subj.series("val_loss")
-    if main is None:
+    if main is None or any(names_regression(s.name) for s in (subj.series("train_loss"), subj.series("val_loss")) if s):
         return None
     finite = main.values[np.isfinite(main.values)]
     if finite.size < 3:
