@@ -84,7 +84,7 @@ def _words(ev: Evidence, step: float | None, numbering: Numbering) -> dict[str, 
     """The phrases templates may use besides the numbers (never part of the evidence):
     `{at}` "step 1,000" / "epoch 3", `{best_at}`, `{keep}` the checkpoint of the best
     evaluation as the user's tool names it, `{restart}` where to restart from before the
-    event, `{lr_said}` the rate to lower (as configured, or the logged peak) with its value
+    event, `{back_at}` where a blow-up was back near its level before it turned NaN/Inf, `{lr_said}` the rate to lower (as configured, or the logged peak) with its value
     at the event when that differs."""
     words: dict[str, str] = {}
     if step is not None:
@@ -92,6 +92,8 @@ def _words(ev: Evidence, step: float | None, numbering: Numbering) -> dict[str, 
     best = ev.get("best_step")
     if isinstance(best, (int, float)):
         words["best_at"], words["keep"] = numbering.at(best), numbering.keep(best)
+    if isinstance(ev.get("back_step"), (int, float)):
+        words["back_at"] = numbering.at(ev["back_step"])
     if isinstance(ev.get("lr_since"), (int, float)):
         words["lr_since_at"] = numbering.at(ev["lr_since"])
     if "lr" in ev:

@@ -9,7 +9,10 @@ Every excursion (`excursions`) is one of two things:
 - a *spike* when it came back (or is on its way back: the last point is below half the
   excursion's height), at least tripled the loss (the batch noise of small batches makes
   2-2.5x routine), moved it by at least 5% of the untrained loss (on a plot of the run
-  a smaller move is invisible), and cleared the noise's tail (`_stands_out`).
+  a smaller move is invisible), and cleared the noise's tail (`_stands_out`). A spike the
+  loss came back from only to turn NaN/Inf before it had been back as long as the spike
+  lasted, having climbed above the untrained loss, is the blow-up's first sign (a blow-up
+  into NaN at the spike's onset).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Event:
     into_nonfinite: bool
     sigmas: float
     scale: float = 0.0  # the run's untrained loss, the yardstick of relevance
+    back_step: float | None = None  # a blow-up that was back near its level here before turning NaN/Inf
 
 
 def events_of(steps: np.ndarray, values: np.ndarray, attempts: tuple[float, ...] = ()) -> list[Event]:
@@ -115,8 +119,20 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
             return None
     if math.log(peak) - e.base >= SPIKE_FACTOR and peak - base >= SPIKE_RELEVANCE * start \
             and _stands_out(y, e, onset, math.log(peak)):
+        if e.recovered and _nonfinite_before_settling(y, onset, e.end) and peak >= start:
+            # Back down for fewer points than the spike lasted, then NaN/Inf: the run never
+            # came back from it; the spike was the blow-up's first sign.
+            return Event("blow-up", float(steps[onset]), float(steps[-1]), base, peak, expo(last), True, e.z, start,
+                         back_step=float(steps[e.end]))
         return Event("spike", float(steps[onset]), end, base, peak, expo(last), False, e.z, start)
     return None
+
+
+def _nonfinite_before_settling(y: np.ndarray, onset: int, back: int) -> bool:
+    """The curve turns NaN/Inf within as many points after coming back (`back`) as the spike
+    took from its onset to then: the time scale of the event itself, not a fixed count."""
+    after = ~np.isfinite(y[back : back + (back - onset) + 1])
+    return bool(after.any())
 
 
 def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float) -> bool:

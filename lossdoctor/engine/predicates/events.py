@@ -32,9 +32,10 @@ def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
         return {"metric": s.name, "step": u.step, "end_step": float(s.steps[-1]), "best": u.low,
                 "peak": u.end, "final": float(s.values[-1]), "ratio": u.end / u.low, "into_nan": False}
     e = blow[0]
-    return {"metric": subj.series(slot).name, "step": e.step, "end_step": e.end_step, "best": e.base,
-            "peak": e.peak, "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf,
-            "into_nan": e.into_nonfinite}
+    ev = {"metric": subj.series(slot).name, "step": e.step, "end_step": e.end_step, "best": e.base,
+          "peak": e.peak, "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf,
+          "into_nan": e.into_nonfinite}
+    return ev if e.back_step is None else {**ev, "back_step": e.back_step}
 
 
 def blows_up_with_train(subj: Subject) -> Evidence | None:
