@@ -184,6 +184,17 @@ def spike_then_nan(d: Path) -> Path:
     return keras_csv(d / "spike_then_nan" / "training_log.csv", loss)
 
 
+def val_jump_then_drift(d: Path) -> Path:
+    """A wide net on a tiny set: the training loss collapses, the validation loss is best at
+    epoch 2 (0.14), triples by epoch 8 and then drifts slowly down (0.47 -> 0.42): no upward
+    trend over the points after the best, but a level far above it."""
+    t = np.arange(EPOCHS, dtype=float)
+    loss = decay(EPOCHS, 0.7, 1e-5, 1.0) * _noise(EPOCHS, 0.02, 39)
+    val = np.where(t < 2, 0.34 - 0.1 * t, 0.47 - 0.05 * (t - 8) / (EPOCHS - 8))
+    val[2:8] = np.linspace(0.14, 0.47, 6)
+    return keras_csv(d / "val_jump_then_drift" / "training_log.csv", loss, val * _noise(EPOCHS, 0.01, 40))
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -328,7 +339,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

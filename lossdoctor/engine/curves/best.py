@@ -6,11 +6,16 @@ over three evaluations as well, so that a lone low draw between two high ones is
 The rise is judged after the earliest raw evaluation within that band. A rise counts when the
 points after the best carry a significant upward trend (Mann-Kendall, p < 0.05) and the
 trend's size (Theil-Sen over those points) clears the noise; a noisy validation curve
-that merely wobbles around its floor has no trend, however far one wobble reaches.
+that merely wobbles around its floor has no trend, however far one wobble reaches. A
+curve that jumps to a higher level after its best and stays there (a fast rise, then a
+slow drift) has no trend over all those points, yet it shifted for real: the median of the
+points after the best sits above the best by more than the lowest of n noise draws lies
+below their centre (sqrt(2 ln n) sigma) plus two sigma.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +36,13 @@ class Best:
     after: Trend  # the trend of the points after the best
     rise: float  # log units: from the best level to the end of the fitted trend
     first_gain: float  # log units: how far the best is below the first evaluation
+    shift: float = 0.0  # log units: the median of the evaluations after the best, above the best
+
+    def shifted_up(self) -> bool:
+        """The evaluations after the best sit at a level above it beyond the noise: more than
+        the minimum of n draws falls below their centre (sqrt(2 ln n) sigma), plus 2 sigma."""
+        n = self.after.n
+        return n >= 4 and self.shift > (math.sqrt(2 * math.log(n)) + 2) * self.noise
 
 
 def best_point(y: np.ndarray) -> int:
@@ -65,5 +77,6 @@ def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
     sigma = point_noise(y)
     after = trend(steps[i:], y[i:]) if y.size - i >= 4 else Trend(0.0, 1.0, 0.0, 0.0, y.size - i)
     rise = after.change if after.n >= 4 else float(np.median(y[i + 1:]) - y[i]) if y.size > i + 1 else 0.0
+    shift = float(np.median(y[i + 1:]) - y[i]) if y.size > i + 1 else 0.0
     return Best(i, keep_point(y), float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
-                float(y[0] - y[i]))
+                float(y[0] - y[i]), shift)

@@ -22,16 +22,24 @@ def val_rises_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the best"]
                          alpha: Annotated[Fraction, "p-value"] = 0.05) -> Evidence | None:
     """After its best evaluation the validation loss rose for real: a significant upward trend
     (Mann-Kendall over the evaluations after the best) of at least `min_rise` and twice the
-    curve's own noise."""
+    curve's own noise, or a shift up to a level that far above the best, beyond the noise
+    (`Best.shifted_up`: a fast rise, then a plateau or a slow drift, has no trend overall)."""
     b = readings.best(subj)
     s = subj.series("val_loss")
-    if b is None or not b.after.rising(alpha) or b.rise < max(math.log(min_rise), 2 * b.noise):
+    if b is None:
+        return None
+    least = max(math.log(min_rise), 2 * b.noise)
+    trended = b.after.rising(alpha) and b.rise >= least
+    if not trended and not (b.shifted_up() and b.shift >= least):
         return None
     finite = s.values[np.isfinite(s.values)]
     steps = s.steps[np.isfinite(s.values)]
-    return {"metric": s.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
-            "best_step": float(steps[b.keep]), "best": float(finite[b.keep]), "final": float(finite[-1]),
-            "rise": expo(b.rise) - 1, "p": b.after.p, "noise": expo(b.noise) - 1}
+    ev = {"metric": s.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
+          "best_step": float(steps[b.keep]), "best": float(finite[b.keep]), "final": float(finite[-1]),
+          "noise": expo(b.noise) - 1}
+    if trended:
+        return {**ev, "rise": expo(b.rise) - 1, "p": b.after.p}
+    return {**ev, "rise": expo(b.shift) - 1, "after": expo(b.level + b.shift)}
 
 
 def train_falls_after_best(subj: Subject, min_drop: Annotated[Fraction, "of the loss at the best step"] = 0.05) -> Evidence | None:
