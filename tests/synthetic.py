@@ -195,6 +195,19 @@ def val_jump_then_drift(d: Path) -> Path:
     return keras_csv(d / "val_jump_then_drift" / "training_log.csv", loss, val * _noise(EPOCHS, 0.01, 40))
 
 
+def momentum_swings(d: Path) -> Path:
+    """SGD with a learning rate and momentum too high, logged per epoch: after a fast first
+    fall (1.25 to ~0.5 in ten epochs) both losses swing by ~18% from epoch to epoch, together
+    (the same weights), while the validation loss drifts down a further 25% over the second
+    half -- a trend its swings dwarf."""
+    n = 40
+    t = np.arange(n, dtype=float)
+    swing = _noise(n, 0.18, 41)
+    loss = (0.45 + 0.8 * np.exp(-t / 3)) * swing * _noise(n, 0.03, 42)
+    val = (0.5 + 0.8 * np.exp(-t / 3) + 0.15 * np.clip((30 - t) / 10, 0, 1)) * swing * _noise(n, 0.03, 43)
+    return keras_csv(d / "momentum_swings" / "training_log.csv", loss, val)
+
+
 def slow(d: Path) -> Path:
     """A learning rate far too low: the loss creeps down in a near-straight line, 20% in the run."""
     t = np.arange(EPOCHS, dtype=float)
@@ -339,7 +352,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
