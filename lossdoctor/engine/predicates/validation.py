@@ -153,17 +153,31 @@ def val_acc_rising(subj: Subject, alpha: Annotated[Fraction, "p-value"] = 0.05) 
 
 def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation loss"] = 1.15,
                     alpha: Annotated[Fraction, "p-value"] = 0.05, min_points: Count = 4,
-                    tail: Annotated[Fraction, "of the evaluation intervals, at the end"] = 1 / 3) -> Evidence | None:
+                    tail: Annotated[Fraction, "of the evaluation intervals, at the end"] = 1 / 3,
+                    sigmas: Annotated[Number, "standard errors of a finite validation set"] = 3.0) -> Evidence | None:
     """Over the evaluation intervals the mean training loss sits above the validation loss at the
     interval's middle (time-aligned, like with like) by a median of `min_ratio`, at a share of
     intervals a sign test calls significant, and still by `min_ratio` over the last `tail` of the
     intervals: a gap that closes by the end was a transient of early training, not the state the
-    run ends in (and nothing to act on)."""
+    run ends in (and nothing to act on).
+
+    A validation set of n samples, the same ones at every evaluation, is off its distribution's
+    mean by a fixed amount: with per-sample losses spread at least as much as their mean (a
+    trained classifier's cross-entropies: most near 0, the misclassified at several nats, a
+    coefficient of variation of 1 or more), one standard error is 1/sqrt(n) of the loss. A sign
+    test over evaluations cannot see that offset (it is the same every time), so when the
+    accuracies show n (`curves.counts`), the gap over the last intervals must also exceed
+    `sigmas` such errors: a wine set of 54 samples can sit 40% below the training loss by the
+    draw of its samples alone."""
     g = readings.gap(subj)
-    if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
+    if g is None or g.n < min_points or sign_test_p(g.log_ratio) >= alpha:
         return None
+    n = readings.evaluated_on(subj, "val_acc")
+    least = max(math.log(min_ratio), sigmas / math.sqrt(n) if n else 0.0)
     last = g.log_ratio[-max(1, math.ceil(g.n * tail)):]
-    if float(np.median(last)) < math.log(min_ratio):
+    # The offset is the state the run ends in: judged on the last intervals, where an early
+    # transient no longer dilutes it.
+    if g.median() < math.log(min_ratio) or float(np.median(last)) < least:
         return None
     train = subj.series("train_loss")
     return {"metric": train.name, "step": _logged_step(train.steps, g.steps[0]),
