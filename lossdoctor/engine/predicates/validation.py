@@ -131,8 +131,10 @@ def val_acc_beats_chance(subj: Subject, sigmas: Annotated[Number, "binomial stan
         return None
     a = acc.values[np.isfinite(acc.values)]
     a = a / 100.0 if a.size and a.max() > 1.5 else a
+    if a.size < min_points or float(np.median(a)) <= 1 / c:
+        return None
     n = readings.evaluated_on(subj, "val_acc")
-    if a.size < min_points or n is None or not counts.above_chance(float(np.median(a)), c, n, sigmas):
+    if n is None or not counts.above_chance(float(np.median(a)), c, n, sigmas):
         return None
     return {"metric": acc.name, "accuracy": float(np.median(a)), "classes": c, "chance_acc": 1 / c, "evaluated_on": n}
 
@@ -170,14 +172,15 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     `sigmas` such errors: a wine set of 54 samples can sit 40% below the training loss by the
     draw of its samples alone."""
     g = readings.gap(subj)
-    if g is None or g.n < min_points or sign_test_p(g.log_ratio) >= alpha:
+    if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
         return None
-    n = readings.evaluated_on(subj, "val_acc")
-    least = max(math.log(min_ratio), sigmas / math.sqrt(n) if n else 0.0)
-    last = g.log_ratio[-max(1, math.ceil(g.n * tail)):]
+    last = float(np.median(g.log_ratio[-max(1, math.ceil(g.n * tail)):]))
+    if last < math.log(min_ratio):
+        return None
     # The offset is the state the run ends in: judged on the last intervals, where an early
-    # transient no longer dilutes it.
-    if g.median() < math.log(min_ratio) or float(np.median(last)) < least:
+    # transient no longer dilutes it. (n last: reading it off the accuracies is the dear part.)
+    n = readings.evaluated_on(subj, "val_acc")
+    if n and last < sigmas / math.sqrt(n):
         return None
     train = subj.series("train_loss")
     return {"metric": train.name, "step": _logged_step(train.steps, g.steps[0]),
