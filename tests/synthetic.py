@@ -80,6 +80,13 @@ def gap_small_val(d: Path, n_val: int = 54, name: str = "gap_small_val") -> Path
     return keras_csv(d / name / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val, {"val_accuracy": acc})
 
 
+def gap_near_zero(d: Path) -> Path:
+    """A memorised task: both losses fall from 2.2 to ~0.01 and training stays 40% above
+    validation -- 0.014 against 0.010 at the end, 0.2% of the untrained loss: invisible."""
+    val = decay(EPOCHS, 2.2, 0.01, 6) * _noise(EPOCHS, 0.02, 14)
+    return keras_csv(d / "gap_near_zero" / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val)
+
+
 def gap_large_val(d: Path) -> Path:
     """gap_small_val with a validation set of 600 samples."""
     return gap_small_val(d, 600, "gap_large_val")
@@ -366,7 +373,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -24,6 +24,7 @@ class Gap:
 
     steps: np.ndarray  # the step at the end of each interval (the later evaluation)
     log_ratio: np.ndarray  # log(mean train over the interval / val at its middle)
+    diff: np.ndarray | None = None  # mean train minus val at its middle, in loss units
 
     @property
     def n(self) -> int:
@@ -48,7 +49,7 @@ def aligned_gap(t_steps: np.ndarray, t_values: np.ndarray, v_steps: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.log(train) - np.log(middle)
     keep = np.isfinite(ratio)
-    return Gap(vs[1:][keep], ratio[keep])
+    return Gap(vs[1:][keep], ratio[keep], (train - middle)[keep])
 
 
 def _interval_train(t_steps: np.ndarray, t_values: np.ndarray, vs: np.ndarray) -> np.ndarray:

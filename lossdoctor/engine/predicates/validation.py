@@ -156,12 +156,15 @@ def val_acc_rising(subj: Subject, alpha: Annotated[Fraction, "p-value"] = 0.05) 
 def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation loss"] = 1.15,
                     alpha: Annotated[Fraction, "p-value"] = 0.05, min_points: Count = 4,
                     tail: Annotated[Fraction, "of the evaluation intervals, at the end"] = 1 / 3,
-                    sigmas: Annotated[Number, "standard errors of a finite validation set"] = 3.0) -> Evidence | None:
+                    sigmas: Annotated[Number, "standard errors of a finite validation set"] = 3.0,
+                    relevance: Annotated[Fraction, "of the untrained loss"] = 0.02) -> Evidence | None:
     """Over the evaluation intervals the mean training loss sits above the validation loss at the
     interval's middle (time-aligned, like with like) by a median of `min_ratio`, at a share of
     intervals a sign test calls significant, and still by `min_ratio` over the last `tail` of the
     intervals: a gap that closes by the end was a transient of early training, not the state the
-    run ends in (and nothing to act on).
+    run ends in (and nothing to act on). The gap over the last intervals must also be visible
+    on a plot of the run: `relevance` of the untrained loss in loss units (a memorised
+    training loss of 1e-7 beside a validation loss of 1e-9 is 100x, and nothing).
 
     A validation set of n samples, the same ones at every evaluation, is off its distribution's
     mean by a fixed amount: with per-sample losses spread at least as much as their mean (a
@@ -174,8 +177,12 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     g = readings.gap(subj)
     if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
         return None
-    last = float(np.median(g.log_ratio[-max(1, math.ceil(g.n * tail)):]))
+    k = max(1, math.ceil(g.n * tail))
+    last = float(np.median(g.log_ratio[-k:]))
     if last < math.log(min_ratio):
+        return None
+    sh = readings.shape(subj, "train_loss")
+    if g.diff is not None and sh is not None and float(np.median(g.diff[-k:])) < relevance * sh.scale:
         return None
     # The offset is the state the run ends in: judged on the last intervals, where an early
     # transient no longer dilutes it. (n last: reading it off the accuracies is the dear part.)
