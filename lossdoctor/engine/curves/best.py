@@ -9,8 +9,9 @@ trend's size (Theil-Sen over those points) clears the noise; a noisy validation 
 that merely wobbles around its floor has no trend, however far one wobble reaches. A
 curve that jumps to a higher level after its best and stays there (a fast rise, then a
 slow drift) has no trend over all those points, yet it shifted for real: the median of the
-points after the best sits above the best by more than the lowest of n noise draws lies
-below their centre (sqrt(2 ln n) sigma) plus two sigma.
+points after the best sits above the curve's lowest level (on the 3-point running median:
+a lone low draw is not a level) by more than the lowest of n noise draws lies below their
+centre (sqrt(2 ln n) sigma) plus two sigma.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Best:
     after: Trend  # the trend of the points after the best
     rise: float  # log units: from the best level to the end of the fitted trend
     first_gain: float  # log units: how far the best is below the first evaluation
-    shift: float = 0.0  # log units: the median of the evaluations after the best, above the best
+    shift: float = 0.0  # log units: the median of the evaluations after the best, above the lowest smoothed level
 
     def shifted_up(self) -> bool:
         """The evaluations after the best sit at a level above it beyond the noise: more than
@@ -77,6 +78,8 @@ def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
     sigma = point_noise(y)
     after = trend(steps[i:], y[i:]) if y.size - i >= 4 else Trend(0.0, 1.0, 0.0, 0.0, y.size - i)
     rise = after.change if after.n >= 4 else float(np.median(y[i + 1:]) - y[i]) if y.size > i + 1 else 0.0
-    shift = float(np.median(y[i + 1:]) - y[i]) if y.size > i + 1 else 0.0
+    # Against the lowest level of the 3-point running median, not the raw best: a lone low
+    # draw between two higher ones (the curve never stood there) must not make a flat tail a shift.
+    shift = float(np.median(y[i + 1:]) - np.min(running_median3(y))) if y.size > i + 1 else 0.0
     return Best(i, keep_point(y), float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
                 float(y[0] - y[i]), shift)
