@@ -178,6 +178,16 @@ def creeping_accuracy(d: Path) -> Path:
     return keras_csv(d / "creeping_accuracy" / "training_log.csv", loss, val, {"val_accuracy": _accuracy(p, 375, 35)})
 
 
+def majority_class(d: Path) -> Path:
+    """Labels that cannot be learnt on unbalanced data (3 classes, 45% in one): the model
+    predicts the commonest class from the first evaluation on -- an accuracy of 0.45 over 375
+    samples, 5 SEs above 1/3 -- and neither loss moves from its first evaluation."""
+    loss = np.full(EPOCHS, 1.07) * _noise(EPOCHS, 0.01, 45)
+    val = np.full(EPOCHS, 1.065) * _noise(EPOCHS, 0.002, 46)
+    return keras_csv(d / "majority_class" / "training_log.csv", loss, val,
+                     {"val_accuracy": _accuracy(np.full(EPOCHS, 0.45), 375, 47)})
+
+
 def capacity_at_chance(d: Path) -> Path:
     """capacity_bound's losses with the validation accuracy at chance (1/3 over 375 samples)."""
     return capacity_bound(d, 1 / 3, "capacity_at_chance")
@@ -373,7 +383,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
