@@ -26,10 +26,11 @@ SPLIT_TOKENS = {
 }
 IGNORED_TOKENS = {"predict", "prediction", "hp"}  # HF predict_* entries, Lightning hp_metric
 AXIS_TOKENS = {"step", "epoch"}  # Lightning's *_step / *_epoch twins, Keras' epoch_loss
-ERROR_KINDS = {"mae", "mse", "rmse", "error", "err"}  # loss-like when no '*loss' exists
+REGRESSION_ERRORS = {"mae", "mse", "rmse"}
+ERROR_KINDS = REGRESSION_ERRORS | {"error", "err"}  # loss-like when no '*loss' exists
 # Words that name a regression or reconstruction objective: such a loss is no cross-entropy,
 # so its value says nothing of a class count (an MSE that starts at 1.1 is not ln 3).
-REGRESSION_TOKENS = {"mae", "mse", "rmse", "l1", "l2", "huber", "recon", "reconstruction", "regression"}
+REGRESSION_TOKENS = REGRESSION_ERRORS | {"l1", "l2", "huber", "recon", "reconstruction", "regression"}
 PRIMARY_HINTS = ("total", "mean", "avg", "average", "overall", "top1")
 SKIP_UNITS = {"iterations", "iters", "steps", "updates", "batches"}
 

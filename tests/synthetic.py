@@ -65,26 +65,30 @@ def gap_closes(d: Path) -> Path:
     return keras_csv(d / "gap_closes" / "training_log.csv", val * excess * _noise(EPOCHS, 0.02, 13), val)
 
 
+def _gap_40(d: Path, name: str, floor: float = 0.35, tau: float = 12,
+            extra: dict[str, np.ndarray] | None = None) -> Path:
+    """Training 40% above validation throughout (dropout), validation decaying from 2.2 to `floor`."""
+    val = decay(EPOCHS, 2.2, floor, tau) * _noise(EPOCHS, 0.02, 14)
+    return keras_csv(d / name / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val, extra)
+
+
 def gap_stays(d: Path) -> Path:
     """Dropout throughout: training stays 40% above validation to the end."""
-    val = decay(EPOCHS, 2.2, 0.35, 12) * _noise(EPOCHS, 0.02, 14)
-    return keras_csv(d / "gap_stays" / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val)
+    return _gap_40(d, "gap_stays")
 
 
 def gap_small_val(d: Path, n_val: int = 54, name: str = "gap_small_val") -> Path:
     """gap_stays' curves beside a validation accuracy over `n_val` samples (k/n_val, climbing
     to ~90%): with 54 samples a 40% offset is within three standard errors (1/sqrt(54) = 14%
     of the loss each) of what the draw of that set alone gives; with 600 it is not."""
-    val = decay(EPOCHS, 2.2, 0.35, 12) * _noise(EPOCHS, 0.02, 14)
     acc = _accuracy(0.3 + 0.6 * (1 - np.exp(-np.arange(EPOCHS) / 10)), n_val, 44)
-    return keras_csv(d / name / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val, {"val_accuracy": acc})
+    return _gap_40(d, name, extra={"val_accuracy": acc})
 
 
 def gap_near_zero(d: Path) -> Path:
     """A memorised task: both losses fall from 2.2 to ~0.01 and training stays 40% above
     validation -- 0.014 against 0.010 at the end, 0.2% of the untrained loss: invisible."""
-    val = decay(EPOCHS, 2.2, 0.01, 6) * _noise(EPOCHS, 0.02, 14)
-    return keras_csv(d / "gap_near_zero" / "training_log.csv", val * 1.4 * _noise(EPOCHS, 0.02, 15), val)
+    return _gap_40(d, "gap_near_zero", floor=0.01, tau=6)
 
 
 def gap_large_val(d: Path) -> Path:
@@ -159,23 +163,21 @@ def _accuracy(p: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).binomial(n, p) / n
 
 
-def capacity_bound(d: Path, acc: float = 0.44, name: str = "capacity_bound") -> Path:
+def capacity_bound(d: Path, acc: float | np.ndarray = 0.44, name: str = "capacity_bound", seed: int = 34) -> Path:
     """A model too small for its 3-class task: the loss comes down 5% from just below ln 3
-    and settles, with the validation loss beside it and a validation accuracy of `acc` over
-    375 samples (0.44 is 4.5 binomial standard errors above chance: it learnt a little)."""
+    and settles, with the validation loss beside it and a validation accuracy of `acc` (per
+    epoch, or one level) over 375 samples (0.44 is 4.5 binomial standard errors above chance:
+    it learnt a little)."""
     loss = decay(EPOCHS, 1.09, 1.04, 8) * _noise(EPOCHS, 0.002, 32)
     val = decay(EPOCHS, 1.08, 1.05, 8) * _noise(EPOCHS, 0.002, 33)
-    return keras_csv(d / name / "training_log.csv", loss, val,
-                     {"val_accuracy": _accuracy(np.full(EPOCHS, acc), 375, 34)})
+    p = np.broadcast_to(np.asarray(acc, float), (EPOCHS,))
+    return keras_csv(d / name / "training_log.csv", loss, val, {"val_accuracy": _accuracy(p, 375, seed)})
 
 
 def creeping_accuracy(d: Path) -> Path:
     """capacity_bound's losses beside a validation accuracy that still climbs steadily (0.40
     to 0.55 over 375 samples): a model still learning at a rate too low, not a full one."""
-    p = np.linspace(0.40, 0.55, EPOCHS)
-    loss = decay(EPOCHS, 1.09, 1.04, 8) * _noise(EPOCHS, 0.002, 32)
-    val = decay(EPOCHS, 1.08, 1.05, 8) * _noise(EPOCHS, 0.002, 33)
-    return keras_csv(d / "creeping_accuracy" / "training_log.csv", loss, val, {"val_accuracy": _accuracy(p, 375, 35)})
+    return capacity_bound(d, np.linspace(0.40, 0.55, EPOCHS), "creeping_accuracy", seed=35)
 
 
 def majority_class(d: Path) -> Path:

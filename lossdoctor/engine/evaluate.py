@@ -84,8 +84,9 @@ def _words(ev: Evidence, step: float | None, numbering: Numbering) -> dict[str, 
     """The phrases templates may use besides the numbers (never part of the evidence):
     `{at}` "step 1,000" / "epoch 3", `{best_at}`, `{keep}` the checkpoint of the best
     evaluation as the user's tool names it, `{restart}` where to restart from before the
-    event, `{back_at}` where a blow-up was back near its level before it turned NaN/Inf, `{lr_said}` the rate to lower (as configured, or the logged peak) with its value
-    at the event when that differs."""
+    event, `{back_at}` where a blow-up was back near its level before it turned NaN/Inf,
+    `{lr_said}` the rate to lower (as configured, or the logged peak) with its value at the
+    event when that differs."""
     words: dict[str, str] = {}
     if step is not None:
         words["at"], words["restart"] = numbering.at(step), numbering.restart(step)

@@ -103,8 +103,9 @@ def classes(subj: Subject) -> int | None:
 
 
 def _classes(subj: Subject) -> int | None:
-    main = subj.series("train_loss") or subj.series("val_loss")
-    if main is None or any(names_regression(s.name) for s in (subj.series("train_loss"), subj.series("val_loss")) if s):
+    train, val = subj.series("train_loss"), subj.series("val_loss")
+    main = train or val
+    if main is None or any(s is not None and names_regression(s.name) for s in (train, val)):
         return None
     finite = main.values[np.isfinite(main.values)]
     if finite.size < 3:

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from .levels import as_fraction
+
 MAX_COUNT = 100_000  # beyond this a float32 accuracy no longer pins its denominator
 MIN_DISTINCT = 3  # a few distinct values, or a small n fits by chance (0.25 and 0.5: n = 4)
 REL_PRECISION = 2e-6  # float32 keeps ~7 significant digits; a CSV of full doubles, more
@@ -24,7 +26,7 @@ REL_PRECISION = 2e-6  # float32 keeps ~7 significant digits; a CSV of full doubl
 def evaluated_on(values: np.ndarray) -> int | None:
     """The smallest n for which every finite accuracy in [0, 1] is k/n, or None."""
     a = values[np.isfinite(values)]
-    a = a / 100.0 if a.size and a.max() > 1.5 else a
+    a = as_fraction(a)
     a = np.unique(a[(a > 0) & (a < 1)])
     if a.size < MIN_DISTINCT:
         return None

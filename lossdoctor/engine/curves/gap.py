@@ -24,7 +24,7 @@ class Gap:
 
     steps: np.ndarray  # the step at the end of each interval (the later evaluation)
     log_ratio: np.ndarray  # log(mean train over the interval / val at its middle)
-    diff: np.ndarray | None = None  # mean train minus val at its middle, in loss units
+    diff: np.ndarray  # mean train minus val at its middle, in loss units
 
     @property
     def n(self) -> int:
@@ -43,7 +43,7 @@ def aligned_gap(t_steps: np.ndarray, t_values: np.ndarray, v_steps: np.ndarray,
     ok = np.isfinite(v_values) & (v_values > 0)
     vs, vv = v_steps[ok], v_values[ok]
     if vs.size < 2:
-        return Gap(np.zeros(0), np.zeros(0))
+        return Gap(np.zeros(0), np.zeros(0), np.zeros(0))
     train = _interval_train(t_steps, t_values, vs)
     middle = np.sqrt(vv[:-1] * vv[1:])
     with np.errstate(divide="ignore", invalid="ignore"):

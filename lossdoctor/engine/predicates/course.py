@@ -12,6 +12,7 @@ from typing import Annotated
 
 import numpy as np
 
+from ..curves import levels
 from ..curves.noise import expo, log_of, point_noise
 from ..curves.timescale import grid
 from .. import readings
@@ -102,7 +103,7 @@ def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
         return ev if abs(sh.end - math.log(c)) <= tolerance * math.log(c) else None
     # With an accuracy, it decides; the loss need only not be far below ln C (C read off a
     # loss is uncertain by a class or two from 5 classes on: ln 10 and ln 11 are 4% apart).
-    a = a / 100.0 if a.max() > 1.5 else a
+    a = levels.as_fraction(a)
     level = float(np.median(a[-max(1, a.size // 4):]))
     near = abs(level - 1 / c) <= margin / c and sh.end >= (1 - 2 * tolerance) * math.log(c)
     return {**ev, "accuracy": level} if near else None
@@ -129,7 +130,7 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of the first evaluatio
     a = np.zeros(0) if acc is None else acc.values[np.isfinite(acc.values)]
     if a.size < min_points:
         return None
-    a = a / 100.0 if a.max() > 1.5 else a
+    a = levels.as_fraction(a)
     first, end = float(a[0]), float(np.median(a[-max(1, a.size // 4):]))
     if first >= 1 or (1 - end) > (1 - share) * (1 - first):
         return None
@@ -174,7 +175,7 @@ def acc_stuck(subj: Subject, max_range: Annotated[Fraction, "accuracy points"] =
         s = subj.series(slot)
         a = np.zeros(0) if s is None else s.values[np.isfinite(s.values)]
         if a.size >= 5:
-            a = a / 100.0 if a.max() > 1.5 else a
+            a = levels.as_fraction(a)
             if float(np.median(a)) > max_level:
                 return None
             ranges[slot] = float(np.ptp(a))

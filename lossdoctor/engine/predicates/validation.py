@@ -8,7 +8,7 @@ from typing import Annotated
 
 import numpy as np
 
-from ..curves import counts
+from ..curves import counts, levels
 from ..curves.gap import sign_test_p
 from ..curves.trend import trend
 from ..curves.noise import expo, log_of
@@ -109,7 +109,7 @@ def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above c
     if c is None or acc is None:
         return None
     a = acc.values[np.isfinite(acc.values)]
-    a = a / 100.0 if a.size and a.max() > 1.5 else a
+    a = levels.as_fraction(a)
     if a.size < min_points or a.max() > (1 + margin) / c:
         return None
     n = readings.evaluated_on(subj, "val_acc")  # the binomial noise, when the set's size shows
@@ -130,7 +130,7 @@ def val_acc_beats_chance(subj: Subject, sigmas: Annotated[Number, "binomial stan
     if c is None or acc is None:
         return None
     a = acc.values[np.isfinite(acc.values)]
-    a = a / 100.0 if a.size and a.max() > 1.5 else a
+    a = levels.as_fraction(a)
     if a.size < min_points or float(np.median(a)) <= 1 / c:
         return None
     n = readings.evaluated_on(subj, "val_acc")
@@ -182,7 +182,7 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     if last < math.log(min_ratio):
         return None
     sh = readings.shape(subj, "train_loss")
-    if g.diff is not None and sh is not None and float(np.median(g.diff[-k:])) < relevance * sh.scale:
+    if sh is not None and float(np.median(g.diff[-k:])) < relevance * sh.scale:
         return None
     # The offset is the state the run ends in: judged on the last intervals, where an early
     # transient no longer dilutes it. (n last: reading it off the accuracies is the dear part.)
