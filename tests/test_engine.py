@@ -342,3 +342,59 @@ def test_an_accuracy_shows_how_many_samples_it_was_measured_on() -> None:
     assert evaluated_on(np.random.default_rng(1).uniform(0.3, 0.4, 20)) is None
     assert evaluated_on(np.array([0.25, 0.5, 0.25])) is None  # too few distinct values to tell
     assert above_chance(0.34, 4, 300) and not above_chance(0.27, 4, 300)
+
+
+def test_a_short_log_that_jumps_into_nan_is_a_blow_up() -> None:
+    """Logged every 5th step, a blow-up leaves 6 falling points, one 10^7-fold jump and then
+    NaN: 7 finite points, fewer than the excursion detector's baseline window plus two, but
+    the jump has its baseline and the NaN after it is the climb's high tail. The same
+    training logged every step is a blow-up too (generated divergence_lr_jump_*, thinned)."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    steps = np.arange(17, dtype=float) * 25
+    loss = np.array([1.19, 0.58, 0.46, 0.26, 0.20, 0.19, 2.5e7] + [np.nan] * 10)
+    blow = [e for e in events_of(steps, loss) if e.kind == "blow-up"]
+    assert [e.step for e in blow] == [150.0] and blow[0].into_nonfinite
+    finite_only = loss[:6]  # the same points without the jump: nothing to find
+    assert events_of(steps[:6], finite_only) == []
+
+
+def test_a_climb_over_the_last_points_counts_from_where_it_left_the_noise() -> None:
+    """An epoch log of 12 points whose loss climbs 0.46 -> 0.78 -> 1.41 -> 1.61 -> 7.64 at the
+    end (an LR range test, per-epoch means): the smoothed level leaves its floor only at the
+    second-last point, but the climb left the noise of its base a point earlier, so three
+    logged points stand above it: a blow-up from there. Two high points at the end of a log
+    may be a spike on its way down: not a blow-up."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    steps = np.arange(1, 13, dtype=float) * 50
+    loss = np.array([1.107, 1.101, 1.095, 1.070, 0.967, 0.742, 0.492, 0.462, 0.777, 1.408, 1.611, 7.637])
+    blow = [e for e in events_of(steps, loss) if e.kind == "blow-up"]
+    assert [e.step for e in blow] == [500.0]
+    short = np.concatenate((loss[:8], [0.45, 0.47, 1.61, 7.64]))  # up for the last two points only
+    assert [e for e in events_of(steps, short) if e.kind == "blow-up"] == []
+
+
+def test_a_fall_over_too_few_points_for_mann_kendall_is_judged_by_the_noise() -> None:
+    """Mann-Kendall over 3 or 4 points cannot reach p < 0.05 (a perfectly monotone 4 has
+    p = 0.09): an epoch log's second half of 3 points is then judged against the curve's own
+    point noise. A 30% fall over 3 points with 1% noise is a fall; the same fall in 40% noise
+    is not; from 5 points on Mann-Kendall decides."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.trend import change_se, reachable, trend
+
+    assert [n for n in range(2, 8) if reachable(n, 0.05)] == [5, 6, 7]
+    assert change_se(2) == pytest.approx(np.sqrt(2))
+    t = np.array([0.0, 1.0, 2.0])
+    tail = trend(t, np.log([0.332, 0.271, 0.2465]))
+    assert tail.p > 0.05  # Mann-Kendall alone would never call it
+    assert tail.falling(0.05, noise=0.01)
+    assert not tail.falling(0.05, noise=0.4)
+    assert not tail.falling(0.05)  # no noise known: cannot judge
+    five = trend(np.arange(5.0), np.log([0.5, 0.45, 0.46, 0.40, 0.38]))
+    assert five.falling(0.05, noise=1e-6) == (five.p < 0.05)

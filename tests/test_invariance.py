@@ -26,7 +26,7 @@ SUBSET = [GEN / "spike_dirty_batch_lightning_s0", GEN / "divergence_lr_jump_hf_s
 # Measured on 2026-12-01: 46 of the subset's 57 applicable (run, transformation) pairs hold
 # (80.7%; on all 197 runs of the devset, generated set and corpus: 91.3%). A ratchet: raise
 # it as the detectors become invariant; issue 12's target is >= 95%.
-HELD_AT_LEAST, APPLICABLE = 51, 57  # 2026-12-02: a train-only log is a batch sample whatever its axis is named: 51 of 57 (all 197 runs: 91.0%)
+HELD_AT_LEAST, APPLICABLE = 52, 57  # 2026-12-03: a jump into NaN seen on a short thinned log: 52 of 57 (all 197 runs: 92.2%)
 
 
 def test_subset_invariance_does_not_fall_below_the_ratchet() -> None:

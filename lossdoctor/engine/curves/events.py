@@ -108,7 +108,9 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
     if not e.recovered:
         height = math.log(peak) - e.base if math.isfinite(peak) else float("inf")
         on_way_back = not e.nonfinite and _on_way_back(y, e, height)
-        long_enough = e.nonfinite or int(np.isfinite(y[e.start:]).sum()) >= 3
+        # Seen above its base's noise band (from the climb's onset) at 3 logged points or more:
+        # one or two high points at the end of a log may still be a spike on its way back.
+        long_enough = e.nonfinite or int(np.isfinite(y[onset:]).sum()) >= 3
         # A climb that runs into NaN/Inf is a blow-up when it had undone the training first
         # (back above the untrained loss); otherwise the NaN is the event, the rise its first sign.
         matters = peak >= start or (not e.nonfinite and peak - base >= BLOWUP_RELEVANCE * start)

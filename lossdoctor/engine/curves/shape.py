@@ -37,6 +37,7 @@ class Shape:
     first_half_drop: float  # loss units: grid start minus grid middle
     second_half_drop: float  # loss units: grid middle minus grid end
     points: int  # grid bins
+    noise: float = float("nan")  # point noise of the grid (log units): small-sample trend tests
 
     @property
     def gain(self) -> float:
@@ -69,7 +70,8 @@ def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     start = _start(values[ok], y[ok])
     scale = float(np.max(values[ok][:3]))
     return Shape(start, scale, float(np.exp(median(gy[-k:]))), low, trend(gt, gy),
-                 trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n)
+                 trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n,
+                 point_noise(gy))
 
 
 def _start(values: np.ndarray, y: np.ndarray) -> float:

@@ -27,14 +27,47 @@ class Trend:
     change: float
     n: int
 
-    def falling(self, alpha: float = 0.05) -> bool:
-        return self.n >= 4 and self.p < alpha and self.slope < 0
+    def falling(self, alpha: float = 0.05, noise: float = float("nan")) -> bool:
+        """A significant fall. Mann-Kendall decides where its n points can reach `alpha` at
+        all; with fewer (a perfectly monotone 4 points has p = 0.09) the curve's own point
+        noise (log units) does: the change beyond z(alpha) standard errors of a line's change
+        over n points with that noise. An epoch log's last 3 points then count like the
+        per-step log of the same training's last 150."""
+        if self.slope >= 0:
+            return False
+        if reachable(self.n, alpha):
+            return self.p < alpha
+        if self.n < 2 or not (math.isfinite(noise) and noise > 0):
+            return False
+        return -self.change > _z(alpha) * noise * change_se(self.n)
 
     def rising(self, alpha: float = 0.05) -> bool:
         return self.n >= 4 and self.p < alpha and self.slope > 0
 
 
 NO_TREND = Trend(0.0, 1.0, 0.0, 0.0, 0)
+
+
+def reachable(n: int, alpha: float) -> bool:
+    """Can Mann-Kendall over n tie-free points reach p < alpha (a perfectly monotone curve)?"""
+    if n < 3:
+        return False
+    s = n * (n - 1) / 2
+    z = (s - 1) / math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    return math.erfc(z / math.sqrt(2.0)) < alpha
+
+
+def change_se(n: int) -> float:
+    """Standard error of a fitted line's total change over n evenly spaced points, in units
+    of the points' noise sigma: sqrt(12 (n - 1) / (n (n + 1))) (sqrt(2) for two points)."""
+    return math.sqrt(12.0 * (n - 1) / (n * (n + 1)))
+
+
+def _z(alpha: float) -> float:
+    """The two-sided normal quantile of `alpha` (1.96 for 0.05), as Mann-Kendall's p is."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - alpha / 2)
 MAX_POINTS = 2000
 
 

@@ -78,9 +78,10 @@ def settled(subj: Subject, slot: Slot, max_change: Annotated[Fraction, "over the
 def falling_now(subj: Subject, slot: Slot, alpha: Annotated[Fraction, "p-value"] = 0.05,
                 min_drop: Annotated[Fraction, "over the second half"] = 0.02) -> Evidence | None:
     """The curve still falls over its second half: a significant trend (Mann-Kendall, p <
-    alpha) of at least `min_drop` (Theil-Sen)."""
+    alpha; on too few points for it, a fall beyond the curve's noise) of at least `min_drop`
+    (Theil-Sen)."""
     sh = readings.shape(subj, slot)
-    if sh is None or not sh.tail.falling(alpha) or sh.tail.change > math.log(1 - min_drop):
+    if sh is None or not sh.tail.falling(alpha, sh.noise) or sh.tail.change > math.log(1 - min_drop):
         return None
     s = subj.series(slot)
     return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]),
