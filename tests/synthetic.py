@@ -260,6 +260,19 @@ def slow_but_learning(d: Path) -> Path:
     return keras_csv(d / "slow_but_learning" / "training_log.csv", loss, val, {"val_accuracy": acc})
 
 
+def short_but_learning(d: Path) -> Path:
+    """A short run of a 4-class classifier (the loss starts at ln 4): 12 epochs, the loss
+    falling near-straight from 1.39 to 0.92 beside a validation accuracy of 40% after the
+    first epoch and 66% at the end. From the first evaluation the error rate fell by 43%; from
+    an untrained classifier's (75%, 1/C right) by 55%: it learnt at a useful pace."""
+    n = 12
+    t = np.arange(n, dtype=float)
+    loss = (1.39 - 0.47 * t / (n - 1) + 0.04 * (t / (n - 1)) ** 2) * _noise(n, 0.004, 40)
+    val = (1.33 - 0.42 * t / (n - 1) + 0.03 * (t / (n - 1)) ** 2) * _noise(n, 0.004, 41)
+    acc = 0.40 + 0.26 * t / (n - 1)
+    return keras_csv(d / "short_but_learning" / "training_log.csv", loss, val, {"val_accuracy": acc})
+
+
 def overfit(d: Path) -> Path:
     loss = decay(EPOCHS, 2.3, 0.05, 10) * _noise(EPOCHS, 0.02, 3)
     t = np.arange(EPOCHS)
@@ -385,7 +398,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -125,14 +125,20 @@ def high_loss(subj: Subject, slot: Slot, share: Annotated[Fraction, "of ln C"] =
 def errors_cut(subj: Subject, share: Annotated[Fraction, "of the first evaluation's error rate"] = 0.5,
                min_points: Count = 3) -> Evidence | None:
     """The logged accuracy (validation when logged, else training) cut its error rate
-    (1 - accuracy) by at least `share` from its first evaluation to its end (the median of
-    its last quarter): the classifier learnt at a useful pace, whatever its loss's course."""
+    (1 - accuracy) by at least `share` from an untrained model's to its end (the median of
+    its last quarter): the classifier learnt at a useful pace, whatever its loss's course.
+    The untrained error rate is 1 - 1/C when the loss shows C classes (the loss's gain is
+    measured from the untrained loss too: a first evaluation after an epoch has learnt part
+    of it already), else the first evaluation's."""
     acc = subj.series("val_acc") or subj.series("train_acc")
     a = np.zeros(0) if acc is None else acc.values[np.isfinite(acc.values)]
     if a.size < min_points:
         return None
     a = levels.as_fraction(a)
+    c = readings.classes(subj)
     first, end = float(a[0]), float(np.median(a[-max(1, a.size // 4):]))
+    if c is not None:
+        first = min(first, 1 / c)
     if first >= 1 or (1 - end) > (1 - share) * (1 - first):
         return None
     return {"metric": acc.name, "acc_first": first, "acc_end": end}
