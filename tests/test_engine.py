@@ -398,3 +398,36 @@ def test_a_fall_over_too_few_points_for_mann_kendall_is_judged_by_the_noise() ->
     assert not tail.falling(0.05)  # no noise known: cannot judge
     five = trend(np.arange(5.0), np.log([0.5, 0.45, 0.46, 0.40, 0.38]))
     assert five.falling(0.05, noise=1e-6) == (five.p < 0.05)
+
+
+def test_a_late_first_step_is_a_resumed_run_only_without_an_untrained_models_first_drop() -> None:
+    """A log that begins after more steps than it covers may be a run resumed from a
+    checkpoint (Lightning writes it to a new version folder): a flat loss there is no
+    "not learning". But a log whose loss falls within its first points beyond its noise, as
+    an untrained model's does, started fresh whatever its step counter says: a settled
+    reconstruction error reads the same at step 0 and at step 1e6."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    settings = resolve_config(None, None).settings
+    t = np.arange(60, dtype=float)
+    rng = np.random.default_rng(36)
+    loss = (0.63 + 0.70 * np.exp(-t / 2)) * np.exp(rng.normal(0, 0.002, t.size))
+    val = (0.58 + 0.27 * np.exp(-t / 2)) * np.exp(rng.normal(0, 0.002, t.size))
+
+    def rules(offset: float, train: np.ndarray, valid: np.ndarray) -> set[str]:
+        run = Run("mem", "keras_csv", {"recon_loss": Series("recon_loss", t + offset, train, "epoch"),
+                                       "val_recon_loss": Series("val_recon_loss", t + offset, valid, "epoch")})
+        return {f.rule for f in diagnose_run(run, settings).findings}
+
+    fresh = rules(0.0, loss, val)
+    assert "underfitting" in fresh and rules(1e6, loss, val) == fresh
+    # The same training picked up from a checkpoint once settled: no first drop, a late counter.
+    settled_train = 0.63 * np.exp(rng.normal(0, 0.002, t.size))
+    settled_val = 0.58 * np.exp(rng.normal(0, 0.002, t.size))
+    resumed = rules(1e6, settled_train, settled_val)
+    assert "underfitting" not in resumed and "not_learning" not in resumed
+    assert "not_learning" in rules(0.0, settled_train, settled_val)  # from step 0 it never learnt

@@ -130,8 +130,9 @@ def evaluated_on(subj: Subject, slot: str) -> int | None:
 
 def resumed(subj: Subject, slot: str) -> bool:
     """The log of `slot` does not start at an untrained model: a restart was seen inside it,
-    or it begins after more steps than it covers (a run resumed from a checkpoint) and not at
-    an untrained classifier's loss."""
+    or it begins after more steps than it covers (a run resumed from a checkpoint) and not as
+    an untrained model does: at a classifier's untrained loss, or falling within its first
+    points."""
     s = subj.series(slot)
     if s is None or not len(s):
         return False
@@ -140,10 +141,13 @@ def resumed(subj: Subject, slot: str) -> bool:
     first, span = float(s.steps[0]), float(s.steps[-1] - s.steps[0])
     if not (span > 0 and first > span):
         return False
-    # A log that starts late but at a classifier's untrained loss (ln C) did start fresh: the
-    # step counter was offset, not the training resumed.
-    c = classes(subj)
-    return c is None
+    # A log that starts late but at a classifier's untrained loss (ln C), or with the first
+    # drop of an untrained model, did start fresh: the step counter was offset, not the
+    # training resumed.
+    finite = s.values[np.isfinite(s.values) & (s.values > 0)]
+    if finite.size >= 3 and shape_mod.falls_at_once(finite, np.log(finite)):
+        return False
+    return classes(subj) is None
 
 
 def per_step(subj: Subject) -> bool:

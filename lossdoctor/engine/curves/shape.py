@@ -78,11 +78,18 @@ def _start(values: np.ndarray, y: np.ndarray) -> float:
     """Where the curve started: the median of its first three points, or the first point when
     it stands above that median beyond the curve's noise (3 sigma of its point noise): then the
     loss fell from it within the first points, and the fall is progress, not noise."""
+    return float(values[0]) if falls_at_once(values, y) else median(values[:3])
+
+
+def falls_at_once(values: np.ndarray, y: np.ndarray) -> bool:
+    """The first point stands above the median of the first three beyond the curve's noise (3
+    sigma of its point noise): the loss fell within its first points, as an untrained model's
+    does (a run resumed from a checkpoint goes on at its slow pace)."""
+    if values.size < 3:
+        return False
     mid = median(values[:3])
     sigma = point_noise(y)
-    if np.isfinite(sigma) and mid > 0 and y[0] - np.log(mid) > 3 * sigma:
-        return float(values[0])
-    return mid
+    return bool(np.isfinite(sigma) and mid > 0 and y[0] - np.log(mid) > 3 * sigma)
 
 
 def running_median3(g: np.ndarray) -> np.ndarray:

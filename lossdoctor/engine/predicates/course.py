@@ -205,5 +205,6 @@ def converged(subj: Subject, slot: Slot, max_pace: Annotated[Fraction, "second h
 def resumed(subj: Subject, slot: Slot) -> Evidence | None:
     """The log of this curve starts where an earlier segment left off (a resumed run): its
     first point is not an untrained model's. Also a log that begins after more steps than it
-    covers: a run resumed from a checkpoint whose earlier log is not there."""
+    covers and does not start as an untrained model does (at ln C, or falling within its
+    first points): a run resumed from a checkpoint whose earlier log is not there."""
     return {} if readings.resumed(subj, slot) else None
