@@ -34,8 +34,12 @@ class Shape:
     low: float  # the lowest grid bin
     whole: Trend  # Mann-Kendall / Theil-Sen over the whole grid
     tail: Trend  # ... over its second half
-    first_half_drop: float  # loss units: grid start minus grid middle
-    second_half_drop: float  # loss units: grid middle minus grid end
+    # Loss units, between the levels (medians) of the grid's first tenth, the tenth around its
+    # middle and its last tenth: single end bins would let the first logged point (an untrained
+    # loss before a steep first epoch, there or not depending on how often the logger wrote)
+    # decide the pace.
+    first_half_drop: float
+    second_half_drop: float
     points: int  # grid bins
     noise: float = float("nan")  # point noise of the grid (log units): small-sample trend tests
 
@@ -63,14 +67,13 @@ def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     n = gy.size
     k = max(1, n // 10)
     h = n // 2
-    level = np.exp(gy)
     # The lowest level reached, on a 3-bin running median: the minimum of noisy bins alone
     # sits below the curve by its noise, and would count noise as progress.
     low = float(np.exp(np.min(running_median3(gy))))
     start = _start(values[ok], y[ok])
     scale = float(np.max(values[ok][:3]))
-    return Shape(start, scale, float(np.exp(median(gy[-k:]))), low, trend(gt, gy),
-                 trend(gt[h:], gy[h:]), float(level[0] - level[h]), float(level[h] - level[-1]), n,
+    first, mid, last = (float(np.exp(median(gy[i:i + k]))) for i in (0, max(0, h - k // 2), n - k))
+    return Shape(start, scale, last, low, trend(gt, gy), trend(gt[h:], gy[h:]), first - mid, mid - last, n,
                  point_noise(gy))
 
 

@@ -158,17 +158,18 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     """The loss falls steadily but slowly: significantly over the run, still at the end (on the
     validation curve when one is logged), less than `max_gain` of its start by then, and with
     the second half bringing at least `min_pace` of what the first did (a sane learning rate
-    front-loads the progress; a too-low one gives a near-straight line)."""
+    front-loads the progress; a too-low one gives a near-straight line). The pace is the
+    training curve's; the validation curve's only where the training curve's first half shows
+    no fall to compare with (batch noise over a small drop)."""
     t, v = readings.shape(subj, "train_loss"), readings.shape(subj, "val_loss")
     if t is None or not t.whole.falling() or t.gain >= max_gain:
         return None
     still = v.tail.falling() if v is not None and v.points >= 6 else t.tail.falling()
-    paced = t.pace >= min_pace or (v is not None and v.pace >= min_pace)
+    paced = t.pace >= min_pace if math.isfinite(t.pace) else (v is not None and v.pace >= min_pace)
     if not still or not paced or (v is not None and v.gain >= max_gain):
         return None
-    # The message says the pace of the curve that was straight (the training curve's own may be
-    # front-loaded while the validation curve is the near-straight one).
-    by_val = t.pace < min_pace
+    # The message says whose pace it was.
+    by_val = not math.isfinite(t.pace)
     return {**_named(subj, "train_loss"), "gain": t.gain, "pace": v.pace if by_val else t.pace,
             "pace_of": subj.series("val_loss" if by_val else "train_loss").name, "start": t.start, "final": t.end}
 
