@@ -46,6 +46,7 @@ class Trend:
 
 
 NO_TREND = Trend(0.0, 1.0, 0.0, 0.0, 0)
+MAX_POINTS = 2000
 
 
 def reachable(n: int, alpha: float) -> bool:
@@ -68,7 +69,6 @@ def _z(alpha: float) -> float:
     from statistics import NormalDist
 
     return NormalDist().inv_cdf(1 - alpha / 2)
-MAX_POINTS = 2000
 
 
 def trend(x: np.ndarray, y: np.ndarray) -> Trend:

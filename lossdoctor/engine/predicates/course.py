@@ -122,7 +122,7 @@ def high_loss(subj: Subject, slot: Slot, share: Annotated[Fraction, "of ln C"] =
     return {} if sh.end >= share * math.log(c) else None
 
 
-def errors_cut(subj: Subject, share: Annotated[Fraction, "of the first evaluation's error rate"] = 0.5,
+def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classifier's error rate"] = 0.5,
                min_points: Count = 3) -> Evidence | None:
     """The logged accuracy (validation when logged, else training) cut its error rate
     (1 - accuracy) by at least `share` from an untrained model's to its end (the median of
