@@ -144,8 +144,9 @@ def resumed(subj: Subject, slot: str) -> bool:
     # A log that starts late but at a classifier's untrained loss (ln C), or with the first
     # drop of an untrained model, did start fresh: the step counter was offset, not the
     # training resumed.
-    finite = s.values[np.isfinite(s.values) & (s.values > 0)]
-    if finite.size >= 3 and shape_mod.falls_at_once(finite, np.log(finite)):
+    y = log_of(s.values)
+    ok = np.isfinite(y)
+    if shape_mod.falls_at_once(s.values[ok], y[ok]):
         return False
     return classes(subj) is None
 
