@@ -469,3 +469,50 @@ def test_a_period_longer_than_the_detrending_window_is_found() -> None:
     assert p is not None and p.period == 60 and p.r >= 0.5
     flat = (0.2 + np.exp(-t / 150)) * np.exp(np.random.default_rng(4).normal(0, 0.05, t.size))
     assert periodic_swing(t, np.log(flat)) is None
+
+
+def test_an_untrained_accuracy_says_the_class_count_when_the_loss_cannot() -> None:
+    """An untrained classifier is right once in C. Three first evaluations each within 10% of
+    one 1/C give C (0.0911 is near both 1/10 and 1/11, 0.0978 only 1/10); a start that climbs
+    (0.30, 0.34, 0.38: learning, and near 1/3 only by accident) gives none, nor does a first
+    accuracy past any 1/C."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.levels import classes_from_accuracy
+
+    assert classes_from_accuracy(np.array([0.0911, 0.0978, 0.0956])) == 10
+    assert classes_from_accuracy(np.array([0.49, 0.52, 0.50])) == 2
+    assert classes_from_accuracy(np.array([0.2967, 0.3433, 0.38])) is None
+    assert classes_from_accuracy(np.array([0.85, 0.90, 0.92])) is None
+
+
+def test_a_classifier_at_chance_reads_the_same_whatever_the_units_of_its_loss() -> None:
+    """A 3-class model that learns nothing: its loss drifts 8% down from ln 3 with its
+    validation accuracy at 1/3 on 600 samples. Summed over batches of 32 (a loss in other units, which
+    shows no ln C) it is the same run: the accuracy alone says chance. The same summed loss
+    beside an accuracy that climbs from 1/3 to 80% learnt: not "not learning"."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    settings = resolve_config(None, None).settings
+    rng = np.random.default_rng(7)
+    t = np.arange(1, 31, dtype=float)
+    drift = 1 - 0.08 * t / t[-1]  # 8% over the run: more than "hardly moved", far from learnt
+    loss = np.log(3) * drift * np.exp(rng.normal(0, 0.004, t.size))
+    val = np.log(3) * drift * np.exp(rng.normal(0, 0.004, t.size))
+    stuck = rng.binomial(600, 1 / 3, t.size) / 600
+    stuck[:3] = [200 / 600, 203 / 600, 198 / 600]  # the untrained start, within 10% of 1/3
+    learnt = np.concatenate((stuck[:3], np.linspace(0.4, 0.8, t.size - 3)))
+
+    def rules(scale: float, acc: np.ndarray) -> set[str]:
+        run = Run("chance", "keras_csv", {"loss": Series("loss", t, scale * loss, "epoch"),
+                                          "val_loss": Series("val_loss", t, scale * val, "epoch"),
+                                          "val_accuracy": Series("val_accuracy", t, acc, "epoch")})
+        return {f.rule for f in diagnose_run(run, settings).findings}
+
+    assert "not_learning" in rules(1.0, stuck)
+    assert "not_learning" in rules(32.0, stuck) and "not_learning" in rules(1 / 32, stuck)
+    assert "not_learning" not in rules(32.0, learnt)

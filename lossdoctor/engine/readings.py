@@ -122,6 +122,31 @@ def _classes(subj: Subject) -> int | None:
     return c if c is not None and c <= (10 if accuracy else 4) else None
 
 
+def chance_classes(subj: Subject) -> int | None:
+    """The number of classes an accuracy is at chance against (1/C): the loss's (`classes`),
+    else the one an untrained classifier's accuracy shows: its first three evaluations
+    (validation, else training) each within 10% of one 1/C (`levels.classes_from_accuracy`),
+    a model that had not started to learn. (One low first value is not enough: an evaluation
+    after some learning can sit near 1/C' for a smaller C', and climbs from there. The 10% is
+    tighter than the binomial noise of a few hundred samples, so a noisy start reads "cannot
+    say", never a wrong C.) The accuracy's C says nothing of the loss's units (a loss summed over a
+    batch, or logged in other units, is not at ln C), so it anchors accuracies only."""
+    return _memo(subj, ("chance_classes",), lambda: _chance_classes(subj))
+
+
+def _chance_classes(subj: Subject) -> int | None:
+    c = classes(subj)
+    if c is not None:
+        return c
+    train, val = subj.series("train_loss"), subj.series("val_loss")
+    slot = "val_acc" if subj.series("val_acc") is not None else "train_acc"
+    acc = subj.series(slot)
+    if acc is None or any(s is not None and names_regression(s.name) for s in (train, val)):
+        return None
+    a = levels.as_fraction(acc.values[np.isfinite(acc.values)])[:3]
+    return levels.classes_from_accuracy(a) if a.size == 3 else None
+
+
 def evaluated_on(subj: Subject, slot: str) -> int | None:
     """How many samples the accuracy in `slot` was measured on (see curves.counts), or None."""
     s = subj.series(slot)

@@ -25,6 +25,15 @@ def classes_from_loss(initial: float, tolerance: float = 0.15) -> int | None:
     return c if abs(initial - math.log(c)) <= tolerance * math.log(c) else None
 
 
+def classes_from_accuracy(untrained: np.ndarray, tolerance: float = 0.1, most: int = 10) -> int | None:
+    """C when every accuracy of an untrained classifier (a few evaluations before it learnt)
+    is within `tolerance` (relative) of 1/C, for one 2 <= C <= `most` only: a uniform guess is
+    right once in C. 1/C and 1/(C+1) lie 1/(C+1) apart (relative), so a 10% band tells C from
+    its neighbours up to 10 classes; beyond, an accuracy cannot say C."""
+    fits = [c for c in range(2, most + 1) if np.all(np.abs(untrained * c - 1) <= tolerance)]
+    return fits[0] if len(fits) == 1 else None
+
+
 def as_fraction(acc: np.ndarray) -> np.ndarray:
     """Accuracy as a fraction (logged in percent when any value is above 1.5)."""
     finite = acc[np.isfinite(acc)]

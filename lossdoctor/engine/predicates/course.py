@@ -12,7 +12,7 @@ from typing import Annotated
 
 import numpy as np
 
-from ..curves import levels
+from ..curves import counts, levels
 from ..curves.noise import expo, log_of, point_noise
 from ..curves.timescale import grid
 from .. import readings
@@ -91,20 +91,32 @@ def falling_now(subj: Subject, slot: Slot, alpha: Annotated[Fraction, "p-value"]
 def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
               margin: Annotated[Fraction, "of 1/C"] = 0.5) -> Evidence | None:
     """The loss (validation when logged) ends at ln C, a uniform guess over the C classes the
-    initial loss shows, and a logged accuracy stays near 1/C: no better than chance."""
+    initial loss shows, and a logged accuracy stays near 1/C: no better than chance. When the
+    loss shows no C (summed over a batch, or in other units) but an untrained accuracy does,
+    the accuracy alone decides."""
     c = readings.classes(subj)
     slot = "val_loss" if subj.series("val_loss") is not None else "train_loss"
     sh = readings.shape(subj, slot)
-    if c is None or sh is None:
+    acc_slot = "val_acc" if subj.series("val_acc") is not None else "train_acc"
+    acc = subj.series(acc_slot)
+    a = np.zeros(0) if acc is None else levels.as_fraction(acc.values[np.isfinite(acc.values)])
+    if sh is None:
         return None
+    if c is None:
+        # No loss to agree with: the accuracy must be at chance within its binomial noise (3
+        # standard errors, as val_acc_beats_chance) on a set whose size it shows.
+        c = readings.chance_classes(subj)
+        n = None if c is None or acc is None else readings.evaluated_on(subj, acc_slot)
+        if not n or not a.size:
+            return None
+        level = float(np.median(a[-max(1, a.size // 4):]))
+        return None if counts.above_chance(level, c, n) else \
+            {**_named(subj, slot), "classes": c, "accuracy": level, "chance_acc": 1 / c}
     ev = {**_named(subj, slot), "level": sh.end, "classes": c, "chance": math.log(c)}
-    acc = subj.series("val_acc") or subj.series("train_acc")
-    a = np.zeros(0) if acc is None else acc.values[np.isfinite(acc.values)]
     if not a.size:
         return ev if abs(sh.end - math.log(c)) <= tolerance * math.log(c) else None
     # With an accuracy, it decides; the loss need only not be far below ln C (C read off a
     # loss is uncertain by a class or two from 5 classes on: ln 10 and ln 11 are 4% apart).
-    a = levels.as_fraction(a)
     level = float(np.median(a[-max(1, a.size // 4):]))
     near = abs(level - 1 / c) <= margin / c and sh.end >= (1 - 2 * tolerance) * math.log(c)
     return {**ev, "accuracy": level} if near else None
@@ -135,7 +147,7 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classi
     if a.size < min_points:
         return None
     a = levels.as_fraction(a)
-    c = readings.classes(subj)
+    c = readings.chance_classes(subj)
     first, end = float(a[0]), float(np.median(a[-max(1, a.size // 4):]))
     if c is not None:
         first = min(first, 1 / c)

@@ -105,7 +105,7 @@ def val_at_chance(subj: Subject, tolerance: Fraction = 0.05, max_gain: Fraction 
 def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above chance"] = 0.5,
                       min_points: Count = 3) -> Evidence | None:
     """The validation accuracy never rose above chance (1/C, within `margin` of it)."""
-    c, acc = readings.classes(subj), subj.series("val_acc")
+    c, acc = readings.chance_classes(subj), subj.series("val_acc")
     if c is None or acc is None:
         return None
     a = acc.values[np.isfinite(acc.values)]
@@ -126,7 +126,7 @@ def val_acc_beats_chance(subj: Subject, sigmas: Annotated[Number, "binomial stan
     accuracies show: the classifier learnt something that carries over, however little its
     loss moved. Three standard errors: a chance-level classifier gets there in about one run
     in 700."""
-    c, acc = readings.classes(subj), subj.series("val_acc")
+    c, acc = readings.chance_classes(subj), subj.series("val_acc")
     if c is None or acc is None:
         return None
     a = acc.values[np.isfinite(acc.values)]
