@@ -516,3 +516,25 @@ def test_a_classifier_at_chance_reads_the_same_whatever_the_units_of_its_loss() 
     assert "not_learning" in rules(1.0, stuck)
     assert "not_learning" in rules(32.0, stuck) and "not_learning" in rules(1 / 32, stuck)
     assert "not_learning" not in rules(32.0, learnt)
+
+
+def test_without_a_class_count_the_message_names_no_uniform_guess() -> None:
+    """A validation loss that never beat its first evaluation and ended at over twice it,
+    beside a training loss that learnt, on a loss whose level shows no ln C: the finding
+    says what was measured (twice the first evaluation), not a chance level it cannot know."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    settings = resolve_config(None, None).settings
+    t = np.arange(1, 21, dtype=float)
+    train = 0.02 * np.exp(-t / 8)
+    val = 0.013 * (1 + t / 12)
+    run = Run("mask", "keras_csv", {"loss": Series("loss", t, train, "epoch"),
+                                    "val_loss": Series("val_loss", t, val, "epoch")})
+    found = {f.rule: f for f in diagnose_run(run, settings).findings}
+    assert "data_problem" in found
+    message = found["data_problem"].message
+    assert "more than twice that" in message and "uniform guess" not in message

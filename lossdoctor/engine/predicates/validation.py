@@ -89,8 +89,9 @@ def val_worse_than_chance(subj: Subject, factor: Annotated[Ratio, "x the chance-
         return None
     end = float(np.median(finite[-3:]))
     c = readings.classes(subj)
-    level = math.log(c) if c else 2 * float(finite[0]) / factor
-    return {"val_final": end, "chance": level} if end >= factor * level else None
+    if c is None:  # no uniform guess to name: the message says what was measured
+        return {"val_final": end, "doubled_from": float(finite[0])} if end >= 2 * float(finite[0]) else None
+    return {"val_final": end, "chance": math.log(c)} if end >= factor * math.log(c) else None
 
 
 def val_at_chance(subj: Subject, tolerance: Fraction = 0.05, max_gain: Fraction = 0.05) -> Evidence | None:
