@@ -516,6 +516,12 @@ def test_a_classifier_at_chance_reads_the_same_whatever_the_units_of_its_loss() 
     assert "not_learning" in rules(1.0, stuck)
     assert "not_learning" in rules(32.0, stuck) and "not_learning" in rules(1 / 32, stuck)
     assert "not_learning" not in rules(32.0, learnt)
+    # A loss that large beside an accuracy is a classifier's summed loss, not a regression's.
+    summed = Run("chance", "keras_csv", {"loss": Series("loss", t, 32 * loss, "epoch"),
+                                         "val_loss": Series("val_loss", t, 32 * val, "epoch"),
+                                         "val_accuracy": Series("val_accuracy", t, stuck, "epoch")})
+    found = {f.rule: f.message for f in diagnose_run(summed, settings).findings}
+    assert "summed over the batch" in found["unscaled_loss"] and "val_accuracy ends at" in found["not_learning"]
 
 
 def test_without_a_class_count_the_message_names_no_uniform_guess() -> None:

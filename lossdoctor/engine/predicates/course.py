@@ -111,7 +111,7 @@ def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
             return None
         level = float(np.median(a[-max(1, a.size // 4):]))
         return None if counts.above_chance(level, c, n) else \
-            {**_named(subj, slot), "classes": c, "accuracy": level, "chance_acc": 1 / c}
+            {**_named(subj, slot), "classes": c, "accuracy": level, "chance_acc": 1 / c, "accuracy_metric": acc.name}
     ev = {**_named(subj, slot), "level": sh.end, "classes": c, "chance": math.log(c)}
     if not a.size:
         return ev if abs(sh.end - math.log(c)) <= tolerance * math.log(c) else None

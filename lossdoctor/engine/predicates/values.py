@@ -28,11 +28,14 @@ def nonfinite(subj: Subject, slot: Slot) -> Evidence | None:
 
 def magnitude(subj: Subject, slot: Slot, final_at_least: Number = 20.0,
               start_at_least: Number = 1e4) -> Evidence | None:
-    """The loss is large in absolute terms (unscaled regression targets put it there)."""
+    """The loss is large in absolute terms (unscaled regression targets put it there, or a
+    loss summed over the batch: with an accuracy logged beside it, the run is a classifier
+    and the evidence names the accuracy)."""
     c = curve_of(subj, slot, 3)
     if c is None or not (c.end >= final_at_least or c.start >= start_at_least):
         return None
+    acc = subj.series("val_acc") or subj.series("train_acc")
     return {"metric": c.series.name, "step": c.step_at(0), "end_step": c.step_at(c.n - 1),
-            "start": c.start, "final": c.end}
+            "start": c.start, "final": c.end, **({"accuracy_metric": acc.name} if acc is not None else {})}
 
 
