@@ -544,3 +544,21 @@ def test_without_a_class_count_the_message_names_no_uniform_guess() -> None:
     assert "data_problem" in found
     message = found["data_problem"].message
     assert "more than twice that" in message and "uniform guess" not in message
+
+
+def test_a_second_half_that_went_back_up_is_not_said_to_have_flattened() -> None:
+    """A curve that fell over its first half and climbed back part of it over the second
+    brought nothing more (converged), and the evidence says how far it climbed back, not a
+    negative share of progress."""
+    import numpy as np
+
+    from lossdoctor.engine.predicates.course import converged
+    from lossdoctor.engine.subject import Subject
+    from lossdoctor.frame import Series
+
+    t = np.arange(40.0)
+    fell = 0.4 + 0.6 * np.exp(-t / 4)
+    back = np.where(t < 20, fell, fell + 0.01 * (t - 20))
+    for values, key in ((fell, "pace"), (back, "climbed_back")):
+        ev = converged(Subject("s", "test", {"val_loss": Series("val_loss", t, values, "epoch")}), "val_loss")
+        assert ev is not None and key in ev and ev[key] >= 0

@@ -128,9 +128,9 @@ def chance_classes(subj: Subject) -> int | None:
     (validation, else training) each within 10% of one 1/C (`levels.classes_from_accuracy`),
     a model that had not started to learn. (One low first value is not enough: an evaluation
     after some learning can sit near 1/C' for a smaller C', and climbs from there. The 10% is
-    tighter than the binomial noise of a few hundred samples, so a noisy start reads "cannot
-    say", never a wrong C.) The accuracy's C says nothing of the loss's units (a loss summed over a
-    batch, or logged in other units, is not at ln C), so it anchors accuracies only."""
+    tighter than the binomial noise of a few hundred samples: a noisy start reads "cannot
+    say" rather than a wrong C.) The accuracy's C says nothing of the loss's units (a loss
+    summed over a batch, or logged in other units, is not at ln C): it anchors accuracies only."""
     return _memo(subj, ("chance_classes",), lambda: _chance_classes(subj))
 
 
