@@ -211,8 +211,9 @@ def converged(subj: Subject, slot: Slot, max_pace: Annotated[Fraction, "second h
     if sh is None or not (math.isfinite(sh.pace) and sh.pace <= max_pace):
         return None
     s = subj.series(slot)
-    # A second half that went back up brought nothing: the message says how far it climbed.
-    moved = {"pace": sh.pace} if sh.pace >= 0 else {"climbed_back": -sh.pace}
+    # A second half that went back up brought nothing: within the same band that is flat (0%),
+    # beyond it the message says how far it climbed.
+    moved = {"pace": max(sh.pace, 0.0)} if sh.pace >= -max_pace else {"climbed_back": -sh.pace}
     return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end, **moved}
 
 
