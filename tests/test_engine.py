@@ -563,3 +563,23 @@ def test_a_second_half_that_went_back_up_is_not_said_to_have_flattened() -> None
     for values, key in ((fell, "pace"), (wobble, "pace"), (back, "climbed_back")):
         ev = converged(Subject("s", "test", {"val_loss": Series("val_loss", t, values, "epoch")}), "val_loss")
         assert ev is not None and key in ev and ev[key] >= 0
+
+
+def test_a_memorised_loss_whose_tail_shows_just_after_a_draw_has_no_spike_there() -> None:
+    """A memorised loss whose first 10x-plus batch comes before any other (nothing in the 20
+    points before it is as high) but is matched by the batches right after it: the noise's
+    tail, read on both sides of the point, not a spike. The same point with a calm loss
+    after it is one."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    rng = np.random.default_rng(5)
+    steps = np.arange(0, 1500, 10, dtype=float)
+    loss = 0.7 * np.exp(-steps / 60) + 0.005 * np.exp(rng.normal(0.0, 0.1, steps.size))
+    loss[60] = 0.2
+    calm = loss.copy()
+    assert [e.step for e in events_of(steps, calm) if e.kind == "spike"] == [600.0]
+    tailed = loss.copy()
+    tailed[66:80:4] = 0.18  # the same height again, batch after batch: a heavy tail
+    assert [e for e in events_of(steps, tailed) if e.kind == "spike"] == []

@@ -28,7 +28,7 @@ from .noise import expo, log_of, point_noise
 SPIKE_FACTOR = math.log(3.0)
 SPIKE_RELEVANCE = 0.05  # of the untrained (start) loss
 BLOWUP_RELEVANCE = 0.5  # of the start loss: a climb of half the start, or back above it
-TAIL_POINTS = 20  # the noise's tail a spike must clear: the jumps of the 20 points before it
+TAIL_POINTS = 20  # the noise's tail a spike must clear: the jumps of the 20 points either side of it
 LOCAL_POINTS = 20  # a point's local level: the median of the 20 before it (steady under a heavy tail)
 SAME_HEIGHT = math.log(1.5)  # heights within 1.5x are one height (an excursion is back within 1.5x)
 
@@ -82,8 +82,14 @@ def _attempt_events(steps: np.ndarray, values: np.ndarray, start: float) -> list
     last = float(y[finite][-1])
     band = max(3 * point_noise(y), math.log(1.25))  # a settled loss wobbles by up to a quarter
     out = []
-    for e in sorted(point_excursions(steps, y) + level_excursions(steps, y), key=lambda e: e.start):
-        event = _judge(e, steps, y, start, last, _climb_start(y, e, band))
+    points = point_excursions(steps, y)
+    # Where the points that stood far above their own level are: the noise's tail a spike is
+    # judged against is the rest of the run, not the other spikes.
+    outliers = np.zeros(y.size, dtype=bool)
+    for p in points:
+        outliers[p.start:(p.end if p.end is not None else y.size)] = True
+    for e in sorted(points + level_excursions(steps, y), key=lambda e: e.start):
+        event = _judge(e, steps, y, start, last, _climb_start(y, e, band), outliers)
         if event is not None and not any(_same(event, o) for o in out):
             out.append(event)
     return out
@@ -99,7 +105,7 @@ def _climb_start(y: np.ndarray, e: Excursion, band: float) -> int:
 
 
 def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: float,
-           onset: int) -> Event | None:
+           onset: int, outliers: np.ndarray) -> Event | None:
     base = expo(e.base)
     top = y[e.start : e.peak + 1]
     top = top[np.isfinite(top)]
@@ -120,7 +126,7 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
         if not on_way_back:
             return None
     if math.log(peak) - e.base >= SPIKE_FACTOR and peak - base >= SPIKE_RELEVANCE * start \
-            and _stands_out(y, e, onset, math.log(peak)):
+            and _stands_out(y, e, onset, math.log(peak), outliers):
         if e.recovered and _nonfinite_before_settling(y, onset, e.end) and peak >= start:
             # Back down for fewer points than the spike lasted, then NaN/Inf: the run never
             # came back from it; the spike was the blow-up's first sign.
@@ -137,15 +143,18 @@ def _nonfinite_before_settling(y: np.ndarray, onset: int, back: int) -> bool:
     return bool(after.any())
 
 
-def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float) -> bool:
+def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float, outliers: np.ndarray) -> bool:
     """The spike clears the noise's tail: a loss whose batches routinely jump that high (a
     memorised loss of ~0.005 with batches of 0.05) has a heavy tail, not a spike. The tail
     is read off the TAIL_POINTS before the onset (the largest of 20 draws sits near the
-    noise's 95th percentile). A single point must rise above its local level (the median of
-    the LOCAL_POINTS before it) by more than any of them rose above theirs; a level, which
-    may stand on a rise that began before its onset, must top every one of them -- by more
-    than 1.5x in both cases (heights within that are one height, as an excursion within 1.5x
-    of its base is back)."""
+    noise's 95th percentile) and, for a single point, the TAIL_POINTS after it is back as
+    well: the first draw of a heavy tail has no such draw before it, and the ones that follow
+    show it (other points that stood out on their own, `outliers`, are other spikes, not the
+    noise). A single point must rise above its local level (the median of the LOCAL_POINTS
+    before it) by more than any of them rose above theirs; a level, which may stand on a
+    rise that began before its onset, must top every one before it -- by more than 1.5x in
+    both cases (heights within that are one height, as an excursion within 1.5x of its base
+    is back)."""
     window = y[max(0, onset - TAIL_POINTS):onset]
     window = window[np.isfinite(window)]
     if e.kind != "point":
@@ -155,7 +164,9 @@ def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float) -> bool:
     if before.size < 3:
         return True
     height = top - float(np.median(before))
-    for j in range(max(LOCAL_POINTS, onset - TAIL_POINTS), onset):
+    back = e.end if e.end is not None else y.size
+    later = [j for j in range(back + 1, min(y.size, back + 1 + TAIL_POINTS)) if not outliers[j]]
+    for j in [*range(max(LOCAL_POINTS, onset - TAIL_POINTS), onset), *later]:
         ref = y[j - LOCAL_POINTS:j]
         ref = ref[np.isfinite(ref)]
         if np.isfinite(y[j]) and ref.size >= 3 and y[j] - float(np.median(ref)) + SAME_HEIGHT >= height:
