@@ -158,6 +158,20 @@ def test_running_sums_agree_with_two_pass_on_flat_and_trending_stretches() -> No
     assert spike_flags(values).tolist() == olmo_port(values.tolist())
 
 
+def test_a_long_flat_stretch_is_judged_in_blocks_with_the_two_pass_answer() -> None:
+    # Every point of a flat stretch is re-judged two-pass (its running-sum std is a residue);
+    # 20,000 of them span three blocks of the vectorised recheck. A step off the flat at a
+    # block's edge has a constant window (std 0: no spike, by OLMo's definition); a jump in
+    # the noise after the stretch is one; both come out as the callback loop finds them.
+    rng = np.random.default_rng(8)
+    values = np.concatenate([rng.normal(2, 0.1, 500), np.full(20_000, 2.0), rng.normal(2, 0.1, 300)])
+    values[500 + 8192 + 128] = 2.5
+    values[20_650] = 9.0
+    flags = spike_flags(values)
+    assert flags.tolist() == olmo_port(values.tolist())
+    assert not flags[500 + 8192 + 128] and flags[20_650]
+
+
 def test_a_spike_on_an_epoch_axis_is_reported_without_a_step_score() -> None:
     """A spiked loss logged per epoch has a spike count but no score over steps (spike_any is
     None): the report said nothing about it and crashed (found by benchmarks/fuzz.py on a
