@@ -105,7 +105,7 @@ def classes(subj: Subject) -> int | None:
 def _classes(subj: Subject) -> int | None:
     train, val = subj.series("train_loss"), subj.series("val_loss")
     main = train or val
-    if main is None or any(s is not None and names_regression(s.name) for s in (train, val)):
+    if main is None or _regression(subj):
         return None
     finite = main.values[np.isfinite(main.values)]
     if finite.size < 3:
@@ -138,13 +138,21 @@ def _chance_classes(subj: Subject) -> int | None:
     c = classes(subj)
     if c is not None:
         return c
-    train, val = subj.series("train_loss"), subj.series("val_loss")
-    slot = "val_acc" if subj.series("val_acc") is not None else "train_acc"
-    acc = subj.series(slot)
-    if acc is None or any(s is not None and names_regression(s.name) for s in (train, val)):
+    acc = subj.series(accuracy_slot(subj))
+    if acc is None or _regression(subj):
         return None
     a = levels.as_fraction(acc.values[np.isfinite(acc.values)])[:3]
     return levels.classes_from_accuracy(a) if a.size == 3 else None
+
+
+def accuracy_slot(subj: Subject) -> str:
+    """The accuracy a chance reading looks at: the validation one, else the training one."""
+    return "val_acc" if subj.series("val_acc") is not None else "train_acc"
+
+
+def _regression(subj: Subject) -> bool:
+    """A loss of the subject is named as a regression or reconstruction objective: no classes."""
+    return any(s is not None and names_regression(s.name) for s in (subj.series("train_loss"), subj.series("val_loss")))
 
 
 def evaluated_on(subj: Subject, slot: str) -> int | None:

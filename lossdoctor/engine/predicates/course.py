@@ -97,7 +97,7 @@ def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
     c = readings.classes(subj)
     slot = "val_loss" if subj.series("val_loss") is not None else "train_loss"
     sh = readings.shape(subj, slot)
-    acc_slot = "val_acc" if subj.series("val_acc") is not None else "train_acc"
+    acc_slot = readings.accuracy_slot(subj)
     acc = subj.series(acc_slot)
     a = np.zeros(0) if acc is None else levels.as_fraction(acc.values[np.isfinite(acc.values)])
     if sh is None:
