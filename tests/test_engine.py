@@ -484,6 +484,11 @@ def test_an_untrained_accuracy_says_the_class_count_when_the_loss_cannot() -> No
     assert classes_from_accuracy(np.array([0.49, 0.52, 0.50])) == 2
     assert classes_from_accuracy(np.array([0.2967, 0.3433, 0.38])) is None
     assert classes_from_accuracy(np.array([0.85, 0.90, 0.92])) is None
+    # The band's edges are in it, as logged: 11/40 = 0.275 is 10% above 1/4 (in floats,
+    # 0.275 * 4 - 1 > 0.1), 72/320 = 0.225 stored as float32 is 10% below it.
+    assert classes_from_accuracy(np.array([0.275, 0.23, 0.2675])) == 4
+    assert classes_from_accuracy(np.array([0.259375, 0.24375, 0.225], dtype=np.float32).astype(float)) == 4
+    assert classes_from_accuracy(np.array([0.276, 0.23, 0.2675])) is None
 
 
 def test_a_classifier_at_chance_reads_the_same_whatever_the_units_of_its_loss() -> None:

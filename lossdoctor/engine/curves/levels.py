@@ -25,12 +25,19 @@ def classes_from_loss(initial: float, tolerance: float = 0.15) -> int | None:
     return c if abs(initial - math.log(c)) <= tolerance * math.log(c) else None
 
 
+# How far a logged accuracy may sit from the fraction it stands for: float32 keeps ~7 digits.
+ROUNDING = 1e-6
+
+
 def classes_from_accuracy(untrained: np.ndarray, tolerance: float = 0.1, most: int = 10) -> int | None:
     """C when every accuracy of an untrained classifier (a few evaluations before it learnt)
     is within `tolerance` (relative) of 1/C, for one 2 <= C <= `most` only: a uniform guess is
     right once in C. 1/C and 1/(C+1) lie 1/(C+1) apart (relative), so a 10% band tells C from
-    its neighbours up to 10 classes; beyond, an accuracy cannot say C."""
-    fits = [c for c in range(2, most + 1) if np.all(np.abs(untrained * c - 1) <= tolerance)]
+    its neighbours up to 10 classes; beyond, an accuracy cannot say C. The band's edge is in
+    it: accuracies are counts over a set written as decimals or float32 (0.275 is 11/40, 10%
+    above 1/4, yet 0.275 * 4 - 1 computes to 0.1000000000000001), so the comparison allows
+    their rounding (1e-6, float32 holds ~7 digits)."""
+    fits = [c for c in range(2, most + 1) if np.all(np.abs(untrained * c - 1) <= tolerance + ROUNDING)]
     return fits[0] if len(fits) == 1 else None
 
 
