@@ -86,3 +86,15 @@ def test_a_changed_rule_set_is_a_failure() -> None:
     after = inv.Outcome(error="nothing")
     pair = inv.compare("r", "axis epoch", before, after)
     assert not pair.holds and pair.after["loud"] == "<error: nothing>"
+
+
+def test_an_underfit_model_reads_the_same_from_a_thinned_or_epoch_averaged_log() -> None:
+    """A linear model on a sine wave (generated set, Lightning), its per-step training loss
+    noisy, its validation loss settled to 0.04%: kept every 2nd point, the training loss's
+    own second-half change is 8% by its noise alone (1.4 standard errors), and per-epoch means
+    leave 40 points; the validation loss beside it still says the model settled short of a fit."""
+    report = inv.measure([("underfit", GEN / "underfit_linear_wave_lightning_s2")])
+    pairs = {p.transform: p for p in report.pairs}
+    assert "underfitting" in pairs["every 2nd point"].before["all"]
+    for name in ("every 2nd point", "per-epoch means"):
+        assert pairs[name].applies and pairs[name].holds_all, (name, pairs[name].after)
