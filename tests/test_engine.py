@@ -431,6 +431,12 @@ def test_a_late_first_step_is_a_resumed_run_only_without_an_untrained_models_fir
     resumed = rules(1e6, settled_train, settled_val)
     assert "underfitting" not in resumed and "not_learning" not in resumed
     assert "not_learning" in rules(0.0, settled_train, settled_val)  # from step 0 it never learnt
+    # Frozen weights (an LSTM whose loss repeats to 7 digits, float32 rounding aside) trained
+    # nothing to resume: not learning whatever step the log starts at.
+    frozen = (0.4874341 * (1 + rng.normal(0, 1e-7, t.size))).astype(np.float32).astype(float)
+    frozen_val = np.full(t.size, 0.1613598)
+    assert "not_learning" in rules(0.0, frozen, frozen_val)
+    assert "not_learning" in rules(1e6, frozen, frozen_val)
 
 
 def test_the_pace_of_a_curve_does_not_hang_on_its_first_logged_point() -> None:

@@ -165,7 +165,7 @@ def resumed(subj: Subject, slot: str) -> bool:
     """The log of `slot` does not start at an untrained model: a restart was seen inside it,
     or it begins after more steps than it covers (a run resumed from a checkpoint) and not as
     an untrained model does: at a classifier's untrained loss, or falling within its first
-    points."""
+    points, or never moving at all (frozen weights train nothing to resume)."""
     s = subj.series(slot)
     if s is None or not len(s):
         return False
@@ -179,9 +179,24 @@ def resumed(subj: Subject, slot: str) -> bool:
     # training resumed.
     y = log_of(s.values)
     ok = np.isfinite(y)
-    if shape_mod.falls_at_once(s.values[ok], y[ok]):
+    if shape_mod.falls_at_once(s.values[ok], y[ok]) or _frozen(s.values[ok]):
         return False
     return classes(subj) is None
+
+
+# A loss that moves by less than this share of itself over its whole log never moved: float32
+# sums of one epoch's batch losses taken in another order differ by ~1e-6 at 10^4 batches,
+# while a model that trains moves its loss by its batch noise (1e-3 and more) even when converged.
+FROZEN = 1e-5
+
+
+def _frozen(values: np.ndarray) -> bool:
+    """Every point of the log is one value (up to float rounding): the weights never moved,
+    whatever step the log starts at -- nothing was resumed because nothing trained."""
+    if values.size < 2:
+        return False
+    level = float(np.median(np.abs(values)))
+    return level > 0 and float(np.ptp(values)) <= FROZEN * level
 
 
 def per_step(subj: Subject) -> bool:
