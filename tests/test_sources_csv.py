@@ -149,6 +149,19 @@ def test_delimiters(tmp_path: Path, sep: str) -> None:
     assert list(run.series["val_loss"].values) == [1.6, 1.4]
 
 
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_header_names_past_the_widest_row_have_no_cells(tmp_path: Path, sep: str) -> None:
+    """A header wider than every data row (a log whose writer dropped columns, or a hostile
+    10,000-name header over 15-field rows) reads the columns that have cells, as if the extra
+    names were not there; the extra names only make no series."""
+    names = ["epoch", "loss", "val_loss", "loss", "lr", "extra"]
+    rows = [["0", "1.5", "1.6", "2.0"], ["1", "1.2", "1.4", "1.9"], ["2", "1.1"]]
+    run = read_run(write(tmp_path, "\n".join(sep.join(r) for r in [names, *rows]) + "\n"))
+    assert sorted(run.series) == ["loss", "loss.1", "val_loss"]
+    assert list(run.series["val_loss"].values) == [1.6, 1.4] and list(run.series["loss.1"].values) == [2.0, 1.9]
+    assert list(run.series["loss"].steps) == [0, 1, 2]
+
+
 def test_bom_crlf_no_trailing_newline(tmp_path: Path) -> None:
     run = read_run(write(tmp_path, b"\xef\xbb\xbfepoch,loss\r\n0,0.9\r\n1,0.8"))
     assert list(run.series) == ["loss"]
