@@ -594,3 +594,24 @@ def test_a_memorised_loss_whose_tail_shows_just_after_a_draw_has_no_spike_there(
     tailed = loss.copy()
     tailed[66:80:4] = 0.18  # the same height again, batch after batch: a heavy tail
     assert [e for e in events_of(steps, tailed) if e.kind == "spike"] == []
+
+
+def test_a_spike_cut_off_by_the_end_of_the_log_is_a_spike_at_any_logging_rate() -> None:
+    """A real epoch log (corpus: plain_csv-bg_removal_attempt2_spike) ends in a spike that is
+    coming back down: 0.079, 0.100, 0.282, 0.420, 0.394, 0.307, 0.193. Logged every second
+    epoch the end reads 0.079, 0.282, 0.394, 0.193: one point after the peak, back down 2x,
+    is still the way back (a third of the climb), not a blow-up that never came back."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    avg = np.array([0.5357, 0.3711, 0.3984, 0.3832, 0.3949, 0.4543, 0.5625, 0.4282, 0.4337, 0.4653,
+                    0.4502, 0.4469, 0.411, 0.4801, 0.4049, 0.3666, 0.3548, 0.3511, 0.3512, 0.3612,
+                    0.3547, 0.3484, 0.3558, 0.3505, 0.3541, 0.3434, 0.3419, 0.3245, 0.3093, 0.2865,
+                    0.1327, 0.0953, 0.0889, 0.0941, 0.0937, 0.0912, 0.0836, 0.0833, 0.1076, 0.0978,
+                    0.0912, 0.087, 0.0867, 0.0788, 0.1002, 0.2824, 0.4202, 0.3938, 0.3065, 0.1932])
+    epochs = np.arange(1, avg.size + 1, dtype=float)
+    for keep in (slice(None), slice(1, None, 2)):
+        kinds = [e.kind for e in events_of(epochs[keep], avg[keep])]
+        assert "blow-up" not in kinds, (keep, kinds)
+    assert [e.kind for e in events_of(epochs, avg)] == ["spike"]

@@ -176,13 +176,15 @@ def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float, outliers: n
 
 def _on_way_back(y: np.ndarray, e: Excursion, height: float) -> bool:
     """The log ends while the excursion is coming down: below half its height, or at least a
-    third of the way down from its peak and still falling at the last point."""
+    third of the way down from its peak and still falling at the last point. One point after
+    the peak can show that (a 4.5x climb whose last point is back down 2x: a spike cut off by
+    the end of the log, however often the logger wrote)."""
     after = y[e.peak:]
     after = after[np.isfinite(after)]
     last = float(after[-1])
     if last - e.base < 0.5 * height:
         return True
-    return after.size >= 3 and after[-1] < after[-2] and float(after[0]) - last >= height / 3
+    return after.size >= 2 and after[-1] < after[-2] and float(after[0]) - last >= height / 3
 
 
 def _same(a: Event, b: Event) -> bool:
