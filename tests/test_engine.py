@@ -615,3 +615,33 @@ def test_a_spike_cut_off_by_the_end_of_the_log_is_a_spike_at_any_logging_rate() 
         kinds = [e.kind for e in events_of(epochs[keep], avg[keep])]
         assert "blow-up" not in kinds, (keep, kinds)
     assert [e.kind for e in events_of(epochs, avg)] == ["spike"]
+
+
+def test_a_noisy_training_loss_settles_beside_a_flat_validation_loss_not_a_falling_one() -> None:
+    """Underfitting judged on a per-step training loss too noisy to tell 2% (its second-half
+    change misses 2% by noise): beside a flat validation loss it has settled; beside one still
+    falling steadily, 1.5% over the second half and significant, it has not (a rate too low)."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.engine import readings
+    from lossdoctor.engine.subject import pair_subjects
+    from lossdoctor.frame import Run, Series
+    from lossdoctor.roles import resolve
+
+    settings = resolve_config(None, None).settings
+    steps = np.arange(10, 490, 10, dtype=float)  # 48 batch samples, as the HF Trainer logs them
+    evals = np.arange(12, 481, 12, dtype=float)  # 40 evaluations
+    rng = np.random.default_rng(7)
+    train = (0.75 + 0.2 * np.exp(-steps / 60)) * np.exp(rng.normal(0, 0.08, steps.size))
+    flat = (0.75 + 0.19 * np.exp(-evals / 60)) * np.exp(rng.normal(0, 0.0005, evals.size))
+    falling = flat * (1 - 0.03 * evals / 480)
+
+    def run(val: np.ndarray) -> Run:
+        return Run("mem", "test", {"loss": Series("loss", steps, train), "val_loss": Series("val_loss", evals, val)})
+
+    (subj,) = list(pair_subjects(run(flat), resolve(run(flat))))
+    assert abs(readings.shape(subj, "train_loss").tail.change) > np.log(1.02)  # too noisy to tell 2%
+    assert "underfitting" in {f.rule for f in diagnose_run(run(flat), settings).findings}
+    assert "underfitting" not in {f.rule for f in diagnose_run(run(falling), settings).findings}
