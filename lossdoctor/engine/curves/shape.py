@@ -56,6 +56,17 @@ class Shape:
             return float("nan")
         return float(self.second_half_drop / self.first_half_drop)
 
+    @property
+    def pace_from_start(self) -> float:
+        """The pace with the first half counted from the start (`start`) instead of the first
+        tenth's level: a fall within the first points (a fine-tune adapting in its first
+        hundred steps, thinned away or not by the logger) is progress the tenths leave out.
+        NaN when the curve did not fall from its start to the middle."""
+        middle = self.end + self.second_half_drop
+        if self.start <= middle:
+            return float("nan")
+        return float(self.second_half_drop / (self.start - middle))
+
 
 def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     """The shape of a positive loss curve (non-finite points left out); None under 5 points."""

@@ -166,19 +166,27 @@ def lr_collapsed(subj: Subject) -> Evidence | None:
 
 
 def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial loss"] = 0.5,
-                 min_pace: Annotated[Fraction, "second half vs first"] = 0.3) -> Evidence | None:
+                 min_pace: Annotated[Fraction, "second half vs first"] = 0.3,
+                 converged_pace: Annotated[Fraction, "second half vs first, from the start"] = 0.1) -> Evidence | None:
     """The loss falls steadily but slowly: significantly over the run, still at the end (on the
     validation curve when one is logged), less than `max_gain` of its start by then, and with
     the second half bringing at least `min_pace` of what the first did (a sane learning rate
     front-loads the progress; a too-low one gives a near-straight line). The pace is the
     training curve's; the validation curve's only where the training curve's first half shows
-    no fall to compare with (batch noise over a small drop)."""
+    no fall to compare with (batch noise over a small drop). Counted from the curve's start
+    (`Shape.pace_from_start`) the second half must also bring more than `converged_pace` of
+    the first: at a tenth or less from there the curve converges (`converged`'s measure), its
+    progress front-loaded into a fall within the first points."""
     t, v = readings.shape(subj, "train_loss"), readings.shape(subj, "val_loss")
     if t is None or not t.whole.falling() or t.gain >= max_gain:
         return None
     still = v.tail.falling() if v is not None and v.points >= 6 else t.tail.falling()
     paced = t.pace >= min_pace if math.isfinite(t.pace) else (v is not None and v.pace >= min_pace)
     if not still or not paced or (v is not None and v.gain >= max_gain):
+        return None
+    # A curve that fell fast within its first points and slowly after them front-loaded its
+    # progress, whatever the tenths after that fall show.
+    if t.pace_from_start <= converged_pace:
         return None
     # The message says whose pace it was.
     by_val = not math.isfinite(t.pace)
