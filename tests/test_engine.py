@@ -645,3 +645,19 @@ def test_a_noisy_training_loss_settles_beside_a_flat_validation_loss_not_a_falli
     assert abs(readings.shape(subj, "train_loss").tail.change) > np.log(1.02)  # too noisy to tell 2%
     assert "underfitting" in {f.rule for f in diagnose_run(run(flat), settings).findings}
     assert "underfitting" not in {f.rule for f in diagnose_run(run(falling), settings).findings}
+
+
+def test_a_loss_that_climbs_again_after_an_overflow_diverged_at_the_overflow() -> None:
+    """A learning rate multiplied by 1.8 every epoch (development set, reseeded, Keras CSV):
+    the loss bottoms at ~0.1, overflows to 5.2e9 at epoch 7, falls to 1.87 (a dead model at
+    ln 6) and then climbs 570x over the 12 epochs left. Below half the overflow's log height
+    at the end, it is not a spike on its way back: the climb after the peak is a significant
+    upward trend, and the divergence began at the overflow."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    loss = np.array([1.002, 0.176, 0.1016, 0.1069, 0.1034, 0.2532, 0.201, 5.249e9, 1.8715, 1.9071,
+                     1.9958, 2.538, 7.817, 25.351, 52.497, 82.35, 180.0, 302.6, 536.9, 1070.2])
+    found = events_of(np.arange(loss.size, dtype=float), loss)
+    assert [(e.kind, e.step) for e in found] == [("blow-up", 7.0)], found

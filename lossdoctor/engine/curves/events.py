@@ -7,7 +7,7 @@ Every excursion (`excursions`) is one of two things:
   memorised training set) log-scale climbs of 1e6-fold can be a move from 1e-7 to 0.1:
   not a blow-up of the run;
 - a *spike* when it came back (or is on its way back: the last point is below half the
-  excursion's height), at least tripled the loss (the batch noise of small batches makes
+  excursion's height and not climbing again), at least tripled the loss (the batch noise of small batches makes
   2-2.5x routine), moved it by at least 5% of the untrained loss (on a plot of the run
   a smaller move is invisible), and cleared the noise's tail (`_stands_out`). A spike the
   loss came back from only to turn NaN/Inf before it had been back as long as the spike
@@ -24,6 +24,7 @@ import numpy as np
 
 from .excursions import Excursion, level_excursions, point_excursions
 from .noise import expo, log_of, point_noise
+from .trend import trend
 
 SPIKE_FACTOR = math.log(3.0)
 SPIKE_RELEVANCE = 0.05  # of the untrained (start) loss
@@ -113,7 +114,7 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
     end = None if e.end is None else float(steps[e.end])
     if not e.recovered:
         height = math.log(peak) - e.base if math.isfinite(peak) else float("inf")
-        on_way_back = not e.nonfinite and _on_way_back(y, e, height)
+        on_way_back = not e.nonfinite and _on_way_back(steps, y, e, height)
         # Seen above its base's noise band (from the climb's onset) at 3 logged points or more:
         # one or two high points at the end of a log may still be a spike on its way back.
         long_enough = e.nonfinite or int(np.isfinite(y[onset:]).sum()) >= 3
@@ -174,16 +175,19 @@ def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float, outliers: n
     return True
 
 
-def _on_way_back(y: np.ndarray, e: Excursion, height: float) -> bool:
+def _on_way_back(steps: np.ndarray, y: np.ndarray, e: Excursion, height: float) -> bool:
     """The log ends while the excursion is coming down: below half its height, or at least a
     third of the way down from its peak and still falling at the last point. One point after
     the peak can show that (a 4.5x climb whose last point is back down 2x: a spike cut off by
-    the end of the log, however often the logger wrote)."""
-    after = y[e.peak:]
-    after = after[np.isfinite(after)]
+    the end of the log, however often the logger wrote). Below half its height only while it
+    does not climb again: a loss that fell from a 5e9 overflow to 1.9 and then rose 570x over
+    the 11 epochs left is a second climb (a significant upward trend after the peak,
+    Mann-Kendall p < 0.05), not a spike on its way back."""
+    ok = np.isfinite(y[e.peak:])
+    after, at = y[e.peak:][ok], steps[e.peak:][ok]
     last = float(after[-1])
     if last - e.base < 0.5 * height:
-        return True
+        return not trend(at[1:], after[1:]).rising()
     return after.size >= 2 and after[-1] < after[-2] and float(after[0]) - last >= height / 3
 
 
