@@ -661,3 +661,31 @@ def test_a_loss_that_climbs_again_after_an_overflow_diverged_at_the_overflow() -
                      1.9958, 2.538, 7.817, 25.351, 52.497, 82.35, 180.0, 302.6, 536.9, 1070.2])
     found = events_of(np.arange(loss.size, dtype=float), loss)
     assert [(e.kind, e.step) for e in found] == [("blow-up", 7.0)], found
+
+
+def test_a_validation_loss_that_never_improved_is_named_with_its_own_numbers() -> None:
+    """A 4-class CNN overfit on a tiny training set (development set, reseeded): the
+    validation loss never beats its first evaluation (1.38) and ends at 3.4, while the
+    validation accuracy agrees at 30% of 300 (within three binomial standard errors of 1/4).
+    The finding is the validation loss's: it says that loss's numbers and adds the accuracy,
+    not "val_loss stays at chance (30.0%)"."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    rng = np.random.default_rng(3)
+    t = np.arange(60, dtype=float)
+    loss = 1.45 * np.exp(-t / 6) + 3e-4
+    val = 1.38 * np.exp(0.015 * t) * np.exp(rng.normal(0, 0.002, t.size))
+    acc = np.round(rng.normal(0.28, 0.01, t.size) * 300) / 300
+    acc[:3] = [75 / 300, 77 / 300, 74 / 300]
+    run = Run("tiny", "keras_csv", {"loss": Series("loss", t, loss, "epoch"),
+                                    "val_loss": Series("val_loss", t, val, "epoch"),
+                                    "val_accuracy": Series("val_accuracy", t, acc, "epoch")})
+    found = [f for f in diagnose_run(run, resolve_config(None, None).settings).findings if f.rule == "data_problem"]
+    assert found and found[0].metric == "val_loss"
+    assert found[0].message.startswith("val_loss was never better than at its first evaluation (1.3")
+    assert "stays at chance" not in found[0].summary
+    assert "the accuracy is" in found[0].message and "for 4 classes" in found[0].message
