@@ -7,12 +7,12 @@ Every excursion (`excursions`) is one of two things:
   memorised training set) log-scale climbs of 1e6-fold can be a move from 1e-7 to 0.1:
   not a blow-up of the run;
 - a *spike* when it came back (or is on its way back: the last point is below half the
-  excursion's height and not climbing again), at least tripled the loss (the batch noise of small batches makes
-  2-2.5x routine), moved it by at least 5% of the untrained loss (on a plot of the run
-  a smaller move is invisible), and cleared the noise's tail (`_stands_out`). A spike the
-  loss came back from only to turn NaN/Inf before it had been back as long as the spike
-  lasted, having climbed above the untrained loss, is the blow-up's first sign (a blow-up
-  into NaN at the spike's onset).
+  excursion's height and not climbing again), at least tripled the loss (the batch noise
+  of small batches makes 2-2.5x routine), moved it by at least 5% of the untrained loss
+  (on a plot of the run a smaller move is invisible), and cleared the noise's tail
+  (`_stands_out`). A spike the loss came back from only to turn NaN/Inf before it had been
+  back as long as the spike lasted, having climbed above the untrained loss, is the
+  blow-up's first sign (a blow-up into NaN at the spike's onset).
 """
 
 from __future__ import annotations
