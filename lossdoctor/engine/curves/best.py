@@ -1,9 +1,10 @@
 """Where a validation curve was best, and whether it rose for real after that.
 
-The checkpoint to keep is the earliest evaluation within one noise sigma of the lowest
-one: within its own noise it is as good, and it was there first -- on the curve smoothed
-over three evaluations as well, so that a lone low draw between two high ones is not it.
-The rise is judged after the earliest raw evaluation within that band. A rise counts when the
+The checkpoint to keep is the earliest evaluation within the noise of the lowest level --
+the standard error of a level read off three evaluations, 1.25 sigma / sqrt(3) -- on the
+raw curve and on the curve smoothed over three evaluations (so that a lone low draw between
+two high ones is not it): as good within that noise, and there first. The rise is judged
+after the earliest raw evaluation within one noise sigma of the lowest. A rise counts when the
 points after the best carry a significant upward trend (Mann-Kendall, p < 0.05) and the
 trend's size (Theil-Sen over those points) clears the noise; a noisy validation curve
 that merely wobbles around its floor has no trend, however far one wobble reaches. A
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .noise import point_noise
+from .noise import level_noise, point_noise
 from .shape import running_median3
 from .trend import Trend, trend
 
@@ -56,13 +57,15 @@ def best_point(y: np.ndarray) -> int:
 
 
 def keep_point(y: np.ndarray) -> int:
-    """The checkpoint to keep: the earliest index within one noise sigma of the lowest value
-    both on the raw curve and on its 3-point running median (edge-aware: two points at either
-    end). An isolated low evaluation between two high ones is a noise draw, not a place the
-    curve was good; when no point qualifies on both, the lowest raw point. `y` is finite; the
-    result is never before `best_point(y)` (it adds a condition to the same band)."""
-    sigma = point_noise(y)
-    band = sigma if np.isfinite(sigma) else 0.0
+    """The checkpoint to keep: the earliest index within the noise of the lowest level (the
+    standard error of a 3-point level, `level_noise(y, 3)`: the running median it is also
+    judged on is such a level) both on the raw curve and on its 3-point running median
+    (edge-aware: two points at either end). An isolated low evaluation between two high ones
+    is a noise draw, not a place the curve was good; when no point qualifies on both, the
+    lowest raw point. `y` is finite; the result is never before `best_point(y)` (its band is
+    narrower, and it adds a condition)."""
+    noise = level_noise(y, 3)
+    band = noise if np.isfinite(noise) else 0.0
     smooth = running_median3(y)
     both = np.flatnonzero((y <= y.min() + band) & (smooth <= smooth.min() + band))
     return int(both[0]) if both.size else int(np.argmin(y))
