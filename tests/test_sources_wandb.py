@@ -26,7 +26,7 @@ FIXTURE = Path(__file__).parent / "data" / "readers" / "wandb"
 WRITER = r'''
 import math, sys, wandb
 for name in sys.argv[1:]:
-    run = wandb.init(project="lossdoctor-test", name=name)
+    run = wandb.init(project="lossdoctor-test", name=name, id=name)  # the id ends the folder's name
     if name == "mixed":
         for i in range(60):
             row = {"train/loss": 2.0 / (i + 1), "lr": 1e-3 * (0.99 ** i)}
@@ -55,9 +55,11 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(root), "WANDB_SILENT": "true"}
     names = ["mixed", "big"]
     subprocess.run([sys.executable, "-c", WRITER, *names], env=env, check=True, timeout=300)
-    folders = sorted((root / "wandb").glob("offline-run-*"))
-    assert len(folders) == len(names)
-    return dict(zip(names, folders))
+    # offline-run-<time>-<id>: two runs started in the same second sort by id, not by start, so
+    # each folder is found by its id (sorting the names paired them the wrong way round).
+    folders = {f.name.rsplit("-", 1)[-1]: f for f in (root / "wandb").glob("offline-run-*")}
+    assert sorted(folders) == sorted(names)
+    return {n: folders[n] for n in names}
 
 
 def wandb_points(path: Path) -> dict[str, tuple[list, list]]:
