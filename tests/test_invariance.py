@@ -100,7 +100,6 @@ def test_an_underfit_model_reads_the_same_from_a_thinned_or_epoch_averaged_log()
         assert pairs[name].applies and pairs[name].holds_all, (name, pairs[name].after)
 
 
-
 @pytest.mark.parametrize("name,transforms", [
     ("hf_trainer-medbot_lora_16k_trainer_state", ("every 2nd point",)),
     ("lightning-slm_training_v0_metrics", ("every 2nd point", "every 5th point")),
