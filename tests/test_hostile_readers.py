@@ -179,6 +179,24 @@ def test_lone_surrogate_in_a_key_renders_in_every_audit_format(tmp_path: Path, f
     out_file.read_bytes().decode("utf-8")
 
 
+def test_lone_surrogate_in_a_key_reaches_a_parquet_audit_as_an_escape(tmp_path: Path) -> None:
+    """Arrow strings are UTF-8: a note naming a metric whose key is a lone surrogate (found by
+    benchmarks/fuzz.py: an all-zero `\\udfff` series, reported as a switched-off term) once
+    failed the writer with an internal error."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    surrogate_logs(tmp_path)
+    zero = tmp_path / "zero" / "log.jsonl"
+    zero.parent.mkdir()
+    zero.write_text("\n".join(json.dumps({"step": r["step"], "loss": r["loss"], "x": 0}) for r in LINES)
+                    .replace('"x"', '"\\udfff"') + "\n")
+    out = tmp_path / "audit.parquet"
+    code, _, err = invoke("audit", "--format", "parquet", "--output", str(out), "--jobs", "1", str(tmp_path))
+    assert code in (0, 1) and "internal error" not in err, err
+    rows = {Path(r["path"]).parent.name: r for r in pq.read_table(out).to_pylist()}
+    assert set(rows) == {"sur", "hf", "zero"}
+    assert "\\udfff: 0 at every point (a switched-off term); not diagnosed" in rows["zero"]["notes"]
+
+
 # --- integers past Python's int-from-text limit ------------------------------------------------
 
 def test_huge_int_step_in_a_json_line_skips_that_line(tmp_path: Path) -> None:

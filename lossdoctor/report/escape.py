@@ -17,6 +17,7 @@ data and on nothing else (their own words stay as written).
 - `markdown`, `markdown_code`: GitHub-flavoured Markdown text and code spans.
 - `html`, `xml`: markup (attributes and text).
 - `csv_cell`: a spreadsheet cell (formula guard).
+- `arrow`: a Parquet/Arrow string column.
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ def html(value: Any) -> str:
 # (the encoder fails): show them as visible escapes instead.
 def xml(value: Any) -> str:
     """Data in an XML document (ElementTree escapes <, & and quotes itself)."""
+    return controls(value)
+
+
+# Arrow strings are UTF-8, which cannot hold a lone surrogate (a JSON key's `\udfff`: the
+# writer fails); controls are shown as in a CSV cell, for a reader that prints the column.
+def arrow(value: Any) -> str:
+    """Data in a Parquet/Arrow string column."""
     return controls(value)
 
 

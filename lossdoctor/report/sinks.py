@@ -33,6 +33,7 @@ from typing import Any, Callable, TextIO
 from ..errors import ConfigError, InputError, MissingExtra, OutputError
 from ..findings import AuditRow
 from ..sources.text import open_regular
+from . import escape
 from .options import RenderOptions
 from .output import GuardedStream
 
@@ -130,13 +131,20 @@ def _schema(pa: Any) -> Any:
 
 def _flat(row: AuditRow, options: RenderOptions) -> dict[str, Any]:
     d, rec = row.diagnosis, record(row, options)
-    return {"run": row.run, "name": rec["name"], "path": rec["path"], "layout": row.layout, "format": d.format,
-            "points": d.points, "verdict": d.verdict, "rules": list(dict.fromkeys(f.rule for f in d.findings)),
-            "error_kind": d.error.kind if d.error else None, "error_message": d.error.message if d.error else None,
+    text = _arrow_text
+    return {"run": text(row.run), "name": text(rec["name"]), "path": text(rec["path"]), "layout": text(row.layout),
+            "format": text(d.format), "points": d.points, "verdict": text(d.verdict),
+            "rules": [escape.arrow(r) for r in dict.fromkeys(f.rule for f in d.findings)],
+            "error_kind": text(d.error.kind if d.error else None),
+            "error_message": text(d.error.message if d.error else None),
             "best_val_step": row.best_val_step, "best_val_loss": row.best_val_loss,
             "final_val_loss": row.final_val_loss, "fails_gate": rec["fails_gate"],
             "findings": json.dumps(rec["findings"], ensure_ascii=True), "metrics": json.dumps(rec["metrics"]),
-            "pairs": json.dumps(rec["pairs"]), "notes": rec["notes"]}
+            "pairs": json.dumps(rec["pairs"]), "notes": [escape.arrow(n) for n in rec["notes"]]}
+
+
+def _arrow_text(value: str | None) -> str | None:
+    return None if value is None else escape.arrow(value)
 
 
 class ParquetSink:
