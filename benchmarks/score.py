@@ -5,6 +5,7 @@ onsets.
     .venv/bin/python benchmarks/score.py path/to/devset --verbose  # any set, every disagreement
     .venv/bin/python benchmarks/score.py SET --json                # machine-readable
     .venv/bin/python benchmarks/score.py SET --bar recall=0.95,precision=0.95,onset=0.9,healthy_fa=0
+    .venv/bin/python benchmarks/score.py RESEEDED --accept-from ../shared/devset/labels.yaml
 
 A set is a folder with `labels.yaml` and `runs/<name>/` (the development set's schema, see
 benchmarks/sets/README.md): per run `expected` and `acceptable` labels of a fixed
@@ -21,6 +22,12 @@ files of the current folder), and scored with the development set's semantics:
 - onsets: a key step is met when a finding of its rules has a step inside the window
   (nan_step .. nan_first_visible_in_log_step; divergence / spike / early-stopping window).
 
+`--accept-from LABELS.yaml` adds another labels file's readings of a run of the same name
+(its expected and acceptable labels) to the run's acceptable ones: a set regenerated with
+other seeds carries the generator's automatic labels only, and this scores it with the
+readings a review of the shipped set accepted (recall still counts the set's own expected
+labels: what the run shows at its seed).
+
 The last line per set has the development set's form:
     <set>: recall R precision P healthy-false-alarms F/N onset S/T unread U
 Exit 0 when every set meets the bar (default: recall, precision 0.9, onset 0.8, no healthy
@@ -33,7 +40,7 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -133,7 +140,11 @@ class RunResult:
 
 
 def load_labels(set_dir: Path) -> dict[str, Label]:
-    doc = yaml.safe_load((set_dir / "labels.yaml").read_text(encoding="utf-8"))
+    return load_labels_file(set_dir / "labels.yaml")
+
+
+def load_labels_file(path: Path) -> dict[str, Label]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {name: Label(tuple(e.get("expected") or ()), frozenset(e.get("acceptable") or ()),
                         dict(e.get("key_steps") or {}))
             for name, e in (doc.get("runs") or {}).items()}
@@ -294,12 +305,21 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 3) if den else None
 
 
-def score_set(set_dir: Path, settings: Settings | None = None) -> SetScore:
-    """Diagnose every labeled run of a set (in labels.yaml order) and score it."""
+def accepted_readings(labels_file: Path) -> dict[str, frozenset[str]]:
+    """Per run name, every label another labels file expects or accepts for it."""
+    return {name: frozenset(lab.expected) | lab.acceptable for name, lab in load_labels_file(labels_file).items()}
+
+
+def score_set(set_dir: Path, settings: Settings | None = None,
+              accept: dict[str, frozenset[str]] | None = None) -> SetScore:
+    """Diagnose every labeled run of a set (in labels.yaml order) and score it; `accept` adds
+    readings to each named run's acceptable labels (--accept-from)."""
     set_dir = Path(set_dir)
     settings = settings or resolve(None, None).settings  # what `lossdoctor diagnose` uses with no flags
     runs = []
     for name, label in load_labels(set_dir).items():
+        if accept and name in accept:
+            label = replace(label, acceptable=label.acceptable | (accept[name] - {"healthy"}))
         findings, error = diagnose_folder(set_dir / "runs" / name, settings)
         runs.append(judge(name, label, findings, error))
     return SetScore(set_dir.resolve().name, str(set_dir), runs)
@@ -334,9 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="per-label table and every disagreement")
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     ap.add_argument("--bar", help="recall=R,precision=P,onset=O,healthy_fa=N (exit 1 when a set misses it)")
+    ap.add_argument("--accept-from", type=Path, metavar="LABELS.yaml",
+                    help="also accept the readings this labels file gives a run of the same name")
     args = ap.parse_args(argv)
     bar = parse_bar(args.bar)
-    scores = [score_set(s) for s in args.sets]
+    accept = accepted_readings(args.accept_from) if args.accept_from else None
+    scores = [score_set(s, accept=accept) for s in args.sets]
     if args.json:
         print(json.dumps({"bar": bar, "sets": [s.to_dict() for s in scores]}, indent=1))
     else:

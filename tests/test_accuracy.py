@@ -85,6 +85,19 @@ def test_scorer_credits_a_hit_an_acceptable_reading_and_an_onset(tmp_path: Path)
     assert [o.ok for o in s.runs[0].onsets] == [True]
 
 
+def test_scorer_takes_accepted_readings_from_another_labels_file(tmp_path: Path) -> None:
+    """--accept-from: a review's reading of a run of the same name is no false alarm, while
+    recall still counts the set's own expected labels."""
+    (tmp_path / "set").mkdir()
+    set_dir = _one_run_set(tmp_path / "set", "hf_trainer-whisper_small_hi_trainer_state", "{expected: [healthy, divergence]}")
+    review = tmp_path / "review.yaml"
+    review.write_text("runs:\n  r: {expected: [overfitting], acceptable: [early_stopping_point]}\n  other: {expected: [nan_loss]}\n")
+    assert score.accepted_readings(review) == {"r": {"overfitting", "early_stopping_point"}, "other": {"nan_loss"}}
+    plain, reviewed = score.score_set(set_dir), score.score_set(set_dir, accept=score.accepted_readings(review))
+    assert plain.healthy_fa == 1 and "overfitting" in plain.runs[0].fp
+    assert reviewed.healthy_fa == 0 and reviewed.runs[0].fp == [] and reviewed.runs[0].fn == ["divergence"]
+
+
 def test_scorer_summary_line_has_the_devset_form(tmp_path: Path) -> None:
     s = score.score_set(_one_run_set(tmp_path, "hf_trainer-whisper_small_hi_trainer_state", "{expected: [healthy]}"))
     assert s.summary() == f"{tmp_path.name}: recall 0.00 precision 0.00 healthy-false-alarms 1/1 onset 0/0 unread 0"
