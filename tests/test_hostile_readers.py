@@ -6,6 +6,7 @@ a hang, never a traceback. Each case builds its hostile file in tmp_path.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -195,6 +196,21 @@ def test_lone_surrogate_in_a_key_reaches_a_parquet_audit_as_an_escape(tmp_path: 
     rows = {Path(r["path"]).parent.name: r for r in pq.read_table(out).to_pylist()}
     assert set(rows) == {"sur", "hf", "zero"}
     assert "\\udfff: 0 at every point (a switched-off term); not diagnosed" in rows["zero"]["notes"]
+
+
+def test_parquet_resume_finds_a_run_whose_folder_name_is_not_utf8(tmp_path: Path) -> None:
+    """A folder named in Latin-1 (b'caf\\xe9') reaches Python as a lone surrogate: its Parquet
+    row holds the escape, and --resume must still find the run there, not audit it again."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    for name in (os.fsdecode(b"caf\xe9_run"), "ok_run"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "log.jsonl").write_text("\n".join(json.dumps(r) for r in LINES) + "\n")
+    out = tmp_path / "audit.parquet"
+    assert invoke("audit", "--format", "parquet", "--output", str(out), "--jobs", "1", str(tmp_path / "runs"))[0] in (0, 1)
+    code, _, err = invoke("audit", "--format", "parquet", "--resume", str(out), "--jobs", "1", str(tmp_path / "runs"))
+    assert code in (0, 1) and "2 already in" in err and "0 diagnosed" in err, err
+    paths = sorted(Path(r["run"]).parent.name for r in pq.read_table(out).to_pylist())
+    assert paths == ["caf\\udce9_run", "ok_run"]
 
 
 # --- integers past Python's int-from-text limit ------------------------------------------------

@@ -22,7 +22,7 @@ from ..findings import AuditRow, Finding, Severity
 from ..numfmt import plural
 from ..report import Format, RenderOptions
 from ..report.escape import text as safe
-from ..report.sinks import Done, done_runs
+from ..report.sinks import Done, done_runs, run_key
 from ..sources import Discovery
 
 
@@ -70,8 +70,9 @@ def run_recorded(chosen: Format, found: Discovery, settings: Any, engine: Engine
     tally = Tally()
     todo = []
     for ref in found.runs:
-        if ref.path in done:
-            tally.add_done(done[ref.path], options)
+        key = run_key(ref.path)
+        if key in done:
+            tally.add_done(done[key], options)
         else:
             todo.append(ref)
     del done  # only the counts are needed from here on

@@ -120,11 +120,16 @@ def xml(value: Any) -> str:
     return controls(value)
 
 
-# Arrow strings are UTF-8, which cannot hold a lone surrogate (a JSON key's `\udfff`: the
-# writer fails); controls are shown as in a CSV cell, for a reader that prints the column.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+# Arrow strings are UTF-8, which cannot hold a lone surrogate (a JSON key's `\udfff`, a file
+# name's undecodable byte as Python reads it: the writer fails): it is shown as its escape.
+# The rest stays as the data had it -- a Parquet column is read by programs, which escape for
+# their own medium -- so a run's path in it is the path.
 def arrow(value: Any) -> str:
     """Data in a Parquet/Arrow string column."""
-    return controls(value)
+    return _SURROGATE.sub(lambda m: _visible(m[0]), str(value))
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")

@@ -244,14 +244,20 @@ class Done:
     findings: tuple[tuple[str, str], ...]
 
 
+def run_key(path: str) -> str:
+    """A run's path as every record format can hold it, the key --resume looks runs up by (a
+    Parquet column holds a file name's undecodable byte as its escape: see escape.arrow)."""
+    return escape.arrow(path)
+
+
 def done_runs(path: str) -> dict[str, Done]:
-    """The finished runs recorded in a jsonl file or a parquet folder (or file), by run path.
+    """The finished runs recorded in a jsonl file or a parquet folder (or file), by `run_key`.
     A missing file is an audit not yet started: nothing is done."""
     if os.path.isdir(path) or path.endswith(".parquet"):
         return _done_parquet(path)
     try:
         with io.TextIOWrapper(open_regular(path), encoding="utf-8", errors="replace") as f:
-            return {rec["run"]: _done(rec["verdict"], rec.get("findings") or [])
+            return {run_key(rec["run"]): _done(rec["verdict"], rec.get("findings") or [])
                     for rec in _records(f, path) if (rec.get("error") or {}).get("kind") != UNFINISHED}
     except FileNotFoundError:
         return {}
@@ -296,5 +302,5 @@ def _done_parquet(path: str) -> dict[str, Done]:
             continue
         for run, verdict, kind, findings in zip(*(table.column(c).to_pylist() for c in table.column_names)):
             if kind != UNFINISHED:
-                done[run] = _done(verdict, json.loads(findings or "[]"))
+                done[run_key(run)] = _done(verdict, json.loads(findings or "[]"))
     return done
