@@ -9,6 +9,7 @@ same names, so the reader that would get the real file gets the mutant.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
@@ -354,7 +355,11 @@ def mutate_bytes(rng: random.Random, name: str, data: bytes, other: bytes) -> tu
 
 
 def hostile_dirname(rng: random.Random) -> str:
-    """A folder name from the data (file names reach the report too); no `/`, no NUL."""
+    """A folder name from the data (file names reach the report too); no `/`, no NUL. One in
+    four is not UTF-8 (a Latin-1 byte, as old experiment folders have): Python reads it as a
+    lone surrogate, which no UTF-8 output can hold as it is."""
+    if rng.random() < 0.25:
+        return "run" + os.fsdecode(bytes([rng.randrange(0x80, 0x100)]))
     return "run" + rng.choice(INJECTIONS).replace("\x00", "").replace("/", "")
 
 
