@@ -5,6 +5,7 @@ beside a log, and what the readers add (fairseq skipped updates, Megatron checkp
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,23 @@ def test_the_rewind_plan_on_injected_spikes(tmp_path: Path) -> None:
     assert "--skip-train-iteration-range " + " ".join(f"{a}-{b}" for a, b in ranges) in args
     assert run["spike_score"]["loss"]["points"] >= 3
     assert run["instability"]["grad_norm"]["leads"]  # the grad norm burst ahead of the spikes
+
+
+def test_the_rewind_plan_of_a_run_in_a_folder_not_named_in_utf8(tmp_path: Path) -> None:
+    """A Latin-1 folder name (b'caf\\xe9') reaches Python as a lone surrogate: the checkpoint
+    path in megatron_args.txt's comment once failed the UTF-8 write (exit 70)."""
+    folder = tmp_path / os.fsdecode(b"caf\xe9") / "run"
+    ckpts = folder / "checkpoints"
+    for it in range(MG.SAVE_EVERY, MG.TOTAL + 1, MG.SAVE_EVERY):
+        (ckpts / f"iter_{it:07d}").mkdir(parents=True)
+    log = folder / "train.log"
+    log.write_bytes(("\n".join(MG.write_lines(0, str(ckpts))) + "\n").encode("utf-8", "surrogateescape"))
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(main, ["diagnose", str(log), "--rewind-plan", str(out), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads((out / "rewind_plan.json").read_text())["checkpoint"] == str(ckpts / "iter_0001500")
+    first = (out / "megatron_args.txt").read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# restart from the checkpoint of iteration 1500 (") and "caf\\udce9" in first
 
 
 def test_the_report_says_the_plan_and_the_spike_score(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import OutputError
 from ..findings import Diagnosis
 from ..stability import tidy
-from .escape import text as safe
+from .escape import controls, text as safe
 
 
 def write_plans(diagnoses: list[Diagnosis], target: Path) -> list[Path]:
@@ -49,7 +49,9 @@ def write_plan(diag: Diagnosis, folder: Path) -> None:
     (folder / "rewind_plan.json").write_text(json.dumps(doc, indent=2, ensure_ascii=True) + "\n", encoding="utf-8")
     (folder / "skip_batches.json").write_text(json.dumps(plan.skip_batches(), indent=4) + "\n", encoding="utf-8")
     first = plan.restore
-    where = first.checkpoint or "no checkpoint of it was found beside the log"
+    # The path is data: a newline in it would start a line a launcher reads as arguments, and a
+    # file name's undecodable byte (a lone surrogate) has no UTF-8 spelling. Both show as escapes.
+    where = controls(first.checkpoint) if first.checkpoint else "no checkpoint of it was found beside the log"
     lines = [f"# restart from the checkpoint of iteration {first.restore:g} ({where}),",
              "# e.g. --load <its parent folder> with latest_checkpointed_iteration.txt set to it; then skip:",
              *plan.megatron_args()]
