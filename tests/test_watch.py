@@ -335,6 +335,19 @@ def test_cli_exits_1_at_the_gate_and_streams_json_lines(tmp_path: Path) -> None:
     assert len(nans) == 1 and nans[0]["step"] == 50
 
 
+def test_cli_streams_a_lone_surrogate_key_as_an_escape(tmp_path: Path) -> None:
+    """A JSON key with a lone surrogate has no UTF-8 spelling: the jsonl events once wrote it
+    raw and stopped with an internal error (exit 70) at the first event naming the metric."""
+    rows = [{"step": i, "loss": falling(i)} for i in range(30)] + [{"step": 30, "loss": float("nan")}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r).replace('"loss"', '"\\ud800loss"') + "\n" for r in rows))
+    done = _watch(str(tmp_path / "log.jsonl"), "--interval", "0.1", "--format", "jsonl", "--idle-timeout", "5")
+    assert done.returncode == 1, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    nan = next(e for e in events if e["event"] == "finding" and e["rule"] == "nan_loss")
+    assert nan["metric"] == "\ud800loss" and nan["step"] == 30
+    assert events[-1]["event"] == "end" and events[-1]["reason"] == "gate"
+
+
 def test_cli_exec_gets_the_finding_on_stdin_and_in_its_environment(tmp_path: Path) -> None:
     log = tmp_path / "training.csv"
     got = tmp_path / "hook.json"

@@ -63,7 +63,8 @@ class Emitter:
     def emit(self, ev: dict[str, Any], printer: Any = None) -> None:
         """Write one event; `printer` (a rich console under a live status) writes text lines."""
         if self.fmt == "jsonl":
-            self.stream.write(json.dumps(ev, allow_nan=False, ensure_ascii=False) + "\n")
+            # ASCII, as the JSON report: a lone surrogate from a JSON key stays an escape.
+            self.stream.write(json.dumps(ev, allow_nan=False, ensure_ascii=True) + "\n")
             self.stream.flush()
             return
         line = text_line(ev)
