@@ -348,6 +348,20 @@ def test_cli_streams_a_lone_surrogate_key_as_an_escape(tmp_path: Path) -> None:
     assert events[-1]["event"] == "end" and events[-1]["reason"] == "gate"
 
 
+def test_exec_hook_passes_lone_surrogates_it_can_and_escapes_the_rest(tmp_path: Path) -> None:
+    """A file name's undecodable byte goes to the hook's environment as that byte; a JSON key's
+    lone surrogate, which has no bytes, as its escape; stdin is ASCII JSON either way (the hook
+    once stopped watch with an internal error on both)."""
+    from lossdoctor.watch.hook import Hook
+
+    latin = os.fsdecode(b"caf\xe9")
+    out = tmp_path / "got"
+    hook = Hook(("sh", "-c", f'cat > "{out}.json"; printf "%s|%s" "$LOSSDOCTOR_METRIC" "$LOSSDOCTOR_RUN" > "{out}.env"'))
+    assert hook.run({"event": "finding", "rule": "nan_loss", "metric": "\ud800loss", "run": latin, "step": 3}) == 0
+    assert json.loads(Path(f"{out}.json").read_bytes())["metric"] == "\ud800loss"
+    assert Path(f"{out}.env").read_bytes() == b"\\ud800loss|caf\xe9"
+
+
 def test_cli_exec_gets_the_finding_on_stdin_and_in_its_environment(tmp_path: Path) -> None:
     log = tmp_path / "training.csv"
     got = tmp_path / "hook.json"

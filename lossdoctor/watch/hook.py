@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..report.escape import arrow
 
 TIMEOUT = 300  # seconds a hook may take before it is stopped (a scancel or a Slack post takes one)
 
@@ -37,9 +38,15 @@ def parse_command(text: str) -> tuple[str, ...]:
 
 
 def _env_value(value: Any) -> str:
-    """An environment value (a NUL cannot be passed; numbers as their JSON text)."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text.replace("\x00", "\\x00")
+    """An environment value (a NUL cannot be passed; numbers as their JSON text). A file name's
+    undecodable byte (\\udc80-\\udcff as Python reads it) goes back as that byte; another lone
+    surrogate (a JSON key's \\ud800) has no bytes at all and is passed as its escape."""
+    text = (value if isinstance(value, str) else json.dumps(value)).replace("\x00", "\\x00")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        text = arrow(text)
+    return text
 
 
 def environment(record: dict[str, Any]) -> dict[str, str]:
@@ -57,7 +64,7 @@ class Hook:
     def run(self, record: dict[str, Any]) -> int:
         """Run the command on one finding event; its exit status (-1: it could not run or timed out)."""
         env = {**os.environ, **environment(record)}
-        payload = json.dumps(record, allow_nan=False, ensure_ascii=False).encode("utf-8") + b"\n"
+        payload = json.dumps(record, allow_nan=False, ensure_ascii=True).encode("ascii") + b"\n"  # as the events
         try:
             done = subprocess.run(list(self.argv), input=payload, env=env, stdout=sys.stderr,
                                   timeout=TIMEOUT, check=False)
