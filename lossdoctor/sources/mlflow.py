@@ -78,7 +78,7 @@ def _parse(file: Path, notes: list[str]) -> list[tuple[int, float, int | None]]:
         if not fields:
             continue
         value = to_float(fields[1]) if len(fields) in (2, 3) else None
-        if value is None or not fields[0].isdigit() or (len(fields) == 3 and not _is_int(fields[2])):
+        if value is None or not _is_int(fields[0], signed=False) or (len(fields) == 3 and not _is_int(fields[2])):
             raise InputError(file, f"not an MLflow metric line at line {number} (want 'timestamp value step')")
         if max(len(fields[0]), len(fields[-1])) > MAX_DIGITS:  # Python refuses to read such an int
             raise InputError(file, f"line {number}: a timestamp or step of more than {MAX_DIGITS} digits")
@@ -97,6 +97,8 @@ def _key(value: float) -> float:
 _NAN = math.nan
 
 
-def _is_int(text: str) -> bool:
-    """True for an optionally signed integer."""
-    return text.lstrip("+-").isdigit()
+def _is_int(text: str, signed: bool = True) -> bool:
+    """True for an integer of ASCII digits, optionally signed (str.isdigit alone also takes
+    '¹' or '٣', which int() refuses or reads as another digit)."""
+    digits = text.lstrip("+-") if signed else text
+    return digits.isascii() and digits.isdigit()
