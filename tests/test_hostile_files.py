@@ -495,3 +495,31 @@ def test_new_output_paths_escape_hostile_names(tmp_path: Path, monkeypatch: pyte
             assert not line.lstrip().startswith("::"), line
             assert not (ci and COMMAND_LINE.match(line)), line  # `##[` is escaped where a runner reads
     assert "\\n" in outputs[0][1] and ".md: not a log (file name)" in outputs[0][1]
+
+
+# --- digits that str.isdigit takes and int() does not ------------------------------------------
+
+def test_a_rule_files_knowledge_id_with_a_superscript_digit_renders(tmp_path: Path) -> None:
+    """Knowledge ids are sorted by their number; 'P¹' has a digit by str.isdigit, not by int()."""
+    (tmp_path / "r.yaml").write_text(
+        "id: my_rule\ntitle: My rule\nseverity: warning\nwhen:\n  all:\n    - gained: {slot: train_loss}\n"
+        "message: \"{metric} came down\"\nremedies: [\"nothing\"]\nmetadata:\n  knowledge: [\"P\u00b9\", P2]\n  tags: []\n",
+        encoding="utf-8")
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n" + "".join(f"{i},{2 / (i + 1)}\n" for i in range(30)))
+    code, out, err = invoke("diagnose", str(log), "--rules", str(tmp_path / "r.yaml"), "--format", "plain",
+                            "--fail-on", "never")
+    assert code == 0, err
+    assert "lossdoctor explain P\u00b9 P2" in out  # no number: sorted first
+
+
+def test_a_parquet_part_numbered_with_a_superscript_digit_is_not_a_part(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    log = tmp_path / "runs" / "a" / "log.csv"
+    log.parent.mkdir(parents=True)
+    log.write_text("epoch,loss\n" + "".join(f"{i},{2 / (i + 1)}\n" for i in range(30)))
+    out = tmp_path / "audit.parquet"
+    assert invoke("audit", str(tmp_path / "runs"), "--format", "parquet", "-o", str(out), "-j", "1")[0] == 0
+    shutil.copy(out / "part-00000.parquet", out / "part-\u00b9.parquet")
+    code, _, err = invoke("audit", str(tmp_path / "runs"), "--format", "parquet", "--resume", str(out), "-j", "1")
+    assert code == 0 and "internal error" not in err, err

@@ -230,7 +230,7 @@ def _parts(folder: str) -> list[str]:
 
 def _number(path: str) -> int:
     digits = os.path.basename(path)[5:-8]
-    return int(digits) if digits.isdigit() else -1
+    return int(digits) if digits.isascii() and digits.isdigit() else -1  # 'part-¹.parquet' is no part
 
 
 SINKS: dict[str, Callable[[str | None, bool], Any]] = {"jsonl": JsonlSink, "parquet": ParquetSink}

@@ -99,5 +99,5 @@ def _at(f: Finding) -> float:
 
 def _pid(k: str) -> tuple[int, str]:
     """P2 before P13: knowledge-base ids by number."""
-    digits = "".join(c for c in k if c.isdigit())
+    digits = "".join(c for c in k if c.isascii() and c.isdigit())  # a rule file's id may hold '¹'
     return (int(digits) if digits else 0, k)
