@@ -227,6 +227,12 @@ def test_a_lone_surrogate_does_not_crash_any_renderer(tmp_path: Path, monkeypatc
 
 def test_escape_rules_for_each_medium() -> None:
     assert escape.text("a\x1b[2Jb\x07\x9b\u202e", ci=False) == "a\\x1b[2Jb\\x07\\x9b\\u202e"
+    # Outside CI, a `::` that can begin a line (the value's start, or after a space where a report
+    # wraps) is escaped; one inside a name is inert and stays.
+    assert escape.text("::error::x", ci=False) == "%3A%3Aerror::x"
+    assert escape.text("a ::error::x", ci=False) == "a %3A%3Aerror::x"
+    assert escape.text("train::loss", ci=False) == "train::loss"
+    assert escape.markdown("::error::x") == "\\::error::x"
     assert escape.command_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
     assert escape.command_data("100%\r\n") == "100%25%0D%0A"
     assert escape.markdown("# h <b>&</b> [x](y) *e* _u_ | `c`") == \

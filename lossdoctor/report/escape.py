@@ -59,10 +59,19 @@ def neutralise_commands(text: str) -> str:
     return _CI_OPENERS.sub(lambda m: _CI_ESCAPED[m[0]], text)
 
 
+# Outside CI a `::` inside a line is inert, but one that can begin a line -- the value's start
+# (a message opens with its metric's name), or after a space where a report wraps -- would be a
+# workflow command in any CI log the output is copied to (a container step without the
+# runner's environment): those are escaped always.
+_LINE_OPENER = re.compile(r"(?:^|(?<=\s))::")
+
+
 def text(value: Any, ci: bool | None = None) -> str:
     """Data for a terminal or a plain-text file (also stderr's one-line errors)."""
     out = controls(value)
-    return neutralise_commands(out) if (on_ci() if ci is None else ci) else out
+    if on_ci() if ci is None else ci:
+        return neutralise_commands(out)
+    return _LINE_OPENER.sub("%3A%3A", out)
 
 
 def command_data(value: Any) -> str:
@@ -90,7 +99,7 @@ def markdown(value: Any) -> str:
     out = _MD_INLINE.sub(lambda m: "\\" + m[0], out)
     out = _MD_AUTOLINK.sub(lambda m: m[0].replace("/", "\\/").replace(".", "\\."), out)
     out = _MD_BLOCK_START.sub(lambda m: m[1] + "\\" + m[2], out)  # a list, quote or heading underline
-    return neutralise_commands(out) if on_ci() else out
+    return neutralise_commands(out) if on_ci() else _LINE_OPENER.sub(r"\\::", out)  # `\:` renders `:`
 
 
 def markdown_code(value: Any, table: bool = False) -> str:
