@@ -111,7 +111,8 @@ def story_lines(story: Story, verbosity: int = 0) -> list[Line]:
             lines.append([(f"    {phrases.hidden_remedies(v.hidden)}", "dim")])
     f = story.lead
     if verbosity > 0 and f.evidence:
-        shown = ", ".join(f"{escape.text(k)}={numfmt.value(x)}" for k, x in f.evidence.items())
+        # Values are data too: an accuracy_metric is a column's name.
+        shown = ", ".join(f"{escape.text(k)}={escape.text(numfmt.value(x))}" for k, x in f.evidence.items())
         lines.append([(f"  evidence: {shown}", "dim")])
     lines.append([(f"  ({v.more})", "dim")])
     return lines
