@@ -99,6 +99,6 @@ _NAN = math.nan
 
 def _is_int(text: str, signed: bool = True) -> bool:
     """True for an integer of ASCII digits, optionally signed (str.isdigit alone also takes
-    '¹' or '٣', which int() refuses or reads as another digit)."""
+    '¹', which int() refuses)."""
     digits = text[1:] if signed and text[:1] in ("+", "-") else text  # one sign: int() takes no '--1'
     return digits.isascii() and digits.isdigit()
