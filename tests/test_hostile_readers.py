@@ -81,6 +81,25 @@ def test_mlflow_db_with_only_bad_rows_is_a_clean_error(tmp_path: Path) -> None:
     assert code == 3 and clean_error(err, f"{db}#r1") and "rows skipped" in err
 
 
+def test_mlflow_db_whose_schema_error_is_not_utf8_is_a_clean_error(tmp_path: Path) -> None:
+    """A schema entry named in bad UTF-8 and cut short: SQLite's "malformed database schema
+    (<name>)" quotes the name, and decoding that message raised a UnicodeDecodeError, which is no
+    sqlite3.Error (found by benchmarks/fuzz.py, seed 53, a bit flip in an mlflow.db)."""
+    db = tmp_path / "mlflow.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE metrics (key TEXT, value REAL, timestamp INTEGER, step INTEGER, is_nan INTEGER, "
+                "run_uuid TEXT)")
+    con.execute("INSERT INTO metrics VALUES ('loss', 1.0, 0, 0, 0, 'abc')")
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.execute("PRAGMA writable_schema=ON")
+    con.execute("UPDATE sqlite_master SET name = CAST(X'74A9' AS TEXT), sql = 'CREATE TABLE t (' WHERE name = 't'")
+    con.commit()
+    con.close()
+    code, _, err = invoke("diagnose", str(db))
+    assert code == 3 and clean_error(err, db) and "damaged schema" in err, err
+
+
 def test_mlflow_db_bad_utf8_in_text_columns_is_read(tmp_path: Path) -> None:
     """sqlite3's own decoding raises an error that is not an sqlite3.Error: text is read as bytes."""
     db = make_db(tmp_path / "mlflow.db")

@@ -67,6 +67,18 @@ def _connect(db: Path) -> sqlite3.Connection:
     return con
 
 
+# What a query on a damaged store raises: sqlite3's errors, and -- when SQLite's message quotes
+# a schema whose text is not UTF-8 ("malformed database schema (...)") -- the UnicodeDecodeError
+# of decoding that message, which is no sqlite3.Error.
+_SQL_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "a damaged schema (SQLite's error about it is not even UTF-8)"
+    return str(exc)
+
+
 def _text(raw: object) -> str:
     """A text cell as str: bad UTF-8 shown as U+FFFD (names and labels only, never ids)."""
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
@@ -111,8 +123,8 @@ def list_runs(db: Path) -> tuple[list[str], int]:
             rows = con.execute("SELECT run_uuid FROM runs WHERE lifecycle_stage = 'deleted'")
             deleted = {i for i in (_run_id(r) for (r,) in rows) if i is not None}
         return [i for i in ids if i not in deleted], len(deleted & set(ids))
-    except sqlite3.Error as exc:
-        raise InputError(db, f"cannot read the MLflow store: {exc}") from None
+    except _SQL_ERRORS as exc:
+        raise InputError(db, f"cannot read the MLflow store: {_why(exc)}") from None
     finally:
         con.close()
 
@@ -145,7 +157,7 @@ def run_folders(db: Path) -> dict[str, list[str]]:
             if run_id is not None and isinstance(value, bytes):
                 out.setdefault(run_id, []).append(_text(value))
         return out
-    except sqlite3.Error:
+    except _SQL_ERRORS:
         return {}
     finally:
         con.close()
@@ -165,7 +177,7 @@ def _run_names(db: Path) -> dict[str, str]:
             if run_id is not None:
                 names[run_id] = f"{_text(exp)}/{_text(name)}" if exp else _text(name)
         return names
-    except sqlite3.Error:
+    except _SQL_ERRORS:
         return {}  # an older or partial schema: the uuid names the run
     finally:
         con.close()
@@ -201,8 +213,8 @@ def read_mlflow_db(db: Path, run_id: str) -> Run:
         counts = ", ".join(f"coalesce(sum(NOT {check}), 0)" for check in _ROW_CHECKS.values())
         bad = con.execute(f"SELECT {counts} FROM metrics WHERE run_uuid = ? AND NOT ({_ROW_OK})",
                           (run_id,)).fetchone()
-    except sqlite3.Error as exc:
-        raise InputError(db, f"cannot read the MLflow store: {exc}") from None
+    except _SQL_ERRORS as exc:
+        raise InputError(db, f"cannot read the MLflow store: {_why(exc)}") from None
     finally:
         con.close()
     ref = run_ref(db, run_id)
