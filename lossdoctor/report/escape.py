@@ -17,7 +17,8 @@ data and on nothing else (their own words stay as written).
 - `markdown`, `markdown_code`: GitHub-flavoured Markdown text and code spans.
 - `html`, `xml`: markup (attributes and text).
 - `csv_cell`: a spreadsheet cell (formula guard).
-- `arrow`: a Parquet/Arrow string column.
+- `arrow`: a Parquet/Arrow string column, or any place that takes only real characters (an
+  environment value, after a file name's own bytes are given their chance: watch/hook.py).
 """
 
 from __future__ import annotations

@@ -131,19 +131,19 @@ def _schema(pa: Any) -> Any:
 
 def _flat(row: AuditRow, options: RenderOptions) -> dict[str, Any]:
     d, rec = row.diagnosis, record(row, options)
-    text = _arrow_text
-    return {"run": text(row.run), "name": text(rec["name"]), "path": text(rec["path"]), "layout": text(row.layout),
-            "format": text(d.format), "points": d.points, "verdict": text(d.verdict),
-            "rules": [escape.arrow(r) for r in dict.fromkeys(f.rule for f in d.findings)],
-            "error_kind": text(d.error.kind if d.error else None),
-            "error_message": text(d.error.message if d.error else None),
+    return {"run": _text(row.run), "name": _text(rec["name"]), "path": _text(rec["path"]),
+            "layout": _text(row.layout), "format": _text(d.format), "points": d.points, "verdict": _text(d.verdict),
+            "rules": [_text(r) for r in dict.fromkeys(f.rule for f in d.findings)],
+            "error_kind": _text(d.error.kind if d.error else None),
+            "error_message": _text(d.error.message if d.error else None),
             "best_val_step": row.best_val_step, "best_val_loss": row.best_val_loss,
             "final_val_loss": row.final_val_loss, "fails_gate": rec["fails_gate"],
             "findings": json.dumps(rec["findings"], ensure_ascii=True), "metrics": json.dumps(rec["metrics"]),
-            "pairs": json.dumps(rec["pairs"]), "notes": [escape.arrow(n) for n in rec["notes"]]}
+            "pairs": json.dumps(rec["pairs"]), "notes": [_text(n) for n in rec["notes"]]}
 
 
-def _arrow_text(value: str | None) -> str | None:
+def _text(value: str | None) -> str | None:
+    """A string column's cell (escape.arrow); None stays a null."""
     return None if value is None else escape.arrow(value)
 
 
