@@ -137,6 +137,10 @@ class Fuzzer:
         self.per_command = Counter()
         self.signatures: Counter[str] = Counter()
         self.saved: list[str] = []
+        # Crashes to shrink once the loop is over: minimising one inside the loop stalled it
+        # for up to --minimize seconds while the other slots' deadlines ran on, and the next
+        # input of another slot was then called a hang (seeds 31 and 53, both right after a crash).
+        self.to_minimise: list[tuple[Path, Outcome]] = []
         self.slowest = (0.0, "")
 
     # --- the loop ---------------------------------------------------------------------
@@ -171,6 +175,7 @@ class Fuzzer:
             for slot in slots:
                 slot.close()
             shutil.rmtree(self.work, ignore_errors=True)
+        self._minimise_saved()
         return self.report()
 
     def _start(self, slot: Slot, job: Input) -> None:
@@ -250,8 +255,14 @@ class Fuzzer:
                                         errors="backslashreplace")
         self.saved.append(str(dest))
         if o.kind == "crash" and self.args.minimize > 0:
-            from fuzz_minimize import minimise
+            self.to_minimise.append((dest, o))
 
+    def _minimise_saved(self) -> None:
+        if not self.to_minimise:
+            return
+        from fuzz_minimize import minimise
+
+        for dest, o in self.to_minimise:
             minimise(dest, o, self.args.minimize, self.mem)
 
     # --- the end ----------------------------------------------------------------------

@@ -85,3 +85,20 @@ def test_mutants_are_reproducible(tmp_path: Path) -> None:
         made.append((target, done, sorted((p.relative_to(into), p.read_bytes()) for p in into.rglob("*")
                                           if p.is_file())))
     assert made[0] == made[1]
+
+
+def test_crashes_are_minimised_after_the_loop_not_inside_it(tmp_path: Path, monkeypatch) -> None:
+    # Minimising inside the scheduling loop stalled it while the other slots' deadlines ran on:
+    # the next input of another slot was then reported as a hang (seeds 31 and 53).
+    fuzz, minimize, run = _load("fuzz"), _load("fuzz_minimize"), _load("fuzz_run")
+    calls = []
+    monkeypatch.setattr(minimize, "minimise", lambda dest, o, budget, mem: calls.append(dest))
+    fuzzer = fuzz.Fuzzer(fuzz.parse(["--out", str(tmp_path / "out"), "--minimize", "5"]))
+    job = fuzz.Input(0, tmp_path / "job", "a.csv", ["none"], [])
+    (job.case).mkdir(parents=True)
+    (job.case / "a.csv").write_text("step,loss\n1,2\n")
+    crash = run.Outcome(["diagnose", str(job.case / "a.csv")], "crash", 70, "boom")
+    fuzzer._save(job, crash, "crash diagnose x.py:f ValueError", [crash.argv])
+    assert calls == []
+    fuzzer._minimise_saved()
+    assert len(calls) == 1 and (calls[0] / "case.json").is_file()
