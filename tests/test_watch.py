@@ -392,6 +392,19 @@ def test_cli_exits_0_when_a_healthy_writer_goes_idle(tmp_path: Path) -> None:
     assert "the writer went idle" in done.stderr and "training.csv" in done.stdout
 
 
+def test_cli_unreadable_run_is_the_error_line_diagnose_writes(tmp_path: Path) -> None:
+    """A run that cannot be read ends watch with `diagnose`'s one line and exit 3 (it once wrote
+    `lossdoctor: PATH: PATH: problem`, the path twice, without `error:`)."""
+    (tmp_path / "notes.txt").write_text("not a training log\n")
+    done = _watch(str(tmp_path), "--interval", "0.1", "--idle-timeout", "0")
+    diagnosed = subprocess.run([sys.executable, "-m", "lossdoctor", "diagnose", str(tmp_path)],
+                               capture_output=True, text=True, timeout=60)
+    assert done.returncode == diagnosed.returncode == 3
+    errors = [line for line in done.stderr.splitlines() if line.startswith("lossdoctor: ") and "stopped" not in line]
+    assert errors == diagnosed.stderr.splitlines()
+    assert errors[0].startswith(f"lossdoctor: error: {tmp_path}: ") and errors[0].count(str(tmp_path)) == 1
+
+
 def test_cli_ctrl_c_prints_the_final_diagnosis(tmp_path: Path) -> None:
     log = tmp_path / "training.csv"
     Table(log, ["epoch", "loss"]).rows([{"epoch": i, "loss": falling(i)} for i in range(50)])

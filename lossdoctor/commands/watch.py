@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, TextIO
 from ..exitcodes import ExitCode
 from ..report import pick
 from ..sources.text import refuse_special
+from ..report.escape import text as safe
 from ..report.formats import is_terminal
 from ..watch.events import SEVERITY_STYLE, Emitter, event
 from ..watch.hook import Hook, parse_command
@@ -72,9 +73,8 @@ def _final_report(outcome: Outcome, stream: TextIO, view: View, resolved: Any) -
     print(f"lossdoctor watch: stopped ({why}); final diagnosis:", file=sys.stderr)
     shown = [d for d in outcome.diagnoses if not d.error]
     for d in outcome.diagnoses:
-        if d.error:
-            from ..report.escape import text as safe
-            print(f"lossdoctor: {safe(d.name or d.path)}: {safe(d.error.message)}", file=sys.stderr)
+        if d.error:  # the line `diagnose` writes: the message names the file already
+            print(f"lossdoctor: error: {safe(d.error.message)}", file=sys.stderr)
     if shown:
         chosen = pick("auto", stream, view.color)
         chosen.diagnose(shown, stream, view.apply(resolved.render_options()))
