@@ -244,4 +244,8 @@ def _spread_ties(steps: np.ndarray) -> np.ndarray:
     uniq = steps[first]
     gaps = np.diff(uniq)
     width = np.append(gaps, gaps[-1] if gaps.size else 1.0)[group]
-    return steps + width * rank / size
+    # Steps near 1e308 (a damaged log): the fraction first, as width * rank overflows, and the
+    # last step's ties kept below the largest float rather than spread into inf.
+    with np.errstate(over="ignore"):
+        width = np.minimum(width, np.finfo(float).max - steps)
+    return steps + width * (rank / size)

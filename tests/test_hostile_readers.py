@@ -378,3 +378,17 @@ def test_trainer_state_streamed_in_batches_reads_as_parsed_whole(tmp_path: Path,
     for bad in ('{"log_history": [{"step": 1, "loss": 1},', '{"log_history": [{"step": 1}], "log_history": []}'):
         state.write_text(bad)  # not as expected: parsed whole, which words the error or decides
         assert hf_trainer._stream_history(bad) is None
+
+
+def test_ties_at_steps_near_the_largest_float_stay_finite_and_ordered(tmp_path: Path) -> None:
+    """Points sharing a step are spread over [step, next step); at 1e308 the spread once
+    overflowed (a RuntimeWarning, and inf steps), and the last step's ties had no room above."""
+    import warnings
+
+    for last in ("1e308", "1.7e308"):
+        log = tmp_path / f"{last}.csv"
+        log.write_text(f",loss\n5,5\n{last},2\n{last},2\n{last},3\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            steps = read_run(log).series["loss"].steps
+        assert np.all(np.isfinite(steps)) and np.all(np.diff(steps) > 0), steps
