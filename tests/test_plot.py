@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,17 @@ def test_a_step_matplotlib_cannot_tick_is_a_report_without_a_picture(tmp_path: P
     assert "<p>cannot draw the curves (" in out and "</html>" in out
     code, _, err = invoke("diagnose", str(log), "--plot", str(tmp_path / "p.png"))
     assert code == ExitCode.INPUT and err.count("\n") == 1 and "cannot draw the curves" in err
+
+
+def test_matplotlib_overflowing_on_huge_steps_is_the_same_clean_no_picture(tmp_path: Path) -> None:
+    """Steps of 1e308 repeated (fuzz case csv-steps-1e308): matplotlib's ticker overflowed in
+    numpy and printed RuntimeWarnings on stderr with its own source lines, drawing nonsense.
+    The overflow is now the same "cannot draw" as matplotlib's own refusal above."""
+    pytest.importorskip("matplotlib")
+    log = tmp_path / "log.csv"
+    log.write_text(",loss\n5,5\n1e308,2\n1e308,2\n1e308,3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning is an exception, so exit 70 below
+        code, out, err = invoke("diagnose", str(log), "--format", "html")
+    assert code == 0, err
+    assert "<p>cannot draw the curves (overflow" in out and "</html>" in out

@@ -88,9 +88,13 @@ def draw(diag: Diagnosis, kind: str = "png", title: str | None = None) -> Pictur
     axes[-1].set_xlabel("step")
     _mark_findings(diag, axes)
     try:
-        fig.tight_layout()
-        return _render(fig, kind, diag)
-    except (ValueError, OverflowError) as exc:  # finite but huge: matplotlib cannot tick a step of 1e308
+        # Finite but huge (a step of 1e308): matplotlib cannot tick the axis. It either raises
+        # or overflows in numpy and draws nonsense with a RuntimeWarning; the overflow is made
+        # an error, so both are the same clean "cannot draw".
+        with np.errstate(over="raise"):
+            fig.tight_layout()
+            return _render(fig, kind, diag)
+    except (ValueError, OverflowError, FloatingPointError) as exc:
         raise InputError(diag.path, f"cannot draw the curves ({escape.text(exc)})") from None
 
 
