@@ -392,11 +392,13 @@ def test_cli_exits_0_when_a_healthy_writer_goes_idle(tmp_path: Path) -> None:
     assert "the writer went idle" in done.stderr and "training.csv" in done.stdout
 
 
-def test_cli_unreadable_run_is_the_error_line_diagnose_writes(tmp_path: Path) -> None:
-    """A run that cannot be read ends watch with `diagnose`'s one line and exit 3 (it once wrote
-    `lossdoctor: PATH: PATH: problem`, the path twice, without `error:`)."""
+@pytest.mark.parametrize("fmt", ["text", "jsonl"])
+def test_cli_unreadable_run_is_the_error_line_diagnose_writes(tmp_path: Path, fmt: str) -> None:
+    """A run that cannot be read ends watch with `diagnose`'s one line on stderr and exit 3, in
+    either format (text once wrote `lossdoctor: PATH: PATH: problem`, the path twice, without
+    `error:`; jsonl wrote nothing on stderr)."""
     (tmp_path / "notes.txt").write_text("not a training log\n")
-    done = _watch(str(tmp_path), "--interval", "0.1", "--idle-timeout", "0")
+    done = _watch(str(tmp_path), "--interval", "0.1", "--idle-timeout", "0", "--format", fmt)
     diagnosed = subprocess.run([sys.executable, "-m", "lossdoctor", "diagnose", str(tmp_path)],
                                capture_output=True, text=True, timeout=60)
     assert done.returncode == diagnosed.returncode == 3

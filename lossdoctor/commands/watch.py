@@ -51,6 +51,7 @@ def watch(args: WatchArgs, output: TextIO | None) -> ExitCode:
         outcome = session.loop(on_tick=lambda: update(session.status()))
     code = _exit_code(outcome, resolved.gate)
     if args.fmt == "jsonl":
+        _say_errors(outcome)
         emitter.emit(event("end", reason=outcome.reason, exit_code=int(code),
                            runs=[d.to_dict() for d in outcome.diagnoses]))
     else:
@@ -66,15 +67,21 @@ def _exit_code(outcome: Outcome, gate: Any) -> ExitCode:
     return exit_code(outcome.diagnoses, gate)  # idle: what `diagnose` would say of the runs now
 
 
+def _say_errors(outcome: Outcome) -> None:
+    """Each unreadable run on stderr in every format, in the line `diagnose` writes (the
+    message names the file)."""
+    for d in outcome.diagnoses:
+        if d.error:
+            print(f"lossdoctor: error: {safe(d.error.message)}", file=sys.stderr)
+
+
 def _final_report(outcome: Outcome, stream: TextIO, view: View, resolved: Any) -> None:
-    """Why watch stopped (stderr), then the runs' report as `diagnose` renders it."""
+    """Why watch stopped (stderr), then the readable runs' report as `diagnose` renders it."""
     why = {"gate": "a finding failed the gate", "idle": "the writer went idle",
            "interrupted": "interrupted"}[outcome.reason]
     print(f"lossdoctor watch: stopped ({why}); final diagnosis:", file=sys.stderr)
+    _say_errors(outcome)
     shown = [d for d in outcome.diagnoses if not d.error]
-    for d in outcome.diagnoses:
-        if d.error:  # the line `diagnose` writes: the message names the file already
-            print(f"lossdoctor: error: {safe(d.error.message)}", file=sys.stderr)
     if shown:
         chosen = pick("auto", stream, view.color)
         chosen.diagnose(shown, stream, view.apply(resolved.render_options()))
