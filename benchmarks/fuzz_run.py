@@ -8,8 +8,10 @@ when the worker stops answering, and kills it. Each command's outcome is classif
     success   exit 0, 1 or 4
     clean     exit 2, 3, 5 or 6 with one `lossdoctor: ...` line on stderr per unreadable run
               (an mlflow.db of two runs says two), nothing else, no traceback
-    crash     exit 70 or any other code, a traceback, an exception out of click, a worker
-              that died, or data-born output injection (below)
+    crash     exit 70 or any other code, a traceback, a Python warning on stderr (numpy's
+              RuntimeWarning of an overflow the code did not expect, shown each time: the
+              worker's filter is "always"), an exception out of click, a worker that died,
+              or data-born output injection (below)
     memory    a MemoryError (the address-space cap was hit)
     hang      no answer within the per-command time limit
 
@@ -27,8 +29,10 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Optional
 
 DIAGNOSE_FORMATS = ("plain", "rich", "json", "markdown", "github", "junit", "html")
@@ -36,6 +40,8 @@ AUDIT_FORMATS = ("table", "rich", "json", "jsonl", "csv", "markdown", "github", 
 SUCCESS, CLEAN = {0, 1, 4}, {2, 3, 5, 6}
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 OWN_ANNOTATION = re.compile(r"::(error|warning|notice) file=[^:\n]*::")
+WARNING_LINE = re.compile(r"^\S.*:\d+: [A-Za-z]*Warning: ", re.M)  # warnings.formatwarning's line
+OWN_STATUS = "lossdoctor watch: "  # watch says on stderr why it stopped, before the final report
 LINE_CHECKED = {"plain", "rich", "github", "table", "markdown"}  # formats a CI log shows as lines
 
 
@@ -66,7 +72,8 @@ STDIN_SUFFIXES = (".csv", ".json", ".jsonl", ".txt", ".log")
 
 def commands(target: str, folder: str, scratch: str, formats: Optional[set[str]] = None,
              ci: bool = False) -> list[Command]:
-    """`diagnose` of the target in every format, `audit` of its folder in every format.
+    """`diagnose` of the target in every format, `audit` of its folder in every format, `watch`
+    of both.
 
     Outside CI, rich wraps long lines at the terminal's width, so a metric named `::error::x`
     after a space may begin a line; `::` in data is neutralised only under a CI runner
@@ -81,9 +88,20 @@ def commands(target: str, folder: str, scratch: str, formats: Optional[set[str]]
         if formats is None or f"audit:{fmt}" in formats or fmt in formats:
             extra = ["-o", os.path.join(scratch, "parquet-out")] if fmt == "parquet" else []
             out.append(Command(["audit", folder, "--format", fmt, "--jobs", "1", *extra], fmt, env))
+    if formats is None or "watch" in formats:
+        out += watch_commands(target, folder, env)
     if formats is None or "options" in formats:
         out += option_commands(target, folder, scratch, env)
     return out
+
+
+def watch_commands(target: str, folder: str, env: dict[str, Optional[str]]) -> list[Command]:
+    """`watch` of the target and of its folder: its own readers (sources/follow*.py, reading
+    from a byte offset) on the same bytes, one judgement, then stop (--idle-timeout 0)."""
+    once = ["--idle-timeout", "0", "--interval", "0.05"]
+    report = "github" if env.get("GITHUB_ACTIONS") else "plain"  # the final report's `auto`
+    return [Command(["watch", target, "--format", "jsonl", *once], "json", env),
+            Command(["watch", folder, "-v", *once], report, env)]
 
 
 def option_commands(target: str, folder: str, scratch: str, env: dict[str, Optional[str]]) -> list[Command]:
@@ -133,13 +151,17 @@ def classify(cmd: Command, code: Optional[int], stdout: str, stderr: str, exc: O
         return Outcome(cmd.argv, "memory", code, first[:300], stderr[-4000:])
     if "Traceback (most recent call last)" in stderr:
         return Outcome(cmd.argv, "crash", code, "traceback on stderr", stderr[-4000:])
+    warned = WARNING_LINE.search(stderr)
+    if warned:
+        line = stderr[warned.start():].splitlines()[0]
+        return Outcome(cmd.argv, "crash", code, f"warning on stderr: {line}"[:300], stderr[-4000:])
     bad = violations(cmd.fmt, stdout, stderr)
     if bad:
         return Outcome(cmd.argv, "crash", code, "injection: " + "; ".join(bad)[:300], stderr[-4000:])
     if code in SUCCESS:
         return Outcome(cmd.argv, "success", code)
     if code in CLEAN:
-        lines = [line for line in stderr.splitlines() if line.strip()]
+        lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(OWN_STATUS)]
         if not lines or not all(line.startswith("lossdoctor: ") for line in lines):  # one line per run
             return Outcome(cmd.argv, "crash", code, f"exit {code} without one-line errors: {lines[:3]}"[:300],
                            stderr[-4000:])
@@ -162,7 +184,7 @@ def run_one(cmd: Command) -> Outcome:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        data = open(cmd.stdin, "rb").read() if cmd.stdin else None
+        data = Path(cmd.stdin).read_bytes() if cmd.stdin else None
         result = runner.invoke(main, cmd.argv, input=data, catch_exceptions=True)
     finally:
         for k, v in old.items():
@@ -190,6 +212,10 @@ def worker(conn: Connection, mem_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     import lossdoctor.cli  # noqa: F401 - imported once, before the first timed command
+
+    # Every warning printed every time: under the default filter a warning shows once per
+    # line of code, so in a long-lived worker only the first input to hit it would say so.
+    warnings.simplefilter("always")
 
     while True:
         try:
