@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .intervals import interval_means
+
 PATIENCES = (3, 5, 10)
 GL_ALPHA = 5.0
 PQ_ALPHA = 0.5
@@ -81,7 +83,7 @@ def patience_stop(val: np.ndarray, patience: int) -> int | None:
 def generalisation_loss(val: np.ndarray) -> np.ndarray:
     """GL(t) in percent; inf where the best so far is not positive and t is worse than it."""
     best = np.minimum.accumulate(val)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a 1e300 over a 1e-10 best: inf, as it is
         gl = 100.0 * (val / best - 1.0)
     return np.where(val == best, 0.0, np.where(np.isfinite(gl) & (best > 0), gl, np.inf))
 
@@ -98,7 +100,8 @@ def training_progress(train: np.ndarray, t: int, k: int = STRIP) -> float:
     low = strip.min()
     if not np.all(np.isfinite(strip)) or low <= 0:
         return np.inf
-    return float(1000.0 * (strip.sum() / (k * low) - 1.0))
+    with np.errstate(over="ignore"):  # the strip over its lowest, not its sum: 1e308s sum to inf
+        return float(1000.0 * (np.mean(strip / low) - 1.0))
 
 
 def pq_stop(val: np.ndarray, train: np.ndarray, alpha: float = PQ_ALPHA, k: int = STRIP) -> int | None:
@@ -125,15 +128,13 @@ def up_stop(val: np.ndarray, s: int = UP_STRIPS, k: int = STRIP) -> int | None:
 
 def train_at_evaluations(val_steps: np.ndarray, train_steps: np.ndarray, train_values: np.ndarray) -> np.ndarray:
     """E_tr at each evaluation: the mean training loss logged since the previous evaluation
-    (at or before this one), else the last training value logged before it (NaN: none)."""
+    (at or before this one), else the last training value logged before it (NaN: none). A
+    NaN/Inf training value is left out of its mean (it must not poison it); an interval of
+    nothing else is inf."""
     ends = np.searchsorted(train_steps, val_steps, side="right")
     starts = np.concatenate(([0], ends[:-1]))
-    ok = np.isfinite(train_values)  # a NaN/Inf training value must not poison every later mean
-    sums = np.concatenate(([0.0], np.cumsum(np.where(ok, train_values, 0.0))))
-    seen = np.concatenate(([0], np.cumsum(ok)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(seen[ends] > seen[starts],
-                         (sums[ends] - sums[starts]) / (seen[ends] - seen[starts]), np.inf)
+    means = interval_means(train_values, starts, ends)
+    means = np.where(np.isnan(means), np.inf, means)
     last = np.where(ends > 0, train_values[np.maximum(ends - 1, 0)], np.nan)
     return np.where(ends > starts, means, last)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -119,6 +120,27 @@ def test_early_stopping_saves_compute_and_gives_up_loss() -> None:
     assert gl.best_at_stop == 0.5 and gl.given_up == pytest.approx(0.1)
     assert stops["patience_10"].step == 1400.0 and stops["PQ_0.5"].step is None
     assert analyse(steps[:3], val[:3]) is None  # too few evaluations to say anything
+
+
+def test_training_loss_at_each_evaluation_survives_values_near_the_largest_float() -> None:
+    """E_tr is the mean training loss since the previous evaluation. Running sums of 1e308s
+    overflowed (a RuntimeWarning, then inf - inf = NaN), and a running sum's difference lost
+    the later, ordinary interval entirely; each interval is now summed on its own."""
+    from lossdoctor.early_stop import train_at_evaluations
+
+    steps = np.array([1.0, 2.0, 3.0, 4.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = train_at_evaluations(np.array([2.0, 4.0]), steps, np.array([1e308, 1.5e308, 1.0, 3.0]))
+        assert got.tolist() == [1.25e308, 2.0]
+        # an evaluation with no new training point takes the last one; NaNs are left out
+        got = train_at_evaluations(np.array([1.0, 1.5, 3.0, 4.0]), steps, np.array([0.3, np.nan, 0.1, 0.05]))
+        assert got.tolist() == [0.3, 0.3, 0.1, 0.05]
+        # the same means where the rules align a per-step training loss with validation
+        from lossdoctor.engine.curves.timescale import interval_means
+
+        got = interval_means(steps, np.array([1e308, 1.5e308, 1.0, 3.0]), np.array([0.0, 2.0, 4.0]))
+        assert got.tolist() == [1.25e308, 2.0]
 
 
 def test_early_stopping_in_the_report_and_the_json() -> None:

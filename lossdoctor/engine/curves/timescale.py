@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import intervals
 from ..medians import median
 
 # Trend, flatness and plateau decisions look at the run on a grid of 50 progress bins (2%
@@ -86,7 +87,4 @@ def interval_means(t_steps: np.ndarray, t_values: np.ndarray, at: np.ndarray) ->
     ts, tv = t_steps[ok], t_values[ok]
     lo = np.searchsorted(ts, at[:-1], side="right")
     hi = np.searchsorted(ts, at[1:], side="right")
-    csum = np.r_[0.0, np.cumsum(tv)]
-    count = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
+    return intervals.interval_means(tv, lo, hi)
