@@ -76,4 +76,5 @@ def marker_line(series: Series, step: float, width: int = 48, xr: XRange | None 
 def wants_log(series: Series) -> bool:
     """Use a log scale when a positive curve spans more than two decades."""
     v = series.values[np.isfinite(series.values)]
-    return bool(v.size and v.min() > 0 and v.max() / v.min() > 100)
+    # In logs: max / min overflows for a 1e-300 beside a 1e300.
+    return bool(v.size and v.min() > 0 and np.log10(v.max()) - np.log10(v.min()) > 2)
