@@ -63,8 +63,21 @@ def label(text: object) -> str:
 
 
 def draw(diag: Diagnosis, kind: str = "png", title: str | None = None) -> Picture:
-    """Render the run's picture; raises MissingExtra without matplotlib."""
+    """Render the run's picture; raises MissingExtra without matplotlib, InputError when
+    matplotlib cannot draw the values."""
     Figure, FigureCanvasAgg = _matplotlib()
+    try:
+        # Finite but huge values (a step of 1e308, a loss of 1e300 on a log axis): matplotlib
+        # either refuses them or overflows in numpy and draws nonsense with a RuntimeWarning
+        # (while scaling, ticking or laying out). The overflow is made an error, so both are
+        # the same clean "cannot draw".
+        with np.errstate(over="raise"):
+            return _draw(diag, kind, title, Figure, FigureCanvasAgg)
+    except (ValueError, OverflowError, FloatingPointError) as exc:
+        raise InputError(diag.path, f"cannot draw the curves ({escape.text(exc)})") from None
+
+
+def _draw(diag: Diagnosis, kind: str, title: str | None, Figure: type, FigureCanvasAgg: type) -> Picture:
     lr = diag.curves.get("lr")
     panels = 2 if lr is not None and len(lr) else 1
     fig = Figure(figsize=SIZE, dpi=DPI)
@@ -87,15 +100,8 @@ def draw(diag: Diagnosis, kind: str = "png", title: str | None = None) -> Pictur
             axes[1].set_yscale("log")
     axes[-1].set_xlabel("step")
     _mark_findings(diag, axes)
-    try:
-        # Finite but huge (a step of 1e308): matplotlib cannot tick the axis. It either raises
-        # or overflows in numpy and draws nonsense with a RuntimeWarning; the overflow is made
-        # an error, so both are the same clean "cannot draw".
-        with np.errstate(over="raise"):
-            fig.tight_layout()
-            return _render(fig, kind, diag)
-    except (ValueError, OverflowError, FloatingPointError) as exc:
-        raise InputError(diag.path, f"cannot draw the curves ({escape.text(exc)})") from None
+    fig.tight_layout()
+    return _render(fig, kind, diag)
 
 
 def _curve(ax: object, series: Series, name: str, color: str) -> None:
