@@ -130,6 +130,10 @@ class Fuzzer:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.ctx = multiprocessing.get_context("fork")
+        # The code under test is fixed when the run starts: every worker, a respawned one and
+        # the minimiser's included, forks from this import (an edit made during a long run
+        # once left the crashes it found unshrinkable, as the minimiser ran the edited code).
+        import lossdoctor.cli  # noqa: F401
         self.mem = args.mem_mb << 20
         self.work = Path(tempfile.mkdtemp(prefix="lossdoctor-fuzz-"))
         self.out = Path(args.out) if args.out else None
