@@ -9,6 +9,7 @@ Text from the data is shown as text: `$` would start mathtext, so it is escaped.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,12 @@ def _draw(diag: Diagnosis, kind: str, title: str | None, Figure: type, FigureCan
             axes[1].set_yscale("log")
     axes[-1].set_xlabel("step")
     _mark_findings(diag, axes)
-    fig.tight_layout()
+    with warnings.catch_warnings():
+        # Best effort: when the axes cannot shrink around their labels (an x axis of 10^18
+        # steps, ticks in long exponents) matplotlib keeps the layout it has and warns; the
+        # picture is still drawn, so there is nothing to tell the reader.
+        warnings.filterwarnings("ignore", message="Tight layout not applied", category=UserWarning)
+        fig.tight_layout()
     return _render(fig, kind, diag)
 
 
