@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .intervals import interval_means
+from . import intervals
 
 PATIENCES = (3, 5, 10)
 GL_ALPHA = 5.0
@@ -133,7 +133,7 @@ def train_at_evaluations(val_steps: np.ndarray, train_steps: np.ndarray, train_v
     nothing else is inf."""
     ends = np.searchsorted(train_steps, val_steps, side="right")
     starts = np.concatenate(([0], ends[:-1]))
-    means = interval_means(train_values, starts, ends)
+    means = intervals.means(train_values, starts, ends)
     means = np.where(np.isnan(means), np.inf, means)
     last = np.where(ends > 0, train_values[np.maximum(ends - 1, 0)], np.nan)
     return np.where(ends > starts, means, last)

@@ -13,15 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def interval_means(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def means(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The mean of the finite values in values[s:e] for each interval; NaN where it holds none."""
     ok = np.isfinite(values)
     finite = np.where(ok, values, 0.0)
     e = int(np.frexp(np.max(np.abs(finite)))[1]) if finite.size else 0
     sums = _sums(np.ldexp(finite, -e), starts, ends)
     counts = _sums(ok.astype(float), starts, ends)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, np.ldexp(sums / np.maximum(counts, 1.0), e), np.nan)
+    return np.where(counts > 0, np.ldexp(sums / np.maximum(counts, 1.0), e), np.nan)
 
 
 def _sums(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

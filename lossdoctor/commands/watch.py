@@ -12,9 +12,9 @@ from typing import Any, Callable, Iterator, TextIO
 
 from ..exitcodes import ExitCode
 from ..report import pick
-from ..sources.text import refuse_special
 from ..report.escape import text as safe
 from ..report.formats import is_terminal
+from ..sources.text import refuse_special
 from ..watch.events import SEVERITY_STYLE, Emitter, event
 from ..watch.hook import Hook, parse_command
 from ..watch.session import Outcome, Session, WatchOptions

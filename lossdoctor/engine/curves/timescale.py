@@ -87,4 +87,4 @@ def interval_means(t_steps: np.ndarray, t_values: np.ndarray, at: np.ndarray) ->
     ts, tv = t_steps[ok], t_values[ok]
     lo = np.searchsorted(ts, at[:-1], side="right")
     hi = np.searchsorted(ts, at[1:], side="right")
-    return intervals.interval_means(tv, lo, hi)
+    return intervals.means(tv, lo, hi)
