@@ -14,7 +14,6 @@ after reading every run's numbers: a fault does not always show in the logs).
 
 from __future__ import annotations
 
-import math
 import shutil
 import sys
 from dataclasses import dataclass, field

@@ -21,7 +21,7 @@ from .diagnose import Settings, diagnose_ref
 from .fanout import Engine, EngineOptions, make_engine
 from .sources import RunRef
 from .errors import ConfigError
-from .findings import VERDICT_RANK, AuditRow, Diagnosis, RunError  # noqa: F401 - the records live in findings
+from .findings import AuditRow, Diagnosis, RunError
 
 Progress = Callable[[int], None]
 MAX_CHUNK = 64  # runs per task: big enough to amortise IPC, small enough for a quick Ctrl-C

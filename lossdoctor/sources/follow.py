@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..frame import Run
 from .discover import RunRef
 from .folder import run_logs
-from .formats import BY_NAME, ReadOptions, identify
+from .formats import ReadOptions, identify
 from .listing import list_folder
 from .splits import merge_runs
 
