@@ -109,7 +109,7 @@ def suggest(word: str, choices: Any) -> str:
 def threshold_kinds(rule: Rule) -> dict[str, list[Param]]:
     """Each threshold under the rule's params: the predicate parameters it is passed to."""
     uses: dict[str, list[Param]] = {name: [] for name in rule.params}
-    for call in walk(rule.when):
+    for call in (c for tree in rule.conditions() for c in walk(tree)):
         for arg, name in call.refs.items():
             uses[name].append(PREDICATES[call.name].params[arg])
     return uses

@@ -273,6 +273,22 @@ def short_but_learning(d: Path) -> Path:
     return keras_csv(d / "short_but_learning" / "training_log.csv", loss, val, {"val_accuracy": acc})
 
 
+def val_flat_train_falls(d: Path) -> Path:
+    """The validation loss comes down to 0.5 by epoch ~20 and stays there (5% noise, no rise)
+    while the training loss goes on falling to 0.05: the first stage of overfitting (P2)."""
+    loss = decay(EPOCHS, 2.3, 0.05, 15) * _noise(EPOCHS, 0.02, 50)
+    val = decay(EPOCHS, 2.2, 0.5, 5) * _noise(EPOCHS, 0.05, 51)
+    return keras_csv(d / "val_flat_train_falls" / "training_log.csv", loss, val)
+
+
+def both_flat(d: Path) -> Path:
+    """Both losses reach their floors by epoch ~20 and stay there (converged, P11): the
+    validation loss is flat, but so is the training loss, so the gap does not grow."""
+    loss = decay(EPOCHS, 2.3, 0.3, 4) * _noise(EPOCHS, 0.02, 52)
+    val = decay(EPOCHS, 2.2, 0.35, 4) * _noise(EPOCHS, 0.05, 53)
+    return keras_csv(d / "both_flat" / "training_log.csv", loss, val)
+
+
 def overfit(d: Path) -> Path:
     loss = decay(EPOCHS, 2.3, 0.05, 10) * _noise(EPOCHS, 0.02, 3)
     t = np.arange(EPOCHS)
@@ -399,7 +415,7 @@ def megatron_stuck(d: Path) -> Path:
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
     "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "val_noisy_improving": val_noisy_improving,
-    "overfit": overfit, "diverge": diverge,
+    "overfit": overfit, "diverge": diverge, "val_flat_train_falls": val_flat_train_falls, "both_flat": both_flat,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
     "hf_clean": hf_clean, "megatron_fp16": megatron_fp16, "megatron_stuck": megatron_stuck,

@@ -711,3 +711,46 @@ def test_the_checkpoint_to_keep_is_within_a_levels_noise_of_the_lowest() -> None
                     1.6019, 1.5948, 1.6295, 1.598, 1.6167])
     epoch = keep_point(np.log(val)) + 1  # epochs 1-based, as Ultralytics writes them
     assert epoch == 19 and val[epoch - 1] <= 1.02 * val.min()
+
+
+# ---- a rule's milder reading -----------------------------------------------------------
+
+MILDER_RULE = """id: my_rule
+title: Full
+severity: warning
+message: "{{metric}}: the full reading"
+remedies: ["do it"]
+when: {when}
+milder:
+  severity: info
+  title: Milder
+  when: {milder}
+  message: "{{metric}}: the milder reading"
+"""
+
+
+@pytest.mark.parametrize("when,milder,expected", [
+    ("{has: {slot: val_loss}}", "{has: {slot: train_loss}}", ("warning", "Full", "the full reading")),
+    ("{not: {has: {slot: val_loss}}}", "{has: {slot: train_loss}}", ("info", "Milder", "the milder reading")),
+    ("{not: {has: {slot: val_loss}}}", "{not: {has: {slot: train_loss}}}", None),
+])
+def test_the_milder_reading_is_tried_only_when_the_full_one_does_not_hold(
+        tmp_path: Path, when: str, milder: str, expected: tuple[str, str, str] | None) -> None:
+    """One finding per rule and subject: the full reading at the rule's severity, else the
+    milder one at its own, with its own title and message, else none."""
+    from lossdoctor.diagnose import Settings, diagnose_path
+
+    path = tmp_path / "r.yaml"
+    path.write_text(MILDER_RULE.format(when=when, milder=milder))
+    rule, = load_rule_file(path)
+    diag = diagnose_path(ROOT / "examples" / "overfitting", Settings(rules=(rule,)))
+    got = [(f.severity.label, f.title, f.message.split(": ", 1)[1]) for f in diag.findings]
+    assert got == ([expected] if expected else [])
+
+
+def test_rules_show_prints_the_milder_reading() -> None:
+    code, out, _ = invoke("rules", "show", "overfitting")
+    assert code == 0
+    head, milder = out.split("Else, as 'Overfitting has begun' at info (the milder reading), when:")
+    assert "val_rises_after_best" in head and "gap_widens_after_best" not in head
+    assert "gap_widens_after_best" in milder.split("Thresholds")[0]

@@ -368,6 +368,8 @@ def test_rules_as_json() -> None:
     assert code == 0 and doc["version"] == 1
     over = next(r for r in doc["rules"] if r["id"] == "overfitting")
     assert over["severity"] == "warning" and over["knowledge"] == ["P2", "P3", "P9"] and over["params"]
+    assert over["milder"] == {"title": "Overfitting has begun", "severity": "info"}
+    assert next(r for r in doc["rules"] if r["id"] == "plateau")["milder"] is None
 
 
 def test_a_metric_naming_a_missing_series_is_a_usage_error() -> None:

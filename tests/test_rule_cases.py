@@ -52,6 +52,9 @@ def test_rule_fires(rule: str, case: dict, synthetic_dir: Path) -> None:
     if "metric" in case:
         found = [f for f in found if f.metric == case["metric"]]
         assert found, f"{rule} fired, but not on {case['metric']}"
+    if "severity" in case:  # a rule's milder reading is the same rule at a lower severity
+        found = [f for f in found if f.severity.label == case["severity"]]
+        assert found, f"{rule} fired, but not at {case['severity']}"
     if "step" in case:
         steps = [f.step for f in found]
         assert any(abs(s - case["step"]) <= case.get("tolerance", 0) for s in steps), steps

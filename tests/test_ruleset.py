@@ -108,3 +108,46 @@ def test_whole_run_is_a_boolean_and_marks_the_course_rules(tmp_path: Path) -> No
     # the readings of a run's whole course wait for its end; events are judged as they happen
     assert {"lr_too_low", "underfitting", "plateau", "still_improving"} <= whole
     assert not whole & {"nan_loss", "divergence", "loss_spike", "overfitting"}
+
+
+MILDER = BASE + """when: {has: {slot: val_loss}}
+milder:
+  severity: info
+  when: {has: {slot: train_loss}}
+  message: "{metric}: the milder reading"
+"""
+
+
+@pytest.mark.parametrize("change,expected", [
+    (("  severity: info", "  severity: warning"), "milder: severity: expected below the rule's (warning), got warning"),
+    (("  when: {has: {slot: train_loss}}\n", ""), "milder: missing required key 'when'"),
+    (("  message:", "  remedies: [x]\n  message:"), "milder: unknown key 'remedies'"),
+    (("{has: {slot: train_loss}}", "{has: {slot: wat}}"), "milder.when.has.slot: expected one of"),
+    (("{metric}: the milder reading", "{metric.__class__}"), "milder: message"),
+])
+def test_a_milder_reading_is_checked_like_the_rule(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    text = MILDER.replace(*change)
+    assert text != MILDER
+    with pytest.raises(ConfigError) as err:
+        load_rule_file(write(tmp_path, text))
+    assert str(err.value).startswith(f"{tmp_path / 'custom.yaml'}: rule my_rule: ")
+    assert expected in str(err.value)
+
+
+def test_overfitting_has_a_milder_reading_at_info_that_overrides_rebind(tmp_path: Path) -> None:
+    """The first stage of overfitting (P2) is the overfitting rule at info: its thresholds are
+    the rule's `$params`, rebound by a project's override; a project that raises the rule's
+    severity leaves it at info, one that lowers the rule to info takes it along."""
+    from lossdoctor.engine import walk
+
+    rule = next(r for r in default_rules() if r.id == "overfitting")
+    assert rule.milder is not None and rule.milder.severity is Severity.INFO
+    assert rule.milder.title == "Overfitting has begun"
+
+    def widen(r):
+        return next(c for c in walk(r.milder.when) if c.name == "gap_widens_after_best").args["min_rise"]
+
+    assert widen(rule) == rule.params["min_rise"]
+    assert widen(rule.with_overrides(None, {"min_rise": 1.2})) == 1.2
+    assert rule.with_overrides(Severity.ERROR, {}).milder.severity is Severity.INFO
+    assert rule.with_overrides(Severity.INFO, {}).milder.severity is Severity.INFO

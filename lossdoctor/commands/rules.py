@@ -62,7 +62,9 @@ def rule_dict(rule: Rule, config: Config) -> dict[str, Any]:
     return {"id": rule.id, "title": rule.title, "severity": rule.severity.label, "for_each": rule.for_each,
             "params": {k: json_number(v) for k, v in rule.params.items()}, "knowledge": list(rule.knowledge),
             "tags": list(rule.tags), "aliases": list(rule.aliases), "ignored": rule.id in config.ignore,
-            "source": rule.source}
+            "source": rule.source,
+            "milder": None if rule.milder is None else {"title": rule.milder.title or rule.title,
+                                                         "severity": rule.milder.severity.label}}
 
 
 def check_rules(paths: tuple[Path, ...]) -> ExitCode:
@@ -100,6 +102,10 @@ def explain(rule: Rule, config: Config) -> list[str]:
            f"file: {rule.source}", "", "What it means:"]
     out += textwrap.wrap(rule.description or rule.title, 88, initial_indent="  ", subsequent_indent="  ")
     out += ["", "Evidence (it fires when):", *when_lines(rule.when, 1)]
+    if rule.milder is not None:
+        m = rule.milder
+        out += ["", f"Else, as {m.title or rule.title!r} at {m.severity.label} (the milder reading), when:",
+                *when_lines(m.when, 1)]
     if rule.params:
         notes = threshold_notes(rule)
         out += ["", "Thresholds (override under rules." + rule.id + " in lossdoctor.yaml):"]

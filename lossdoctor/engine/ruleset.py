@@ -24,7 +24,9 @@ from .conditions import Node, bind, parse_when
 from .template import check_template
 
 RULE_KEYS = {"id", "title", "severity", "for_each", "when", "message", "remedies",
-             "params", "metadata", "description", "aliases", "whole_run", "summary"}
+             "params", "metadata", "description", "aliases", "whole_run", "summary", "milder"}
+# `milder:` the same reading, weaker, at a lower severity: tried when `when:` does not hold.
+MILDER_KEYS = {"severity", "when", "message", "title", "summary"}
 REQUIRED = ("id", "title", "severity", "when", "message", "remedies")
 # main: the run's main train/val pair; pair: every train/val pair (main, then each loss
 # term); series: every loss series and the gradient norm on its own.
@@ -37,6 +39,19 @@ class Remedy:
 
     text: str
     fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Milder:
+    """A rule's weaker reading (overfitting that has begun, not yet a rise): its own
+    condition, severity (below the rule's), title and messages; the remedies are the rule's.
+    Alerting tools do the same with one alert name at two thresholds and two severities."""
+
+    severity: Severity
+    when: Node
+    messages: tuple[str, ...]
+    title: str = ""
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,12 +77,20 @@ class Rule:
     whole_run: bool = False
     # The finding in a few words, for a story's timeline ("{metric} is NaN/Inf from step {step}").
     summary: str = ""
+    milder: Milder | None = None
 
     def with_overrides(self, severity: Severity | None, params: dict[str, Any]) -> "Rule":
-        """A copy with a project's severity and threshold overrides (already validated)."""
+        """A copy with a project's severity and threshold overrides (already validated). The
+        milder reading keeps its severity, never above the rule's."""
         merged = {**self.params, **params}
-        return replace(self, severity=severity or self.severity, params=merged,
-                       when=bind(self.when, merged))
+        severity = severity or self.severity
+        milder = self.milder and replace(self.milder, when=bind(self.milder.when, merged),
+                                         severity=min(self.milder.severity, severity))
+        return replace(self, severity=severity, params=merged, when=bind(self.when, merged), milder=milder)
+
+    def conditions(self) -> tuple[Node, ...]:
+        """Every condition tree of the rule: `when:`, then the milder reading's."""
+        return (self.when,) if self.milder is None else (self.when, self.milder.when)
 
 
 def load_rule_file(path: Path, problems: list[str] | None = None) -> list[Rule]:
@@ -125,14 +148,42 @@ def parse_rule(raw: Any, where: str, index: int | None = None,
     whole_run = raw.get("whole_run", False)
     if not isinstance(whole_run, bool):
         problems.append(f"{label}: whole_run: expected true or false, got {whole_run!r}")
+    milder = _milder(raw["milder"], params, severity, label, problems) if "milder" in raw else None
     if len(problems) > before:
         return None
     return Rule(
         id=rid, title=title, severity=severity, when=when, messages=messages, remedies=remedies,
         params=params, for_each=for_each, description=str(raw.get("description", "")).strip(),
         knowledge=meta["knowledge"], tags=meta["tags"], aliases=aliases, source=where,
-        whole_run=whole_run, summary=summary,
+        whole_run=whole_run, summary=summary, milder=milder,
     )
+
+
+def _milder(raw: Any, params: dict[str, Any], severity: Severity | None, label: str,
+            problems: list[str]) -> Milder | None:
+    """`milder: {severity, when, message, title?, summary?}`, checked like the rule's own keys."""
+    where = f"{label}: milder"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a mapping ({', '.join(sorted(MILDER_KEYS))})")
+        return None
+    unknown = sorted(set(map(str, raw)) - MILDER_KEYS)
+    missing = [k for k in ("severity", "when", "message") if k not in raw]
+    if unknown or missing:
+        problems.append(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(MILDER_KEYS))})"
+                        if unknown else f"{where}: missing required key '{missing[0]}'")
+        return None
+    check = partial(_checked, problems)
+    before = len(problems)
+    when = parse_when(raw["when"], params, f"{where}.when", problems)
+    level = check(_severity, raw["severity"], where)
+    messages = check(_messages, raw["message"], where)
+    title = check(_text, raw, "title", where) if "title" in raw else ""
+    summary = check(_summary, raw.get("summary", ""), where)
+    if level is not None and severity is not None and level >= severity:
+        problems.append(f"{where}: severity: expected below the rule's ({severity.label}), got {level.label}")
+    if len(problems) > before:
+        return None
+    return Milder(level, when, messages, title, summary)
 
 
 def _checked(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:

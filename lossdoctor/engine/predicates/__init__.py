@@ -18,7 +18,7 @@ from .events import (blows_up, blows_up_with_train, bounces, per_step, recurring
 from .facts import axis_is, format_is, has, produced_by
 from .scaling import skips_steps
 from .validation import (train_above_val, val_best_at_end, train_falls_after_best, train_near_val, val_acc_at_chance,
-                         val_acc_beats_chance, val_acc_rising, val_at_chance, val_never_improved, val_rises_after_best,
+                         val_acc_beats_chance, val_acc_rising, val_at_chance, val_never_improved, val_rises_after_best, gap_widens_after_best,
                          val_worse_than_chance)
 from .values import magnitude, nonfinite
 
@@ -26,7 +26,7 @@ __all__ = ["PREDICATES", "Evidence", "Predicate"]
 
 PREDICATES: dict[str, Predicate] = registry([
     nonfinite, magnitude, blows_up, blows_up_with_train, spikes, recurring_spikes, repeating_swings, bounces, per_step, val_moves_too,
-    val_rises_after_best, train_falls_after_best, val_never_improved, val_worse_than_chance, val_at_chance,
+    val_rises_after_best, gap_widens_after_best, train_falls_after_best, val_never_improved, val_worse_than_chance, val_at_chance,
     val_acc_at_chance, val_acc_beats_chance, val_acc_rising, val_best_at_end, train_above_val, train_near_val, no_gain,
     gained, came_down, settled, falling_now,
     at_chance, high_loss, lr_collapsed, acc_stuck, errors_cut, converged, slow_decline, resumed, format_is, produced_by, axis_is, has,

@@ -59,6 +59,41 @@ def train_falls_after_best(subj: Subject, min_drop: Annotated[Fraction, "of the 
         if drop >= min_drop else None
 
 
+def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap at the best"] = 1.05,
+                          alpha: Annotated[Fraction, "p-value"] = 0.05) -> Evidence | None:
+    """After its best the validation loss stayed put while training went on fitting: the
+    validation loss over the training loss, each evaluation against the training mean of its
+    interval (like with like), carries a significant upward trend (Mann-Kendall over the
+    evaluations after the checkpoint to keep) of at least `min_rise` and twice the
+    validation loss's point noise. The knowledge base's "train falling, val flat: overfitting
+    has begun" (P2), before any rise. "Flat" needs no test of its own: the checkpoint is
+    within the noise of the lowest level, so after it the curve can fall by no more than
+    that noise. The validation loss must have come down to that best first (a
+    significant fall up to the checkpoint): one that only swings around its first level never
+    fitted anything that could stop carrying over (P3: check the validation data). The step
+    reported is the checkpoint to keep."""
+    b, g, v = readings.best(subj), readings.gap(subj), subj.series("val_loss")
+    if b is None or g is None:
+        return None
+    ok = np.isfinite(v.values)
+    finite, steps = v.values[ok], v.steps[ok]
+    if not trend(steps[:b.keep + 1], log_of(finite[:b.keep + 1])).falling(alpha, b.noise):
+        return None
+    later = g.steps > steps[b.keep]
+    widening = -g.log_ratio[later]  # log(val / train) per interval after the checkpoint
+    if widening.size < 4:
+        return None
+    t = trend(g.steps[later], widening)
+    # The validation loss's own noise, as for a rise: the training means it is divided by are
+    # far smoother, and the ratio's second differences would count its curvature as noise.
+    least = max(math.log(min_rise), 2 * b.noise)
+    if not (t.rising(alpha) and t.change >= least):
+        return None
+    return {"metric": v.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
+            "best_step": float(steps[b.keep]), "best": float(finite[b.keep]), "final": float(finite[-1]),
+            "widen": expo(t.change) - 1, "gap_p": t.p}
+
+
 def val_best_at_end(subj: Subject) -> Evidence | None:
     """The validation loss's lowest evaluation is its last: it was still improving when the run
     stopped (on a short curve a trend test has no power, the position of the minimum does)."""
