@@ -189,6 +189,29 @@ def test_a_lightning_style_rewrite_under_a_new_header_is_read_again(tmp_path: Pa
     assert s.tick() and [e["step"] for e in kinds(events, "finding") if e["rule"] == "nan_loss"] == [40]
 
 
+def test_overfitting_that_has_begun_and_then_rises_is_reported_when_it_becomes_a_warning(tmp_path: Path) -> None:
+    """The validation loss stalls while the training loss falls (overfitting has begun: the
+    rule's milder reading, at info), then it rises (the full reading, a warning): the same
+    rule on the same series, reported again because it grew worse, and the gate sees it."""
+    log = tmp_path / "training.csv"
+    table = Table(log, ["epoch", "loss", "val_loss"])
+    events: list[dict] = []
+    s = Session(WatchOptions(str(log), interval=0, verbosity=1), SETTINGS,
+                lambda f: f.severity >= Severity.WARNING, events.append)
+    rng = np.random.default_rng(7)
+    train = [2.3 * math.exp(-i / 15) + 0.05 for i in range(70)]
+    val = [(2.2 * math.exp(-i / 5) + 0.5 + 0.02 * max(0, i - 40)) * math.exp(rng.normal(0, 0.03))
+           for i in range(70)]
+    table.rows([{"epoch": i, "loss": train[i], "val_loss": val[i]} for i in range(40)])
+    assert not s.tick()
+    (begun,) = [e for e in kinds(events, "finding") if e["rule"] == "overfitting"]
+    assert begun["severity"] == "info"
+    table.rows([{"epoch": i, "loss": train[i], "val_loss": val[i]} for i in range(40, 70)])
+    assert s.tick()
+    worse = [e for e in kinds(events, "finding") if e["rule"] == "overfitting"][1:]
+    assert [e["severity"] for e in worse] == ["warning"]
+
+
 def test_a_finding_that_goes_away_is_reported_as_resolved(tmp_path: Path) -> None:
     """A job restarted from a checkpoint writes its log anew: the NaN it had is gone."""
     log = tmp_path / "training.csv"
