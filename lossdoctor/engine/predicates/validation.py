@@ -79,8 +79,9 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
     finite, steps = v.values[ok], v.steps[ok]
     if not trend(steps[:b.keep + 1], log_of(finite[:b.keep + 1])).falling(alpha, b.noise):
         return None
-    later = g.steps > steps[b.keep]
-    widening = -g.log_ratio[later]  # log(val / train) per interval after the checkpoint
+    # From the interval that ends at the checkpoint on, as a rise is judged from the best on.
+    later = g.steps >= steps[b.keep]
+    widening = -g.log_ratio[later]  # log(val / train) per interval
     if widening.size < 4:
         return None
     t = trend(g.steps[later], widening)
