@@ -64,7 +64,7 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
     """After its best the validation loss stayed put while training went on fitting: the
     validation loss over the training loss, each evaluation against the training mean of its
     interval (like with like), carries a significant upward trend (Mann-Kendall over the
-    evaluations after the checkpoint to keep) of at least `min_rise` and twice the
+    evaluations from the checkpoint to keep on) of at least `min_rise` and twice the
     validation loss's point noise. The knowledge base's "train falling, val flat: overfitting
     has begun" (P2), before any rise. "Flat" needs no test of its own: the checkpoint is
     within the noise of the lowest level, so after it the curve can fall by no more than
@@ -85,8 +85,9 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
     if widening.size < 4:
         return None
     t = trend(g.steps[later], widening)
-    # The validation loss's own noise, as for a rise: the training means it is divided by are
-    # far smoother, and the ratio's second differences would count its curvature as noise.
+    # The floor is the validation loss's own noise, as for a rise: the training means are
+    # averages over an interval (usually far smoother), and the ratio's own second differences
+    # would count its curvature as noise (25x per point on a log thinned to every 5th point).
     least = max(math.log(min_rise), 2 * b.noise)
     if not (t.rising(alpha) and t.change >= least):
         return None
