@@ -63,7 +63,7 @@ def rule_dict(rule: Rule, config: Config) -> dict[str, Any]:
             "params": {k: json_number(v) for k, v in rule.params.items()}, "knowledge": list(rule.knowledge),
             "tags": list(rule.tags), "aliases": list(rule.aliases), "ignored": rule.id in config.ignore,
             "source": rule.source,
-            "milder": None if rule.milder is None else {"title": rule.milder.title or rule.title,
+            "milder": None if rule.milder is None else {"title": rule.milder.title,
                                                          "severity": rule.milder.severity.label}}
 
 
@@ -104,7 +104,7 @@ def explain(rule: Rule, config: Config) -> list[str]:
     out += ["", "Evidence (it fires when):", *when_lines(rule.when, 1)]
     if rule.milder is not None:
         m = rule.milder
-        out += ["", f"Else, as {m.title or rule.title!r} at {m.severity.label} (the milder reading), when:",
+        out += ["", f"Else, as {m.title!r} at {m.severity.label} (the milder reading), when:",
                 *when_lines(m.when, 1)]
     if rule.params:
         notes = threshold_notes(rule)

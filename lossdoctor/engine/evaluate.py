@@ -6,8 +6,6 @@ overridden) Rule, so a project config can change both without touching rule file
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from ..findings import Finding
@@ -46,7 +44,7 @@ def _reading(rule: Rule, subj: Subject, numbering: Numbering) -> Finding | None:
     if evidence is not None:
         return make_finding(rule, subj, evidence, numbering)
     if rule.milder is not None and (evidence := holds(rule.milder.when, subj)) is not None:
-        return make_finding(rule, subj, evidence, numbering, milder=True)
+        return make_finding(rule.as_milder(), subj, evidence, numbering)
     return None
 
 
@@ -75,15 +73,9 @@ def holds(node: Node, subj: Subject) -> Evidence | None:
     return next((ev for ev in (holds(c, subj) for c in node.children) if ev is not None), None)  # Any
 
 
-def make_finding(rule: Rule, subj: Subject, evidence: Evidence, numbering: Numbering | None = None,
-                 milder: bool = False) -> Finding:
-    """Stamp id/severity, add context numbers (lr at the step), fill message and remedies;
-    `milder`: the rule's milder reading held (its severity, title, messages and summary)."""
+def make_finding(rule: Rule, subj: Subject, evidence: Evidence, numbering: Numbering | None = None) -> Finding:
+    """Stamp id/severity, add context numbers (lr at the step), fill message and remedies."""
     numbering = numbering or Numbering()
-    if milder and rule.milder is not None:
-        m = rule.milder
-        rule = replace(rule, severity=m.severity, title=m.title or rule.title, messages=m.messages,
-                       summary=m.summary)
     ev = dict(evidence)
     metric = ev.pop("metric", None) or _default_metric(subj)
     step, end_step = ev.pop("step", None), ev.pop("end_step", None)

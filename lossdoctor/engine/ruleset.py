@@ -27,6 +27,7 @@ RULE_KEYS = {"id", "title", "severity", "for_each", "when", "message", "remedies
              "params", "metadata", "description", "aliases", "whole_run", "summary", "milder"}
 # `milder:` the same reading, weaker, at a lower severity: tried when `when:` does not hold.
 MILDER_KEYS = {"severity", "when", "message", "title", "summary"}
+MILDER_REQUIRED = ("severity", "when", "message")
 REQUIRED = ("id", "title", "severity", "when", "message", "remedies")
 # main: the run's main train/val pair; pair: every train/val pair (main, then each loss
 # term); series: every loss series and the gradient norm on its own.
@@ -50,7 +51,7 @@ class Milder:
     severity: Severity
     when: Node
     messages: tuple[str, ...]
-    title: str = ""
+    title: str  # the rule's own when the file gives none
     summary: str = ""
 
 
@@ -91,6 +92,14 @@ class Rule:
     def conditions(self) -> tuple[Node, ...]:
         """Every condition tree of the rule: `when:`, then the milder reading's."""
         return (self.when,) if self.milder is None else (self.when, self.milder.when)
+
+    def as_milder(self) -> "Rule":
+        """The rule as its milder reading stamps a finding: that reading's severity, title,
+        condition and messages, the rule's id and remedies."""
+        m = self.milder
+        assert m is not None
+        return replace(self, severity=m.severity, title=m.title, when=m.when, messages=m.messages,
+                       summary=m.summary, milder=None)
 
 
 def load_rule_file(path: Path, problems: list[str] | None = None) -> list[Rule]:
@@ -148,7 +157,7 @@ def parse_rule(raw: Any, where: str, index: int | None = None,
     whole_run = raw.get("whole_run", False)
     if not isinstance(whole_run, bool):
         problems.append(f"{label}: whole_run: expected true or false, got {whole_run!r}")
-    milder = _milder(raw["milder"], params, severity, label, problems) if "milder" in raw else None
+    milder = _milder(raw["milder"], params, severity, title, label, problems) if "milder" in raw else None
     if len(problems) > before:
         return None
     return Rule(
@@ -159,25 +168,22 @@ def parse_rule(raw: Any, where: str, index: int | None = None,
     )
 
 
-def _milder(raw: Any, params: dict[str, Any], severity: Severity | None, label: str,
-            problems: list[str]) -> Milder | None:
+def _milder(raw: Any, params: dict[str, Any], severity: Severity | None, rule_title: str | None,
+            label: str, problems: list[str]) -> Milder | None:
     """`milder: {severity, when, message, title?, summary?}`, checked like the rule's own keys."""
     where = f"{label}: milder"
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a mapping ({', '.join(sorted(MILDER_KEYS))})")
         return None
-    unknown = sorted(set(map(str, raw)) - MILDER_KEYS)
-    missing = [k for k in ("severity", "when", "message") if k not in raw]
-    if unknown or missing:
-        problems.append(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(MILDER_KEYS))})"
-                        if unknown else f"{where}: missing required key '{missing[0]}'")
-        return None
     check = partial(_checked, problems)
     before = len(problems)
+    check(_known_keys, raw, MILDER_KEYS, MILDER_REQUIRED, where)
+    if len(problems) > before:
+        return None
     when = parse_when(raw["when"], params, f"{where}.when", problems)
     level = check(_severity, raw["severity"], where)
     messages = check(_messages, raw["message"], where)
-    title = check(_text, raw, "title", where) if "title" in raw else ""
+    title = check(_text, raw, "title", where) if "title" in raw else rule_title
     summary = check(_summary, raw.get("summary", ""), where)
     if level is not None and severity is not None and level >= severity:
         problems.append(f"{where}: severity: expected below the rule's ({severity.label}), got {level.label}")
@@ -196,14 +202,19 @@ def _checked(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:
 
 
 def _check_keys(raw: dict, label: str) -> None:
-    unknown = sorted(set(map(str, raw)) - RULE_KEYS)
-    if unknown:
-        raise ConfigError(f"{label}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(RULE_KEYS))})")
-    for key in REQUIRED:
-        if key not in raw:
-            raise ConfigError(f"{label}: missing required key '{key}'")
+    _known_keys(raw, RULE_KEYS, REQUIRED, label)
     if not isinstance(raw["id"], str) or not raw["id"].replace("_", "").isalnum():
         raise ConfigError(f"{label}: id: expected a snake_case name, got {raw['id']!r}")
+
+
+def _known_keys(raw: dict, allowed: set[str], required: tuple[str, ...], label: str) -> None:
+    """Every key is one of `allowed` and every one of `required` is there."""
+    unknown = sorted(set(map(str, raw)) - allowed)
+    if unknown:
+        raise ConfigError(f"{label}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+    for key in required:
+        if key not in raw:
+            raise ConfigError(f"{label}: missing required key '{key}'")
 
 
 def _text(raw: dict, key: str, label: str) -> str:
