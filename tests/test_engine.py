@@ -754,3 +754,21 @@ def test_rules_show_prints_the_milder_reading() -> None:
     head, milder = out.split("Else, as 'Overfitting has begun' at info (the milder reading), when:")
     assert "val_rises_after_best" in head and "gap_widens_after_best" not in head
     assert "gap_widens_after_best" in milder.split("Thresholds")[0]
+
+
+def test_a_zero_among_the_validation_losses_does_not_shift_the_checkpoint(tmp_path: Path) -> None:
+    """The best evaluation is found on the log-loss (positive values only), so a 0 logged at
+    epoch 1 is not a point of it: the step and value reported are those of epoch 20, the
+    lowest positive evaluation, not of the evaluation one place before it."""
+    import numpy as np
+
+    from lossdoctor.diagnose import Settings, diagnose_path
+
+    t = np.arange(40)
+    train = 2.3 * np.exp(-t / 10) + 0.05
+    val = 2.2 * np.exp(-t / 6) + 0.5 + 0.02 * np.clip(t - 20, 0, None)
+    val[1] = 0.0
+    path = tmp_path / "training.csv"
+    path.write_text("epoch,loss,val_loss\n" + "".join(f"{i},{float(a)!r},{float(b)!r}\n" for i, a, b in zip(t, train, val)))
+    (over,) = [f for f in diagnose_path(path, Settings.default()).findings if f.rule == "overfitting"]
+    assert over.step == 20 and over.evidence["best"] == val[20]

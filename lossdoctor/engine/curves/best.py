@@ -18,7 +18,7 @@ centre (sqrt(2 ln n) sigma) plus two sigma.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,7 +29,10 @@ from .trend import Trend, trend
 
 @dataclass(frozen=True)
 class Best:
-    """The best evaluation (index), its log-level, the curve's noise, and the rise after it."""
+    """The best evaluation (index), its log-level, the curve's noise, and the rise after it.
+
+    `index` and `keep` count the judged points only (finite and positive: a log-loss), so a
+    series with a 0 or a NaN in it is indexed through `judged`, never by its finite values."""
 
     index: int  # the earliest evaluation within the noise of the lowest: the rise is judged after it
     keep: int  # the checkpoint to keep (see keep_point): what a report names
@@ -39,6 +42,8 @@ class Best:
     rise: float  # log units: from the best level to the end of the fitted trend
     first_gain: float  # log units: how far the best is below the first evaluation
     shift: float = 0.0  # log units: the median of the evaluations after the best, above the lowest smoothed level
+    # Positions in the series of the judged points: `judged[keep]` is the checkpoint's.
+    judged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), compare=False, repr=False)
 
     def shifted_up(self) -> bool:
         """The evaluations after the best sit at a level above it beyond the noise: more than
@@ -77,6 +82,7 @@ def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
     steps, y = steps[ok], y[ok]
     if y.size < 4:
         return None
+    judged = np.flatnonzero(ok)
     i = best_point(y)
     sigma = point_noise(y)
     after = trend(steps[i:], y[i:]) if y.size - i >= 4 else Trend(0.0, 1.0, 0.0, 0.0, y.size - i)
@@ -85,4 +91,4 @@ def best_and_after(steps: np.ndarray, y: np.ndarray) -> Best | None:
     # draw between two higher ones (the curve never stood there) must not make a flat tail a shift.
     shift = float(np.median(y[i + 1:]) - np.min(running_median3(y))) if y.size > i + 1 else 0.0
     return Best(i, keep_point(y), float(y[i]), float(sigma) if np.isfinite(sigma) else 0.0, after, float(rise),
-                float(y[0] - y[i]), shift)
+                float(y[0] - y[i]), shift, judged)

@@ -32,10 +32,9 @@ def val_rises_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the best"]
     trended = b.after.rising(alpha) and b.rise >= least
     if not trended and not (b.shifted_up() and b.shift >= least):
         return None
-    finite = s.values[np.isfinite(s.values)]
-    steps = s.steps[np.isfinite(s.values)]
+    steps, values = s.steps[b.judged], s.values[b.judged]
     ev = {"metric": s.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
-          "best_step": float(steps[b.keep]), "best": float(finite[b.keep]), "final": float(finite[-1]),
+          "best_step": float(steps[b.keep]), "best": float(values[b.keep]), "final": float(values[-1]),
           "noise": expo(b.noise) - 1}
     if trended:
         return {**ev, "rise": expo(b.rise) - 1, "p": b.after.p}
@@ -51,7 +50,7 @@ def train_falls_after_best(subj: Subject, min_drop: Annotated[Fraction, "of the 
     ok = np.isfinite(ty)
     if ok.sum() < 3:
         return None
-    best_step = float(v.steps[np.isfinite(v.values)][b.index])
+    best_step = float(v.steps[b.judged[b.index]])
     at_best = float(np.interp(best_step, t.steps[ok], ty[ok]))
     end = float(np.median(ty[ok][-max(3, int(ok.sum()) // 10):]))
     drop = 1 - expo(end - at_best)
@@ -75,9 +74,8 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
     b, g, v = readings.best(subj), readings.gap(subj), subj.series("val_loss")
     if b is None or g is None:
         return None
-    ok = np.isfinite(v.values)
-    finite, steps = v.values[ok], v.steps[ok]
-    if not trend(steps[:b.keep + 1], log_of(finite[:b.keep + 1])).falling(alpha, b.noise):
+    steps, values = v.steps[b.judged], v.values[b.judged]
+    if not trend(steps[:b.keep + 1], log_of(values[:b.keep + 1])).falling(alpha, b.noise):
         return None
     # From the interval that ends at the checkpoint on, as a rise is judged from the best on.
     later = g.steps >= steps[b.keep]
@@ -92,7 +90,7 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
     if not (t.rising(alpha) and t.change >= least):
         return None
     return {"metric": v.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
-            "best_step": float(steps[b.keep]), "best": float(finite[b.keep]), "final": float(finite[-1]),
+            "best_step": float(steps[b.keep]), "best": float(values[b.keep]), "final": float(values[-1]),
             "widen": expo(t.change) - 1, "gap_p": t.p}
 
 
