@@ -772,3 +772,28 @@ def test_a_zero_among_the_validation_losses_does_not_shift_the_checkpoint(tmp_pa
     path.write_text("epoch,loss,val_loss\n" + "".join(f"{i},{float(a)!r},{float(b)!r}\n" for i, a, b in zip(t, train, val)))
     (over,) = [f for f in diagnose_path(path, Settings.default()).findings if f.rule == "overfitting"]
     assert over.step == 20 and over.evidence["best"] == val[20]
+
+
+@pytest.mark.parametrize("batch_at_best", [0.45, 0.25])
+def test_the_training_level_at_the_best_is_a_median_like_the_ends(batch_at_best: float) -> None:
+    """A per-step training loss around 0.40 at the validation loss's best (step 100) falls to
+    0.33 by the end: 18% after the best, the training going on fitting. The one batch logged
+    at the best step, high (0.45) or low (0.25), must not decide it: held against the median
+    of the last points, a low batch alone would read as no fall at all."""
+    import numpy as np
+
+    from lossdoctor.engine.predicates.validation import train_falls_after_best
+    from lossdoctor.engine.subject import Subject
+    from lossdoctor.frame import Series
+
+    rng = np.random.default_rng(5)
+    steps = np.arange(0, 400, 5, dtype=float)
+    level = 0.33 + 0.07 * np.clip((300 - steps) / 200, 0, 1)  # 0.40 up to step 100, 0.33 from 300
+    train = level * np.exp(rng.normal(0, 0.05, steps.size))
+    train[steps == 100] = batch_at_best
+    evals = np.arange(20, 400, 20, dtype=float)
+    val = 0.5 + 0.0004 * np.abs(evals - 100)
+    subj = Subject("loss", "test", {"train_loss": Series("train_loss", steps, train),
+                                    "val_loss": Series("val_loss", evals, val)})
+    ev = train_falls_after_best(subj)
+    assert ev is not None and 0.12 < ev["train_drop"] < 0.24

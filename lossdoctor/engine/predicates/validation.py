@@ -51,8 +51,14 @@ def train_falls_after_best(subj: Subject, min_drop: Annotated[Fraction, "of the 
     if ok.sum() < 3:
         return None
     best_step = float(v.steps[b.judged[b.index]])
-    at_best = float(np.interp(best_step, t.steps[ok], ty[ok]))
-    end = float(np.median(ty[ok][-max(3, int(ok.sum()) // 10):]))
+    steps, y = t.steps[ok], ty[ok]
+    # Like with like: the level at the best is the median of as many points around it as the
+    # end's level is of the last ones (one batch's loss against a median would read the
+    # batch noise as a fall or as none; the median of a monotone stretch is its middle).
+    k = max(3, y.size // 10)
+    i = int(np.clip(np.searchsorted(steps, best_step) - k // 2, 0, max(0, y.size - k)))
+    at_best = float(np.median(y[i:i + k]))
+    end = float(np.median(y[-k:]))
     drop = 1 - expo(end - at_best)
     return {"train_at_best": expo(at_best), "train_final": expo(end), "train_drop": drop} \
         if drop >= min_drop else None
