@@ -116,3 +116,17 @@ def test_a_loss_that_fell_within_its_first_points_is_not_a_low_rate_when_thinned
     for t in transforms:
         assert pairs[t].applies and "lr_too_low" not in pairs[t].after["all"], (t, pairs[t].after)
         assert pairs[t].holds_all, (t, pairs[t].before, pairs[t].after)
+
+
+@pytest.mark.parametrize("name", ["keras_csv-ftc_unet_nan_metric_training_history",
+                                  "jsonl-mae_linprobe_core50_s_vits16_log"])
+def test_a_val_loss_doubling_from_its_first_evaluation_with_no_class_count_is_overfitting(name: str) -> None:
+    """A U-Net (Dice loss, 0.013 -> 0.028) and a linear probe (test loss 3.72 -> 7.85), both
+    overfitting from their first epochs (corpus, MANIFEST: overfitting). Kept every 2nd point,
+    the one evaluation better than the first is gone: the validation loss never improved on
+    its first evaluation and ends at twice it. With no class count there is no uniform guess
+    for it to be worse than, and doubling is what overfitting does: not a data problem."""
+    report = inv.measure([(name, CORPUS / name)])
+    pair = next(p for p in report.pairs if p.transform == "every 2nd point")
+    assert pair.applies and "overfitting" in pair.after["loud"]
+    assert "data_problem" not in pair.after["all"] and pair.holds_all, pair.after
