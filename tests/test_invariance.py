@@ -100,6 +100,17 @@ def test_an_underfit_model_reads_the_same_from_a_thinned_or_epoch_averaged_log()
         assert pairs[name].applies and pairs[name].holds_all, (name, pairs[name].after)
 
 
+def test_a_converged_validation_loss_says_the_noisy_training_losss_straight_halves_are_no_low_rate() -> None:
+    """A linear model on a sine wave (generated set, HF Trainer): its validation loss converged
+    (the second half brought 2% of what the first did), its per-step training loss is batch
+    noise around 0.75. Kept every 2nd point, the training loss's tenths read a second half at
+    39% of the first's pace -- a straight line, a rate too low, by its batches alone; the
+    validation loss, over the whole set, says the progress was front-loaded."""
+    report = inv.measure([("underfit", GEN / "underfit_linear_wave_hf_s1")])
+    pair = next(p for p in report.pairs if p.transform == "every 2nd point")
+    assert pair.applies and "lr_too_low" not in pair.after["all"] and pair.holds_all, pair.after
+
+
 @pytest.mark.parametrize("name,transforms", [
     ("hf_trainer-medbot_lora_16k_trainer_state", ("every 2nd point",)),
     ("lightning-slm_training_v0_metrics", ("every 2nd point", "every 5th point")),

@@ -188,6 +188,10 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     # progress, whatever the tenths after that fall show.
     if t.pace_from_start <= converged_pace:
         return None
+    # So did one whose validation loss converged (the same measure): an average over the whole
+    # set, it shows the model's course where a per-step training loss's tenths show its batches.
+    if v is not None and v.points >= 6 and math.isfinite(v.pace) and v.pace <= converged_pace:
+        return None
     # The message says whose pace it was.
     by_val = not math.isfinite(t.pace)
     return {**_named(subj, "train_loss"), "gain": t.gain, "pace": v.pace if by_val else t.pace,
