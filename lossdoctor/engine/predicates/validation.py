@@ -146,8 +146,14 @@ def val_at_chance(subj: Subject, tolerance: Fraction = 0.05, max_gain: Fraction 
 
 
 def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above chance"] = 0.5,
+                      sigmas: Annotated[Number, "binomial standard errors"] = 2.0,
                       min_points: Count = 3) -> Evidence | None:
-    """The validation accuracy never rose above chance (1/C, within `margin` of it)."""
+    """The validation accuracy never rose above chance (1/C, within `margin` of it). When the
+    accuracies show the set's size n, its typical evaluation (the median over the run) must
+    also be within `sigmas` binomial standard errors of 1/C: consistent with chance at the
+    usual 95% two-sided level. Beating chance takes three (`val_acc_beats_chance`); between
+    the two the accuracy says neither (0.31 over 300 samples on 4 classes, 2.4 standard
+    errors up: a model that learnt a little is not shown to be at chance)."""
     c, acc = readings.chance_classes(subj), subj.series("val_acc")
     if c is None or acc is None:
         return None
@@ -156,7 +162,7 @@ def val_acc_at_chance(subj: Subject, margin: Annotated[Fraction, "of 1/C above c
     if a.size < min_points or a.max() > (1 + margin) / c:
         return None
     n = readings.evaluated_on(subj, "val_acc")  # the binomial noise, when the set's size shows
-    if n is not None and counts.above_chance(float(np.median(a)), c, n):
+    if n is not None and counts.above_chance(float(np.median(a)), c, n, sigmas):
         return None
     return {"metric": acc.name, "step": float(acc.steps[0]), "accuracy": float(np.median(a[-max(1, a.size // 3):])),
             "classes": c, "chance_acc": 1 / c}
