@@ -41,12 +41,22 @@ def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
 def blows_up_with_train(subj: Subject) -> Evidence | None:
     """The validation loss blew up at or after an event of the training loss: the run went off
     course as a whole, even when the training loss it logged afterwards looks recovered
-    (fp16 overflow logs zeros and stray values)."""
+    (fp16 overflow logs zeros and stray values). Or it blew up and the training loss ran into
+    NaN/Inf after its climb had begun: a training loss that jumped 240x from a memorised
+    0.001 to 0.28 and then turned NaN, beside a validation loss that climbed past its
+    untrained level, diverged with it (its own climb, below the untrained loss, is not a
+    blow-up on its own: a NaN out of the blue has such a first sign too)."""
     val = blows_up(subj, "val_loss")
-    train = readings.events(subj, "train_loss")
-    if val is None or not train or train[0].step > val["step"]:
+    if val is None:
         return None
-    return {**val, "step": train[0].step, "val_step": val["step"]}  # the run left its course there
+    train = readings.events(subj, "train_loss")
+    if train and train[0].step <= val["step"]:
+        return {**val, "step": train[0].step, "val_step": val["step"]}  # the run left its course there
+    t = subj.series("train_loss")
+    bad = np.flatnonzero(~np.isfinite(t.values)) if t is not None else np.zeros(0, int)
+    if val["into_nan"] and bad.size and float(t.steps[bad[0]]) >= val["step"]:
+        return val
+    return None
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:
