@@ -16,6 +16,7 @@ from ..curves.noise import expo
 from ..params import Count, Fraction, Ratio, Slot
 from ..subject import Subject
 from .core import Evidence
+from .values import nonfinite
 
 
 def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
@@ -52,11 +53,8 @@ def blows_up_with_train(subj: Subject) -> Evidence | None:
     train = readings.events(subj, "train_loss")
     if train and train[0].step <= val["step"]:
         return {**val, "step": train[0].step, "val_step": val["step"]}  # the run left its course there
-    t = subj.series("train_loss")
-    bad = np.flatnonzero(~np.isfinite(t.values)) if t is not None else np.zeros(0, int)
-    if val["into_nan"] and bad.size and float(t.steps[bad[0]]) >= val["step"]:
-        return val
-    return None
+    nan = nonfinite(subj, "train_loss")
+    return val if val["into_nan"] and nan is not None and nan["step"] >= val["step"] else None
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:
