@@ -190,7 +190,7 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
         return None
     # So did one whose validation loss converged (the same measure): an average over the whole
     # set, it shows the model's course where a per-step training loss's tenths show its batches.
-    if v is not None and v.points >= 6 and math.isfinite(v.pace) and v.pace <= converged_pace:
+    if converged(subj, "val_loss", converged_pace) is not None:
         return None
     # The message says whose pace it was.
     by_val = not math.isfinite(t.pace)
