@@ -96,6 +96,30 @@ def gap_large_val(d: Path) -> Path:
     return gap_small_val(d, 600, "gap_large_val")
 
 
+def _gap_all_right(d: Path, name: str, floor: float, n_val: int) -> Path:
+    """A 3-class classifier whose validation set of `n_val` samples is classified all right
+    from epoch 20 on, its loss falling from ln 3 to `floor`, the training loss 60% above it
+    throughout."""
+    val = decay(EPOCHS, np.log(3), floor, 8) * _noise(EPOCHS, 0.02, 48)
+    acc = _accuracy(np.minimum(1.0, 0.4 + 0.6 * np.arange(EPOCHS) / 20), n_val, 49)
+    return keras_csv(d / name / "training_log.csv", val * 1.6 * _noise(EPOCHS, 0.02, 50), val,
+                     {"val_accuracy": acc})
+
+
+def gap_perfect_val(d: Path) -> Path:
+    """Validation all right at 0.06 nats over 150 samples: per-sample losses in [0, ln 3] with
+    that mean can spread 4x it, so one standard error of the set's offset is a third of the loss
+    and 60% (log 0.47) is well within three (the old spread of 1x the mean put three at 0.24)."""
+    return _gap_all_right(d, "gap_perfect_val", 0.06, 150)
+
+
+def gap_smoothed_val(d: Path) -> Path:
+    """Validation all right at 0.4 nats over 600 samples (an under-confident model, as label
+    smoothing in training leaves it): the losses can spread 1.3x their mean, three standard
+    errors are 16%, and training 60% above is beyond them."""
+    return _gap_all_right(d, "gap_smoothed_val", 0.4, 600)
+
+
 def sampled_batches(d: Path) -> Path:
     """A training loss logged once per evaluation as the last batch's loss (a sample, 30%
     batch noise) beside a converged, steady validation loss: noisy, not oscillating."""
@@ -450,7 +474,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving,
     "overfit": overfit, "diverge": diverge, "val_flat_train_falls": val_flat_train_falls, "both_flat": both_flat,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -222,7 +222,9 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     test over evaluations cannot see that offset (it is the same every time), so when the
     accuracies show n (`curves.counts`), the gap over the last intervals must also exceed
     `sigmas` such errors: a wine set of 54 samples can sit 40% below the training loss by the
-    draw of its samples alone."""
+    draw of its samples alone. When the loss is a cross-entropy at ln C, the spread is the one
+    its level and accuracy leave possible (`levels.cross_entropy_spread`), if larger: a set
+    classified all right at a small loss owes its mean to a few samples near ln C."""
     g = readings.gap(subj)
     if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
         return None
@@ -236,12 +238,26 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     # The offset is the state the run ends in: judged on the last intervals, where an early
     # transient no longer dilutes it. (n last: reading it off the accuracies is the dear part.)
     n = readings.evaluated_on(subj, "val_acc")
-    if n and last < sigmas / math.sqrt(n):
+    if n and last < sigmas * _val_spread(subj, k) / math.sqrt(n):
         return None
     train = subj.series("train_loss")
     return {"metric": train.name, "step": _logged_step(train.steps, g.steps[0]),
             "end_step": _logged_step(train.steps, g.steps[-1]),
             "share": g.share_above(), "median_gap": expo(g.median()) - 1}
+
+
+def _val_spread(subj: Subject, k: int) -> float:
+    """The coefficient of variation of the validation set's per-sample losses over its last `k`
+    evaluations: 1 (the least a trained classifier's cross-entropies spread), or what a
+    cross-entropy at ln C with that accuracy leaves possible, if more."""
+    c, loss, acc = readings.classes(subj), subj.series("val_loss"), subj.series("val_acc")
+    if c is None or loss is None or acc is None:
+        return 1.0
+    m, a = loss.values[np.isfinite(loss.values)], levels.as_fraction(acc.values[np.isfinite(acc.values)])
+    if not (m.size and a.size):
+        return 1.0
+    cv = levels.cross_entropy_spread(float(np.median(m[-k:])), float(np.median(a[-k:])), c)
+    return max(1.0, cv) if math.isfinite(cv) else 1.0
 
 
 def _logged_step(steps: np.ndarray, at: float) -> float:
