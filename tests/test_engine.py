@@ -345,22 +345,18 @@ def test_an_accuracy_shows_how_many_samples_it_was_measured_on() -> None:
     assert above_chance(0.34, 4, 300) and not above_chance(0.27, 4, 300)
 
 
-def test_a_cross_entropys_spread_is_what_its_level_and_accuracy_leave_possible() -> None:
-    """All right, each loss lies in [0, ln C]: at a mean m the spread can reach
-    sqrt(m (ln C - m)) (a CV of 4.5 at 0.05 nats over 3 classes, 1.3 at 0.4), and it is the
-    same a hair below an accuracy of 1. Errors lie above ln 2: a set whose mean sits at ln 2
-    with every sample wrong has no spread left to give."""
+def test_losses_bounded_by_the_untrained_loss_spread_at_most_as_bhatia_davis_says() -> None:
+    """Values in [0, top] with mean m spread at most sqrt(m (top - m)): a CV of 4.5 at 0.05
+    nats under ln 3, 1.3 at 0.4, none at the top itself; the same in any units."""
     import math
 
-    from lossdoctor.engine.curves.levels import cross_entropy_spread
+    from lossdoctor.engine.curves.levels import bounded_spread
 
-    assert cross_entropy_spread(0.05, 1.0, 3) == pytest.approx(math.sqrt((math.log(3) - 0.05) / 0.05))
-    assert cross_entropy_spread(0.4, 1.0, 3) == pytest.approx(1.32, abs=0.01)
-    assert cross_entropy_spread(0.05, 1 - 1e-9, 3) == pytest.approx(cross_entropy_spread(0.05, 1.0, 3), rel=1e-6)
-    assert cross_entropy_spread(math.log(2), 0.0, 3) == 0.0
-    # one error in 54 at a small mean: the error alone carries a large share of it
-    assert cross_entropy_spread(0.068, 53 / 54, 3) > 3
-    assert math.isnan(cross_entropy_spread(0.0, 1.0, 3))
+    assert bounded_spread(0.05, math.log(3)) == pytest.approx(math.sqrt((math.log(3) - 0.05) / 0.05))
+    assert bounded_spread(0.4, math.log(3)) == pytest.approx(1.32, abs=0.01)
+    assert bounded_spread(1000 * 0.05, 1000 * math.log(3)) == pytest.approx(bounded_spread(0.05, math.log(3)))
+    assert bounded_spread(math.log(3), math.log(3)) == 0.0
+    assert math.isnan(bounded_spread(0.0, 1.0))
 
 
 def test_a_short_log_that_jumps_into_nan_is_a_blow_up() -> None:

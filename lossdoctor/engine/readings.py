@@ -105,7 +105,7 @@ def classes(subj: Subject) -> int | None:
 def _classes(subj: Subject) -> int | None:
     train, val = subj.series("train_loss"), subj.series("val_loss")
     main = train or val
-    if main is None or _regression(subj):
+    if main is None or is_regression(subj):
         return None
     finite = main.values[np.isfinite(main.values)]
     if finite.size < 3:
@@ -139,7 +139,7 @@ def _chance_classes(subj: Subject) -> int | None:
     if c is not None:
         return c
     acc = subj.series(accuracy_slot(subj))
-    if acc is None or _regression(subj):
+    if acc is None or is_regression(subj):
         return None
     a = levels.as_fraction(acc.values[np.isfinite(acc.values)])[:3]
     return levels.classes_from_accuracy(a) if a.size == 3 else None
@@ -150,9 +150,10 @@ def accuracy_slot(subj: Subject) -> str:
     return "val_acc" if subj.series("val_acc") is not None else "train_acc"
 
 
-def _regression(subj: Subject) -> bool:
+def is_regression(subj: Subject) -> bool:
     """A loss of the subject is named as a regression or reconstruction objective: no classes."""
     return any(s is not None and names_regression(s.name) for s in (subj.series("train_loss"), subj.series("val_loss")))
+
 
 
 def evaluated_on(subj: Subject, slot: str) -> int | None:

@@ -47,23 +47,17 @@ def as_fraction(acc: np.ndarray) -> np.ndarray:
     return acc / 100.0 if finite.size and finite.max() > 1.5 else acc
 
 
-def cross_entropy_spread(mean: float, accuracy: float, classes: int) -> float:
-    """The coefficient of variation of per-sample cross-entropies (in nats, over C classes)
-    that a set with this mean loss and this accuracy leaves possible.
 
-    A correctly classified sample gives its class the top probability, at least 1/C: its
-    loss lies in [0, ln C], and values in a bounded range spread at most sqrt(m (ln C - m))
-    about their mean m (the Bhatia-Davis inequality). A misclassified sample gives its class
-    less than 1/2: its loss is above ln 2, and unbounded, so it is counted at the least it
-    adds (every error at ln 2, which leaves the correct ones the most of the mean). A
-    near-perfect classifier at a small loss is where this matters: 54 samples all right at a
-    mean of 0.05 nats over 3 classes can spread 4.5 times their mean (a few samples near
-    ln 3 carry it), where the usual reading of "spread about as much as the mean" says 1."""
-    if not (math.isfinite(mean) and mean > 0) or classes < 2:
+def bounded_spread(mean: float, top: float) -> float:
+    """The largest coefficient of variation values in [0, `top`] with this mean can have:
+    sqrt(m (top - m)) / m (the Bhatia-Davis inequality).
+
+    A classifier's per-sample cross-entropies are such values: a sample classified right
+    gives its class the top probability, at least 1/C, so its loss is at most ln C -- the
+    untrained loss, in whatever units the loss is logged (a misclassified one can go higher,
+    but on the near-perfect sets where this matters errors are few). A set of 54 all right at
+    0.05 nats over 3 classes can spread 4.5 times its mean (a few samples near ln 3 carry
+    it), where the usual reading of "spread about as much as the mean" says 1."""
+    if not (math.isfinite(mean) and math.isfinite(top)) or mean <= 0:
         return float("nan")
-    top, err = math.log(classes), min(max(1.0 - accuracy, 0.0), 1.0)
-    if err >= 1.0:
-        return 0.0
-    right = min(max((mean - err * math.log(2)) / (1.0 - err), 0.0), top)
-    var = (1.0 - err) * right * (top - right) + err * (1.0 - err) * max(math.log(2) - right, 0.0) ** 2
-    return math.sqrt(var) / mean
+    return math.sqrt(max(top - mean, 0.0) / mean)

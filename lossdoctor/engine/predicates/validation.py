@@ -222,9 +222,9 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
     test over evaluations cannot see that offset (it is the same every time), so when the
     accuracies show n (`curves.counts`), the gap over the last intervals must also exceed
     `sigmas` such errors: a wine set of 54 samples can sit 40% below the training loss by the
-    draw of its samples alone. When the loss is a cross-entropy at ln C, the spread is the one
-    its level and accuracy leave possible (`levels.cross_entropy_spread`), if larger: a set
-    classified all right at a small loss owes its mean to a few samples near ln C."""
+    draw of its samples alone. For a classifier the spread is the most its level leaves
+    possible under the untrained loss (`_val_spread`), if larger: a set classified all right at
+    a small loss owes its mean to a few samples near ln C."""
     g = readings.gap(subj)
     if g is None or g.n < min_points or g.median() < math.log(min_ratio) or sign_test_p(g.log_ratio) >= alpha:
         return None
@@ -248,15 +248,19 @@ def train_above_val(subj: Subject, min_ratio: Annotated[Ratio, "x the validation
 
 def _val_spread(subj: Subject, k: int) -> float:
     """The coefficient of variation of the validation set's per-sample losses over its last `k`
-    evaluations: 1 (the least a trained classifier's cross-entropies spread), or what a
-    cross-entropy at ln C with that accuracy leaves possible, if more."""
-    c, loss, acc = readings.classes(subj), subj.series("val_loss"), subj.series("val_acc")
-    if c is None or loss is None or acc is None:
+    evaluations: 1 (the least a trained classifier's cross-entropies spread), or, for a
+    classifier (an accuracy is logged; no regression by name), the most that losses bounded
+    by the untrained loss can have at that level (`levels.bounded_spread`), if more. The
+    untrained loss is the higher start of the two curves; the accuracy, not a loss at ln C,
+    says it is a classifier, so a loss in other units reads the same."""
+    loss, acc = subj.series("val_loss"), subj.series("val_acc")
+    if loss is None or acc is None or readings.is_regression(subj):
         return 1.0
-    m, a = loss.values[np.isfinite(loss.values)], levels.as_fraction(acc.values[np.isfinite(acc.values)])
-    if not (m.size and a.size):
+    m = loss.values[np.isfinite(loss.values)]
+    starts = [sh.scale for sh in (readings.shape(subj, "train_loss"), readings.shape(subj, "val_loss")) if sh]
+    if not (m.size and starts):
         return 1.0
-    cv = levels.cross_entropy_spread(float(np.median(m[-k:])), float(np.median(a[-k:])), c)
+    cv = levels.bounded_spread(float(np.median(m[-k:])), max(starts))
     return max(1.0, cv) if math.isfinite(cv) else 1.0
 
 
