@@ -145,6 +145,17 @@ def val_swings(d: Path) -> Path:
     return keras_csv(d / "val_swings" / "training_log.csv", loss, val)
 
 
+def memorised_bounce(d: Path) -> Path:
+    """A binary classifier that memorised its task by epoch 8: per-epoch means of a handful of
+    batches bounce ~100% around 0.02 and the validation loss ~30% around 0.03, both from an
+    untrained ln 2 -- the validation loss moving 1.5% of its untrained loss: batch and sample
+    noise near 0, not swinging weights."""
+    loss = decay(EPOCHS, np.log(2), 0.02, 2) * _noise(EPOCHS, 0.6, 53)
+    val = decay(EPOCHS, np.log(2), 0.03, 2) * _noise(EPOCHS, 0.3, 54)
+    loss[0], val[0] = np.log(2) * 0.98, np.log(2) * 0.97
+    return keras_csv(d / "memorised_bounce" / "training_log.csv", loss, val)
+
+
 def val_noisy_improving(d: Path) -> Path:
     """A small validation set: the validation loss bounces ~20% per epoch, but it does come
     down (2.2 to 0.6, far beyond its noise) beside a training loss that falls too."""
@@ -474,7 +485,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce,
     "overfit": overfit, "diverge": diverge, "val_flat_train_falls": val_flat_train_falls, "both_flat": both_flat,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -136,19 +136,26 @@ def bounces(subj: Subject, slot: Slot, min_swing: Annotated[Ratio, "x from one p
             "tail_change": expo(sw.tail.change) - 1}
 
 
-def val_moves_too(subj: Subject, share: Annotated[Fraction, "of the training loss's swing"] = 0.25) -> Evidence | None:
+def val_moves_too(subj: Subject, share: Annotated[Fraction, "of the training loss's swing"] = 0.25,
+                  relevance: Annotated[Fraction, "of the untrained loss"] = 0.02) -> Evidence | None:
     """The validation loss moves from point to point by at least `share` of what the training
-    loss moves (median relative moves over the second halves), or there is too little
+    loss moves (median relative moves over the second halves), by a visible amount (`relevance`
+    of its untrained loss, as `bounces` asks of the training loss), or there is too little
     validation to tell. Weights that swing move both curves (ratios of 0.5 to 6 measured on
     the labeled oscillations); a training curve that is a sample of batches bounces beside
     a validation loss that barely moves (0.00 to 0.05 of the training's swing on healthy
-    runs thinned or epoch-averaged): a quarter lies between, by a factor of 2 on either side."""
+    runs thinned or epoch-averaged): a quarter lies between, by a factor of 2 on either side.
+    Near a memorised loss the relative moves of both say nothing: a validation loss of 0.03
+    moving 20% per evaluation moves 1% of its untrained 0.69, which no swinging weights do."""
     t, v = readings.swings(subj, "train_loss"), readings.swings(subj, "val_loss")
     if t is None:
         return None
     if v is None:
         return {}
     if v.swing < share * t.swing:
+        return None
+    sh = readings.shape(subj, "val_loss")
+    if sh is not None and sh.end * (expo(v.swing) - 1) < relevance * sh.scale:
         return None
     return {"val_swing": expo(v.swing) - 1}
 
