@@ -273,9 +273,10 @@ def _logged_step(steps: np.ndarray, at: float) -> float:
 
 def train_near_val(subj: Subject, max_gap: Annotated[Fraction, "of the validation loss"] = 0.1,
                    min_points: Count = 3) -> Evidence | None:
-    """Time-aligned, the training and validation losses are within `max_gap` of each other:
-    no generalisation gap."""
+    """Time-aligned, the training and validation losses are within `max_gap` of each other
+    (the median over the evaluation intervals): no generalisation gap. `gap` is the training
+    loss's offset from the validation loss (negative: below it)."""
     g = readings.gap(subj)
     if g is None or g.n < min_points or abs(g.median()) > math.log(1 + max_gap):
         return None
-    return {"end_gap": expo(g.median()) - 1}
+    return {"gap": expo(g.median()) - 1}
