@@ -811,3 +811,28 @@ def test_the_training_level_at_the_best_is_a_median_like_the_ends(batch_at_best:
                                     "val_loss": Series("val_loss", evals, val)})
     ev = train_falls_after_best(subj)
     assert ev is not None and 0.12 < ev["train_drop"] < 0.24
+
+
+def test_the_spike_message_says_how_many_spikes_the_largest_was_one_of() -> None:
+    """One spike is "the only such spike"; two are "the largest of 2", the larger one named."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    settings = resolve_config(None, None).settings
+    t = np.arange(1, 201, dtype=float)
+    base = (0.3 + 2.0 * np.exp(-t / 20)) * np.exp(np.random.default_rng(5).normal(0, 0.02, t.size))
+
+    def spike_message(at: dict[int, float]) -> str:
+        loss = base.copy()
+        for i, x in at.items():
+            loss[i] *= x
+        run = Run("spiky", "keras_csv", {"loss": Series("loss", t, loss, "step")})
+        found = {f.rule: f for f in diagnose_run(run, settings).findings}
+        return found["loss_spike"].message
+
+    assert spike_message({120: 8.0}).endswith("the only such spike in the run.")
+    two = spike_message({80: 6.0, 150: 12.0})
+    assert "the largest of 2 such spikes" in two and "at step 151" in two  # index 150, the 12x one

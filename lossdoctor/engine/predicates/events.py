@@ -63,8 +63,10 @@ def spikes(subj: Subject, slot: Slot) -> Evidence | None:
     if not found:
         return None
     top = max(found, key=lambda e: e.peak / e.base)
-    return {"metric": subj.series(slot).name, "step": top.step, "end_step": top.end_step,
-            "value": top.peak, "baseline": top.base, "ratio": top.peak / top.base, "count": len(found)}
+    ev = {"metric": subj.series(slot).name, "step": top.step, "end_step": top.end_step,
+          "value": top.peak, "baseline": top.base, "ratio": top.peak / top.base, "count": len(found)}
+    # `spikes` only when there are several: the message that names it says "the largest of".
+    return {**ev, "spikes": len(found)} if len(found) > 1 else ev
 
 
 def recurring_spikes(subj: Subject, slot: Slot, min_count: Count = 4,
