@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .numfmt import plural
+
 if TYPE_CHECKING:  # pandas is imported by the caller that has a frame, never here
     import pandas as pd
 
@@ -182,9 +184,9 @@ def _restart_note(name: str, axis: str, steps: np.ndarray, keep: np.ndarray, att
     back = np.flatnonzero(np.diff(steps) < 0) + 1
     where = ", ".join(f"{axis} {_num(steps[b])} (after {_num(steps[b - 1])})" for b in back[:5])
     more = ", ..." if back.size > 5 else ""
-    return (f"{name}: the {axis} went backwards {back.size} time(s) (a restarted or resumed run): "
+    return (f"{name}: the {axis} went backwards {plural(back.size, 'time')} (a restarted or resumed run): "
             f"a new attempt starts at {where}{more}; kept the latest points for each {axis}, "
-            f"dropped {int((~keep).sum())} superseded point(s)")
+            f"dropped {plural(int((~keep).sum()), 'superseded point')}")
 
 
 def _num(x: float) -> str:

@@ -41,7 +41,7 @@ CASES: dict[str, tuple[str, int, str | None]] = {
     "text_loss.csv": (DIAGNOSED, 0, "loss: holds text, not numbers; column skipped"),
     "all_text.csv": (ERROR, 3, "no numeric columns"),
     "all_nan.csv": (DIAGNOSED, 1, None),  # nan_loss fires: exit 1 under --fail-on error
-    "backwards_steps.csv": (DIAGNOSED, 0, "loss: the epoch went backwards 1 time(s)"),
+    "backwards_steps.csv": (DIAGNOSED, 0, "loss: the epoch went backwards 1 time "),
     # JSON
     "cut.json": (ERROR, 3, "invalid JSON at line 154 col 21 (file cut off?)"),
     "garbage_line.jsonl": (DIAGNOSED, 0, "skipped 2 line(s) that are not JSON objects: line 18, 31"),
