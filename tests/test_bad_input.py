@@ -44,11 +44,11 @@ CASES: dict[str, tuple[str, int, str | None]] = {
     "backwards_steps.csv": (DIAGNOSED, 0, "loss: the epoch went backwards 1 time "),
     # JSON
     "cut.json": (ERROR, 3, "invalid JSON at line 154 col 21 (file cut off?)"),
-    "garbage_line.jsonl": (DIAGNOSED, 0, "skipped 2 line(s) that are not JSON objects: line 18, 31"),
+    "garbage_line.jsonl": (DIAGNOSED, 0, "skipped 2 lines holding no JSON object: line 18, 31"),
     "all_garbage.jsonl": (ERROR, 3, "not JSON lines: 21 of 21 lines are not JSON objects (first: line 1)"),
     "deep_list.json": (ERROR, 3, "JSON nested too deeply"),
     "deep_object.json": (ERROR, 3, "unrecognised log format"),
-    "deep_line.jsonl": (DIAGNOSED, 0, "skipped 1 line(s) that are not JSON objects: line 61"),
+    "deep_line.jsonl": (DIAGNOSED, 0, "skipped 1 line holding no JSON object: line 61"),
     "no_log_history": (ERROR, 3, "trainer_state.json has no log_history"),
     "no_log_history_oneline": (ERROR, 3, "trainer_state.json has no log_history"),
     "log_history_not_list": (ERROR, 3, "trainer_state.json has no log_history"),
@@ -161,7 +161,7 @@ def test_an_over_long_json_line_is_skipped_naming_the_limit(tmp_path: Path, monk
     exit_code, out, err = run_cli("diagnose", "--format", "json", str(path))
     assert exit_code == 0 and err == ""
     (run,) = json.loads(out)["runs"]
-    assert "skipped 1 line(s) that are not JSON objects: line 21; 1 longer than the 1,000-character line limit" \
+    assert "skipped 1 line holding no JSON object: line 21; 1 longer than the 1,000-character line limit" \
         in run["notes"]
     assert run["points"] == 40
 

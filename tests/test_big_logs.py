@@ -118,8 +118,8 @@ def test_jsonl_fast_path_equals_per_value_path(tmp_path: Path, monkeypatch: pyte
     assert np.isnan(loss.values[1]) and loss.values[2] == np.inf and loss.values[3] == -np.inf
     assert loss.values[4] == 1.5 and len(loss) == 2008
     assert "eval/loss" in run.series and "padded" in run.series
-    assert any("skipped 2 line(s)" in note for note in run.notes)
-    assert any("record(s) without 'iteration'" in note for note in run.notes)
+    assert any("skipped 2 lines" in note for note in run.notes)
+    assert any("records without 'iteration'" in note for note in run.notes)
 
 
 # --- pathological curves --------------------------------------------------------------------

@@ -239,7 +239,7 @@ def test_huge_int_step_in_a_json_line_skips_that_line(tmp_path: Path) -> None:
     log.write_text("\n".join([json.dumps(r) for r in LINES] + ['{"step": %s, "loss": 1.0}' % HUGE]) + "\n")
     code, out, err = invoke("diagnose", "--format", "json", str(log))
     assert code == 0, err
-    assert "skipped 1 line(s) that are not JSON objects: line 31" in json.loads(out)["runs"][0]["notes"]
+    assert "skipped 1 line holding no JSON object: line 31" in json.loads(out)["runs"][0]["notes"]
 
 
 def test_int_past_float_range_in_a_json_line_is_infinite_not_a_crash(tmp_path: Path) -> None:
@@ -250,7 +250,7 @@ def test_int_past_float_range_in_a_json_line_is_infinite_not_a_crash(tmp_path: P
     code, out, err = invoke("diagnose", "--format", "json", str(log))
     assert code == 1, err  # the +Inf loss at step 40 is nan_loss
     run = json.loads(out)["runs"][0]
-    assert "1 record(s) whose 'step' is infinite dropped" in run["notes"]
+    assert "1 record whose 'step' is infinite dropped" in run["notes"]
 
 
 def test_huge_int_step_in_trainer_state_is_exit_3(tmp_path: Path) -> None:
@@ -294,7 +294,7 @@ def test_csv_rows_whose_step_is_not_finite_are_dropped_with_a_note(tmp_path: Pat
     log.write_text("step,loss\n" + "".join(f"{i},{2 / (i + 1)}\n" for i in range(20)) + f"nan,0.1\ninf,0.1\n{HUGE},0.1\n")
     run = read_run(log)
     assert run.series["loss"].steps.size == 20
-    assert "step: 3 row(s) whose step is NaN, Inf or text dropped" in run.notes
+    assert "step: 3 rows whose step is NaN, Inf or text dropped" in run.notes
 
 
 # --- TFRecord ---------------------------------------------------------------------------------

@@ -250,4 +250,4 @@ def test_only_wanted_keys_are_decoded():
     (log,) = FIXTURE.glob("*/run-*.wandb")
     run = read_wandb(log, wanted=lambda key: key == "loss")
     assert set(run.series) == {"loss"} and len(run.series["loss"]) == 20
-    assert any("counted, not decoded, 25 value(s) of 3 other key(s)" in n for n in run.notes)
+    assert any("counted, not decoded, 25 values of 3 other keys" in n for n in run.notes)

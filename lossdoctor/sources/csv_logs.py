@@ -25,6 +25,7 @@ from ..frame import Run
 from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, long_line,
                       looks_like_metric, numeric_cells, numeric_columns, to_float)
 from .text import read_text
+from ..numfmt import plural
 
 if TYPE_CHECKING:  # pandas is imported where a table is parsed: sniffing and other formats go without it
     import pandas as pd
@@ -275,7 +276,7 @@ def table_points(names: list[str], rows: int, cells: Cells,
         steps, logged, junk = cells(names.index(axis_key))
         unplaced = int((logged & ~np.isfinite(steps)).sum()) + junk
         if unplaced:  # make_series drops them: a point needs a place on the axis
-            notes.append(f"{axis_key}: {unplaced} row(s) whose {axis_key} is NaN, Inf or text dropped")
+            notes.append(f"{axis_key}: {plural(unplaced, 'row')} whose {axis_key} is NaN, Inf or text dropped")
     elif names[0] == "":
         # An unnamed pandas index column (header starts with ','): it numbers the rows.
         steps = cells(0)[0]
@@ -288,5 +289,5 @@ def table_points(names: list[str], rows: int, cells: Cells,
                 notes.append(f"{name}: holds text, not numbers; column skipped")
             continue
         if junk:
-            notes.append(f"{name}: {junk} non-numeric cell(s) skipped")
+            notes.append(f"{name}: {plural(junk, 'non-numeric cell')} skipped")
         yield name, steps[present], values[present], axis

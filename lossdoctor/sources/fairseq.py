@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder, to_float
 from .text import read_text
+from ..numfmt import plural
 
 _PREFIXED = re.compile(r"\| (train_inner|valid|train|[\w.-]+) \| (\{.*\})\s*$")
 _STEP_KEYS = {"num_updates": "", "valid_num_updates": "valid_", "train_num_updates": "train_"}
@@ -75,7 +76,7 @@ def read_fairseq(path: Path) -> Run:
     if not records:
         raise InputError(path, "no fairseq stats records (JSON lines with num_updates) in this log")
     if overflows:
-        builder.notes.append(f"{overflows} gradient overflow(s) noted by fairseq (updates skipped, loss scale lowered)")
+        builder.notes.append(f"{plural(overflows, 'gradient overflow')} noted by fairseq (updates skipped, loss scale lowered)")
     for name, (steps, values) in columns.items():
         builder.add(name, steps, values, "step")
     if overflows:

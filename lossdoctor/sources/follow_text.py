@@ -22,6 +22,7 @@ from .jsonl import MAX_LINE_CHARS, _parse_line
 from .records import add_records, flatten_all
 from .tail import Chunk, Tail
 from .text import decode
+from ..numfmt import plural
 
 
 def whole_lines(chunk: Chunk) -> tuple[str, int]:
@@ -128,6 +129,6 @@ class JsonlFollower(LineFollower):
             raise InputError(self.path, "no JSON records yet")
         builder = RunBuilder(self.path, self.fmt)
         if self.bad:
-            builder.notes.append(f"skipped {self.bad} line(s) that are not JSON objects")
+            builder.notes.append(f"skipped {plural(self.bad, 'line')} holding no JSON object")
         add_records(builder, flatten_all(self.records))
         return builder.finish()

@@ -19,6 +19,7 @@ from ..frame import Run
 from .columns import RunBuilder
 from .records import Columns, add_columns, add_records, flatten_all
 from .text import read_text
+from ..numfmt import plural
 
 # A metrics record is a few KB; a longer line is not one (a dumped tensor, a config blob,
 # a log cut and glued together) and is skipped unparsed like a garbage line.
@@ -73,7 +74,7 @@ def read_jsonl(path: Path) -> Run:
                          f"(first: line {bad[0]}){_limit(too_long)}")
     if bad:
         shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        builder.notes.append(f"skipped {len(bad)} line(s) that are not JSON objects: line {shown}{_limit(too_long)}")
+        builder.notes.append(f"skipped {plural(len(bad), 'line')} holding no JSON object: line {shown}{_limit(too_long)}")
     add_columns(builder, columns)
     return builder.finish()
 
@@ -145,7 +146,7 @@ def read_json_records(path: Path) -> Run:
         raise InputError(path, "JSON is neither a list of records nor a dict of metric lists")
     records = flatten_all([item for item in document if isinstance(item, dict)])
     if len(records) < len(document):
-        builder.notes.append(f"skipped {len(document) - len(records)} list item(s) that are not objects")
+        builder.notes.append(f"skipped {plural(len(document) - len(records), 'list item')} that {'is not an object' if len(document) - len(records) == 1 else 'are not objects'}")
     if not records:
         raise InputError(path, "JSON list holds no records")
     add_records(builder, records)

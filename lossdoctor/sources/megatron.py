@@ -40,6 +40,7 @@ from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder, to_float
 from .text import read_text
+from ..numfmt import plural
 
 _ITERATION = re.compile(r"\biteration\s+(\d+)\s*/\s*(\d+)\s*\|(.*)")
 _VALIDATION = re.compile(r"\bvalidation loss at (?:iteration\s+(\d+))?([^|]*)\|(.*)")
@@ -145,8 +146,8 @@ def _losses(builder: RunBuilder, rows: list[tuple[float, dict[str, float]]]) -> 
     skipped = np.array([fields.get(SKIPPED, 0.0) for _, fields in rows])
     if not keys:
         if np.any(skipped > 0):
-            builder.notes.append(f"no iteration line has a loss: {int(np.sum(skipped > 0))} line(s) "
-                                 "report skipped iterations; lm loss read as NaN at each")
+            builder.notes.append(f"no iteration line has a loss: {plural(int(np.sum(skipped > 0)), 'line')} "
+                                 "with skipped iterations; lm loss read as NaN at each")
             return {"lm loss": np.ones(len(rows), bool)}
         return {}
     missing: dict[str, np.ndarray] = {}
@@ -156,10 +157,10 @@ def _losses(builder: RunBuilder, rows: list[tuple[float, dict[str, float]]]) -> 
         gap = ~has
         gap[:first] = False
         if first:
-            builder.notes.append(f"{key}: absent from the first {first} iteration line(s) "
+            builder.notes.append(f"{key}: absent from the first {plural(first, 'iteration line')} "
                                  f"(loss-scale calibration: {int(skipped[:first].sum())} skipped iterations); not read as NaN")
         if gap.any():
-            builder.notes.append(f"{key}: missing from {int(gap.sum())} iteration line(s) after it first appeared "
+            builder.notes.append(f"{key}: missing from {plural(int(gap.sum()), 'iteration line')} after it first appeared "
                                  f"(from iteration {int(rows[int(np.argmax(gap))][0])}); read as NaN")
             missing[key] = gap
     return missing

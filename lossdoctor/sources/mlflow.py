@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder, to_float
 from .text import read_text
+from ..numfmt import plural
 
 # MLflow writes int64 timestamps and steps (19 digits); Python's int() refuses over 4300.
 MAX_DIGITS = 40
@@ -66,7 +67,7 @@ def _add_metric(builder: RunBuilder, file: Path, name: str) -> None:
         ordered = sorted(unique, key=lambda row: (row[2], row[0]))
         points = [(float(step), value) for _, value, step in ordered]
     if duplicates:
-        builder.notes.append(f"{name}: dropped {duplicates} duplicate line(s), as MLflow does")
+        builder.notes.append(f"{name}: dropped {plural(duplicates, 'duplicate line')}, as MLflow does")
     builder.add(name, [s for s, _ in points], [v for _, v in points], axis)
 
 

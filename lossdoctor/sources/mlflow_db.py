@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder
 from .text import open_regular
+from ..numfmt import plural
 
 SEPARATOR = "#"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -233,7 +234,7 @@ def read_mlflow_db(db: Path, run_id: str) -> Run:
         steps = np.array([p[1] for p in points], dtype=float)
         builder.add(key, steps, _values(points), "step")
     if garbled:
-        builder.notes.append(f"{garbled} metric name(s) not UTF-8: undecodable bytes shown as U+FFFD")
+        builder.notes.append(f"{plural(garbled, 'metric name')} not UTF-8: undecodable bytes shown as U+FFFD")
     return builder.finish()
 
 

@@ -18,6 +18,7 @@ from operator import is_not
 import numpy as np
 
 from .columns import RunBuilder, choose_axis, is_counter, looks_like_metric, to_float
+from ..numfmt import plural
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})  # bool is neither: a flag, not a number
 _FLOATS = frozenset({float, int})
@@ -126,7 +127,7 @@ def add_columns(builder: RunBuilder, columns: Columns, axis_key: str | None = No
                 builder.notes.append(f"{name}: holds text, not numbers; skipped")
             continue
         if pts.text:
-            builder.notes.append(f"{name}: {pts.text} non-numeric value(s) skipped")
+            builder.notes.append(f"{name}: {plural(pts.text, 'non-numeric value')} skipped")
         for part_name, steps, values in _split_streams(builder, name, pts, columns, kinds):
             builder.add(part_name, steps, values, axis)
 
@@ -149,11 +150,11 @@ def _collect(builder: RunBuilder, columns: Columns, axis_key: str | None) -> dic
             # forward fill (leading gaps stay NaN): each point takes the last step logged
             last = np.maximum.accumulate(np.where(missing, 0, np.arange(n)))
             steps = steps[last]
-            builder.notes.append(f"{int(missing.sum())} record(s) without '{axis_key}' "
+            builder.notes.append(f"{plural(int(missing.sum()), 'record')} without '{axis_key}' "
                                  "placed at the preceding record's step")
         infinite = int(np.isinf(steps).sum())
         if infinite:  # make_series drops them: a point needs a place on the axis
-            builder.notes.append(f"{infinite} record(s) whose '{axis_key}' is infinite dropped")
+            builder.notes.append(f"{plural(infinite, 'record')} whose '{axis_key}' is infinite dropped")
     points: dict[str, _Points] = {}
     for key in columns.keys:
         if key == axis_key or is_counter(key):
@@ -203,7 +204,7 @@ def _split_streams(
     if not side.any() or _goes_back(steps[side]) or _goes_back(steps[~side]):
         return [(name, steps, values)]  # a real restart: make_series handles it
     builder.notes.append(
-        f"{name}: {int(side.sum())} point(s) from records with other keys count steps "
+        f"{name}: {plural(int(side.sum()), 'point')} from records with other keys count steps "
         f"differently; kept as val/{name}"
     )
     return [(name, steps[~side], values[~side]), (f"val/{name}", steps[side], values[side])]

@@ -23,6 +23,7 @@ from .tb_points import Points, Scalars
 from .tb_scalars import WireError
 from .tfrecord import FrameError, segments
 from .text import open_regular
+from ..numfmt import plural
 
 _ROLE_DIRS = ("train", "validation", "val", "eval")
 
@@ -65,8 +66,8 @@ def read_tensorboard(path: Path, verify: bool = False, wanted: Callable[[str], b
     counted: dict[str, int] = {}
     read = {sub: _read_stream(path, files, verify, run.notes, failed, wanted, counted) for sub, files in streams.items()}
     if counted:
-        run.notes.append(f"decoded the {len({t for s in read.values() for t in s})} tag(s) the diagnosis uses; "
-                         f"counted, not decoded, {sum(counted.values()):,} point(s) of {len(counted)} other tag(s)")
+        run.notes.append(f"decoded the {plural(len({t for s in read.values() for t in s}), 'tag')} the diagnosis uses; "
+                         f"counted, not decoded, {plural(sum(counted.values()), 'point')} of {plural(len(counted), 'other tag')}")
     if failed and not any(read.values()):
         raise failed[0]  # nothing readable: say why the first file is not
     for (sub, tag), name in _series_names(read).items():

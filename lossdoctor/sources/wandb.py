@@ -33,6 +33,7 @@ from .records import flatten
 from .text import read_text, open_regular
 from .wandb_history import INTERNAL, History, HistoryError
 from .wandb_log import LogError, Walker, is_wandb_log
+from ..numfmt import plural
 
 KeyFilter = Callable[[str], bool]
 __all__ = ["is_wandb_log", "read_wandb", "sniff_wandb_history", "is_wandb_folder", "wandb_summary_of"]
@@ -107,11 +108,11 @@ def _read_log(path: Path, verify: bool, wanted: KeyFilter | None) -> Run:
         builder.add(name, steps, values, "step")
     skipped = history.not_decoded()
     if skipped:
-        builder.notes.append(f"decoded the keys the diagnosis uses; counted, not decoded, {sum(skipped.values()):,} "
-                             f"value(s) of {len(skipped)} other key(s)")
+        builder.notes.append(f"decoded the keys the diagnosis uses; counted, not decoded, {plural(sum(skipped.values()), 'value')} "
+                             f"of {plural(len(skipped), 'other key')}")
     for name, count in history.non_numeric.items():
         if looks_like_metric(name) or name in builder.run.series:
-            builder.notes.append(f"{name}: {count} value(s) that are not numbers skipped")
+            builder.notes.append(f"{name}: {plural(count, 'non-numeric value')} skipped")
     return builder.finish()
 
 
@@ -128,7 +129,7 @@ def read_wandb_history(path: Path) -> Run:
     if not rows:
         raise InputError(path, "no history rows (no JSON objects)")
     if bad:
-        builder.notes.append(f"skipped {bad} line(s) that are not JSON objects")
+        builder.notes.append(f"skipped {plural(bad, 'line')} holding no JSON object")
     columns: dict[str, tuple[list, list]] = {}
     for i, row in enumerate(rows):
         step = to_float(row.get("_step", i))

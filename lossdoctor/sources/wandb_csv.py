@@ -24,6 +24,7 @@ from ..errors import InputError
 from ..frame import Run
 from .columns import RunBuilder, numeric_cells
 from .text import read_text
+from ..numfmt import plural
 
 _COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<band>__MIN|__MAX)?$")
 
@@ -64,7 +65,7 @@ def read_wandb_csv(path: Path) -> Run:
     runs = {m.group("run") for _, m in columns if m}
     bands = [c for c, m in columns if m and m.group("band")]
     if bands:
-        builder.notes.append(f"left out {len(bands)} __MIN/__MAX column(s): the band W&B draws around sampled points")
+        builder.notes.append(f"left out {plural(len(bands), '__MIN/__MAX column')}: the band W&B draws around sampled points")
     if len(runs) > 1:
         builder.notes.append(f"{len(runs)} runs in one chart export ({', '.join(sorted(runs)[:4])}"
                              f"{', ...' if len(runs) > 4 else ''}): series are named <run>/<metric>")
