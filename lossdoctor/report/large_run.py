@@ -84,7 +84,8 @@ def _plan_lines(diag: Diagnosis) -> list[str]:
     first = plan.restore
     where = f" ({first.checkpoint})" if first.checkpoint else " (no checkpoint found beside the log)"
     ranges = ", ".join(f"{numfmt.step(a)}-{numfmt.step(b)}" for a, b in plan.ranges)
+    # An entry is a spike or a divergence ("diverged"): "excursion" names both.
     why = sorted({e.why for e in plan.entries})
     return [f"rewind plan: restart from step {numfmt.step(first.restore)}{where} and skip batches {ranges} "
-            f"({numfmt.plural(len(plan.entries), 'spike')}: {', '.join(why)}); "
+            f"({numfmt.plural(len(plan.entries), 'loss excursion')}: {', '.join(why)}); "
             "--rewind-plan DIR writes it for Lightning and Megatron-DeepSpeed"]
