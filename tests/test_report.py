@@ -414,3 +414,18 @@ def test_a_climb_that_ends_in_nan_is_one_story_with_a_timeline() -> None:
     # a NaN *before* the climb is its own story
     early = Diagnosis("x", findings=[f("nan_loss", "val", 100, "s"), f("divergence", "loss", 401, "s")])
     assert len(stories(early)) == 2
+
+
+@pytest.mark.parametrize("epochs,verdict", [(3, "too short to judge"), (4, "too short to judge"), (5, "healthy")])
+def test_a_log_too_short_for_any_course_reading_is_not_called_healthy(tmp_path: Path, epochs: int, verdict: str) -> None:
+    """Under five points no trend, fit or plateau reading is possible: no finding is then no
+    sign of health, and the verdict says so (with the count), in text and in markdown."""
+    log = tmp_path / "training_log.csv"
+    rows = "".join(f"{e},{1.0 * 0.9 ** e:.4f},{1.1 * 0.92 ** e:.4f}\n" for e in range(epochs))
+    log.write_text("epoch,loss,val_loss\n" + rows)
+    code, out, _ = invoke("diagnose", str(log), "--format", "plain")
+    assert code == ExitCode.OK and f"verdict: {verdict}" in out
+    code, md, _ = invoke("diagnose", str(log), "--format", "markdown")
+    assert ("too short to judge: loss has " in md) == (verdict != "healthy")
+    if verdict != "healthy":
+        assert f"has {epochs} points; a course is read from 5 or more" in out

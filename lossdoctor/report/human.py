@@ -54,8 +54,9 @@ def layout(diag: Diagnosis, options: RenderOptions = DEFAULT_OPTIONS) -> list[Li
 
 def _verdict(diag: Diagnosis) -> Line:
     word = phrases.verdict_word(diag)
-    style = "bold green" if word == "healthy" else STYLE[diag.worst]
-    head = phrases.headline(diag)
+    short = phrases.too_short(diag)
+    style = "bold green" if word == "healthy" else "bold" if short else STYLE[diag.worst]
+    head = short or phrases.headline(diag)
     return [(f"verdict: {word}", style), (f" — {head}" if head else "", style),
             ("  " + phrases.counts(diag), "")]
 

@@ -39,7 +39,9 @@ def _verdict(diag: Diagnosis, options: RenderOptions) -> str:
     if diag.error:
         return f"**cannot diagnose** ({cell(diag.error.kind)}): {cell(diag.error.message)}"
     gate = "❌ fails" if options.fails(diag) else "✅ passes"
-    return f"{gate} the gate (`--fail-on {cell(options.gate_label)}`) · {phrases.counts(diag, ', ')}"
+    short = phrases.too_short(diag, escape.markdown)
+    return (f"{gate} the gate (`--fail-on {cell(options.gate_label)}`) · {phrases.counts(diag, ', ')}"
+            + (f" · too short to judge: {short}" if short else ""))
 
 
 def _details(story: Story, options: RenderOptions) -> str:

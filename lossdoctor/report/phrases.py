@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from .. import numfmt
+from ..engine.curves.shape import MIN_POINTS
 from ..findings import Diagnosis, Finding, Severity
 from . import escape
 from .stories import Story, stories
@@ -58,11 +61,28 @@ def headline(diag: Diagnosis, esc: Esc = escape.text) -> str:
 
 
 def verdict_word(diag: Diagnosis) -> str:
-    """`healthy`, or the worst severity in capitals (`ERROR`), or why it was not diagnosed."""
+    """`healthy`, or the worst severity in capitals (`ERROR`), or why it was not diagnosed, or
+    `too short to judge` (see too_short)."""
     if diag.error:
         return "cannot diagnose"
     worst = diag.worst
-    return "healthy" if worst is None or worst == Severity.INFO else worst.label.upper()
+    if worst is None or worst == Severity.INFO:
+        return "too short to judge" if too_short(diag) else "healthy"
+    return worst.label.upper()
+
+
+def too_short(diag: Diagnosis, esc: Esc = escape.text) -> str | None:
+    """Why a run with nothing above info is not called healthy: no loss curve has the points
+    a course is read from (MIN_POINTS), so no trend, fit or plateau reading was possible --
+    no finding is then no sign of health. None when one has them (or the run is unread)."""
+    if diag.error or (diag.worst is not None and diag.worst > Severity.INFO):
+        return None
+    lengths = {s.name: int((np.isfinite(s.values) & (s.values > 0)).sum())
+               for r in ("train_loss", "val_loss") if (s := diag.curves.get(r)) is not None}
+    if not lengths or max(lengths.values()) >= MIN_POINTS:
+        return None
+    name, n = max(lengths.items(), key=lambda kv: kv[1])
+    return f"{esc(name)} has {numfmt.plural(n, 'point')}; a course is read from {MIN_POINTS} or more"
 
 
 def run_facts(diag: Diagnosis, esc: Esc = escape.text) -> str:

@@ -68,11 +68,15 @@ class Shape:
         return float(self.second_half_drop / (self.start - middle))
 
 
+# The fewest finite points a course is read from: halves with a trend each, a tenth's median.
+MIN_POINTS = 5
+
+
 def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
-    """The shape of a positive loss curve (non-finite points left out); None under 5 points."""
+    """The shape of a positive loss curve (non-finite points left out); None under MIN_POINTS."""
     y = log_of(values)
     ok = np.isfinite(y)
-    if ok.sum() < 5:
+    if ok.sum() < MIN_POINTS:
         return None
     gt, gy = grid(steps[ok], y[ok])
     n = gy.size
