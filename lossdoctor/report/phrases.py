@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from .. import numfmt
-from ..engine.curves.shape import MIN_POINTS
+from ..engine.curves.shape import MIN_POINTS, course_points
 from ..findings import Diagnosis, Finding, Severity
 from . import escape
 from .stories import Story, stories
@@ -77,7 +75,7 @@ def too_short(diag: Diagnosis, esc: Esc = escape.text) -> str | None:
     no finding is then no sign of health. None when one has them (or the run is unread)."""
     if diag.error or (diag.worst is not None and diag.worst > Severity.INFO):
         return None
-    lengths = {s.name: int((np.isfinite(s.values) & (s.values > 0)).sum())
+    lengths = {s.name: course_points(s.values)
                for r in ("train_loss", "val_loss") if (s := diag.curves.get(r)) is not None}
     if not lengths or max(lengths.values()) >= MIN_POINTS:
         return None

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import (MISSING, MISSING_SPELLINGS, RunBuilder, choose_axis, is_counter, long_line,
                       looks_like_metric, numeric_cells, numeric_columns, to_float)
 from .text import read_text
-from ..numfmt import plural
 
 if TYPE_CHECKING:  # pandas is imported where a table is parsed: sniffing and other formats go without it
     import pandas as pd

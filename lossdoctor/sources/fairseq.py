@@ -26,9 +26,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder, to_float
 from .text import read_text
-from ..numfmt import plural
 
 _PREFIXED = re.compile(r"\| (train_inner|valid|train|[\w.-]+) \| (\{.*\})\s*$")
 _STEP_KEYS = {"num_updates": "", "valid_num_updates": "valid_", "train_num_updates": "train_"}

@@ -16,13 +16,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder
 from .csv_logs import TableShape, parse_rows, sniff_table, table_points
 from .jsonl import MAX_LINE_CHARS, _parse_line
 from .records import add_records, flatten_all
 from .tail import Chunk, Tail
 from .text import decode
-from ..numfmt import plural
 
 
 def whole_lines(chunk: Chunk) -> tuple[str, int]:

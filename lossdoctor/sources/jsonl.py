@@ -16,10 +16,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder
 from .records import Columns, add_columns, add_records, flatten_all
 from .text import read_text
-from ..numfmt import plural
 
 # A metrics record is a few KB; a longer line is not one (a dumped tensor, a config blob,
 # a log cut and glued together) and is skipped unparsed like a garbage line.
@@ -146,7 +146,7 @@ def read_json_records(path: Path) -> Run:
         raise InputError(path, "JSON is neither a list of records nor a dict of metric lists")
     records = flatten_all([item for item in document if isinstance(item, dict)])
     if len(records) < len(document):
-        builder.notes.append(f"skipped {plural(len(document) - len(records), 'list item')} that {'is not an object' if len(document) - len(records) == 1 else 'are not objects'}")
+        builder.notes.append(f"skipped {plural(len(document) - len(records), 'list item')} holding no object")
     if not records:
         raise InputError(path, "JSON list holds no records")
     add_records(builder, records)

@@ -38,9 +38,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder, to_float
 from .text import read_text
-from ..numfmt import plural
 
 _ITERATION = re.compile(r"\biteration\s+(\d+)\s*/\s*(\d+)\s*\|(.*)")
 _VALIDATION = re.compile(r"\bvalidation loss at (?:iteration\s+(\d+))?([^|]*)\|(.*)")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder, to_float
 from .text import read_text
-from ..numfmt import plural
 
 # MLflow writes int64 timestamps and steps (19 digits); Python's int() refuses over 4300.
 MAX_DIGITS = 40

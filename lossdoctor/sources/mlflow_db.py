@@ -19,9 +19,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder
 from .text import open_regular
-from ..numfmt import plural
 
 SEPARATOR = "#"
 SQLITE_MAGIC = b"SQLite format 3\x00"

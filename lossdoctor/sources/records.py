@@ -17,8 +17,8 @@ from operator import is_not
 
 import numpy as np
 
-from .columns import RunBuilder, choose_axis, is_counter, looks_like_metric, to_float
 from ..numfmt import plural
+from .columns import RunBuilder, choose_axis, is_counter, looks_like_metric, to_float
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})  # bool is neither: a flag, not a number
 _FLOATS = frozenset({float, int})

@@ -18,12 +18,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..frame import Run, make_series
+from ..numfmt import plural
 from .tb_groups import decode_segment
 from .tb_points import Points, Scalars
 from .tb_scalars import WireError
 from .tfrecord import FrameError, segments
 from .text import open_regular
-from ..numfmt import plural
 
 _ROLE_DIRS = ("train", "validation", "val", "eval")
 

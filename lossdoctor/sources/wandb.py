@@ -27,13 +27,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder, looks_like_metric, to_float
 from .jsonl import _parse_line
 from .records import flatten
 from .text import read_text, open_regular
 from .wandb_history import INTERNAL, History, HistoryError
 from .wandb_log import LogError, Walker, is_wandb_log
-from ..numfmt import plural
 
 KeyFilter = Callable[[str], bool]
 __all__ = ["is_wandb_log", "read_wandb", "sniff_wandb_history", "is_wandb_folder", "wandb_summary_of"]

@@ -22,9 +22,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..frame import Run
+from ..numfmt import plural
 from .columns import RunBuilder, numeric_cells
 from .text import read_text
-from ..numfmt import plural
 
 _COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<band>__MIN|__MAX)?$")
 

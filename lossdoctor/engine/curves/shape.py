@@ -72,6 +72,11 @@ class Shape:
 MIN_POINTS = 5
 
 
+def course_points(values: np.ndarray) -> int:
+    """How many of the values a course is read from (positive and finite: a log-loss)."""
+    return int(np.isfinite(log_of(values)).sum())
+
+
 def shape_of(steps: np.ndarray, values: np.ndarray) -> Shape | None:
     """The shape of a positive loss curve (non-finite points left out); None under MIN_POINTS."""
     y = log_of(values)
