@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import Rule, default_rules, evaluate_rules
+from .engine.curves.shape import MIN_POINTS, course_points
 from .errors import ConfigError, LossdoctorError, MetricNotFound, NothingToDiagnose
 from .findings import Diagnosis, RunError
 from .frame import Run, Series, with_restores
@@ -70,7 +71,17 @@ def diagnose_run(run: Run, settings: Settings, in_progress: bool = False) -> Dia
     return Diagnosis(path=run.path, format=run.format, metrics=_judged(roles),
                      points=run.points, findings=findings, notes=run.notes + roles.notes, curves=curves,
                      pairs=[{"label": label, "train": t, "val": v} for label, t, v in roles.pairs],
-                     stability=stability, rewind=_rewind(run, roles, stability, findings))
+                     stability=stability, rewind=_rewind(run, roles, stability, findings),
+                     short=too_short(curves))
+
+
+def too_short(curves: dict[str, Series]) -> tuple[str, int] | None:
+    """The longest loss curve and its readable points, when no loss curve has the MIN_POINTS a
+    course is read from (None when one has, or when there is none)."""
+    lengths = {s.name: course_points(s.values) for r in ("train_loss", "val_loss") if (s := curves.get(r)) is not None}
+    if not lengths or max(lengths.values()) >= MIN_POINTS:
+        return None
+    return max(lengths.items(), key=lambda kv: kv[1])
 
 
 def numbering_of(run: Run, roles: Roles) -> Numbering:

@@ -108,6 +108,9 @@ class Diagnosis:
     seconds: float | None = None  # wall time of reading and judging the run (JUnit `time`)
     stability: Any = field(default=None, repr=False)  # stability.Stability: spike score, bursts, skips
     rewind: Any = field(default=None, repr=False)  # rewind.Plan: where to restart from, what to skip
+    # The longest loss curve and its readable points, when none has the points a course is read
+    # from (engine.curves.shape.MIN_POINTS): no trend, fit or plateau reading was possible.
+    short: tuple[str, int] | None = None
 
     @property
     def worst(self) -> Severity | None:
@@ -127,9 +130,13 @@ class Diagnosis:
 
     @property
     def verdict(self) -> str:
-        """The worst severity, `ok`, or why the run could not be diagnosed (`no-loss`, `unreadable`)."""
+        """The worst severity, `ok`, `short` (nothing above info on a log too short to judge:
+        no finding is then no sign of health), or why the run could not be diagnosed
+        (`no-loss`, `unreadable`)."""
         if self.error:
             return "no-loss" if self.error.kind in ("nothing", "usage") else "unreadable"
+        if self.short is not None and (self.worst is None or self.worst == Severity.INFO):
+            return "short"
         return self.worst.label if self.worst else "ok"
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,7 +168,8 @@ class Diagnosis:
 
 
 # Verdicts, worst first: the audit's `--sort verdict` order.
-VERDICT_RANK = {"unreadable": 5, "no-loss": 4, "error": 3, "warning": 2, "info": 1, "ok": 0}
+# A run too short to judge ranks above info and ok: it was not looked at, only read.
+VERDICT_RANK = {"unreadable": 6, "no-loss": 5, "error": 4, "warning": 3, "short": 2, "info": 1, "ok": 0}
 
 
 @dataclass(frozen=True)

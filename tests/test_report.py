@@ -429,3 +429,10 @@ def test_a_log_too_short_for_any_course_reading_is_not_called_healthy(tmp_path: 
     assert ("too short to judge: loss has " in md) == (verdict != "healthy")
     if verdict != "healthy":
         assert f"has {epochs} points; a course is read from 5 or more" in out
+    # The JSON record and an audit's row carry it as the verdict `short` (from 5 points, the
+    # worst severity: info here, for a curve still falling).
+    code, js, _ = invoke("diagnose", str(log), "--format", "json")
+    word = json.loads(js)["runs"][0]["verdict"]
+    assert code == ExitCode.OK and (word == "short") == (verdict != "healthy") and word in ("short", "ok", "info")
+    code, rows, _ = invoke("audit", str(tmp_path), "--format", "json", "--jobs", "1")
+    assert code == ExitCode.OK and [r["verdict"] for r in json.loads(rows)["runs"]] == [word]

@@ -102,10 +102,12 @@ def _why_failing(d: Diagnosis, gate: FailOn) -> list[str]:
     return why
 
 
-_VERDICTS = ("error", "warning", "unreadable", "no loss", "failed", "healthy")
+_VERDICTS = ("error", "warning", "unreadable", "no loss", "failed", "too short to judge", "healthy")
 
 
 def _verdict(d: Diagnosis) -> str:
     if d.error:
         return {"input": "unreadable", "nothing": "no loss"}.get(d.error.kind, "failed")
+    if d.verdict == "short":
+        return "too short to judge"
     return d.worst.label if d.worst is not None and d.worst.label != "info" else "healthy"

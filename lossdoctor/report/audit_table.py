@@ -20,7 +20,7 @@ COLUMNS = ("run", "format", "points", "verdict", "findings", "best_val_step", "b
 _HEADERS = {"best_val_step": "best val step", "best_val_loss": "best val", "final_val_loss": "final val"}
 _NUMERIC = {"points", "best_val_step", "best_val_loss", "final_val_loss"}
 _STYLE = {"error": "bold red", "unreadable": "bold magenta", "no-loss": "magenta",
-          "warning": "yellow", "info": "cyan", "ok": "green"}
+          "warning": "yellow", "short": "blue", "info": "cyan", "ok": "green"}
 # How the table gives way to a narrow terminal, step by step until it fits: shorten a
 # column to n characters (the run path from the left, so its end stays) or drop a column.
 # The verdict is never cut; the run and the findings keep at least their last width.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import numfmt
-from ..engine.curves.shape import MIN_POINTS, course_points
+from ..engine.curves.shape import MIN_POINTS
 from ..findings import Diagnosis, Finding, Severity
 from . import escape
 from .stories import Story, stories
@@ -70,16 +70,12 @@ def verdict_word(diag: Diagnosis) -> str:
 
 
 def too_short(diag: Diagnosis, esc: Esc = escape.text) -> str | None:
-    """Why a run with nothing above info is not called healthy: no loss curve has the points
-    a course is read from (MIN_POINTS), so no trend, fit or plateau reading was possible --
-    no finding is then no sign of health. None when one has them (or the run is unread)."""
-    if diag.error or (diag.worst is not None and diag.worst > Severity.INFO):
+    """Why a run with nothing above info is not called healthy (its verdict `short`): no loss
+    curve has the points a course is read from (MIN_POINTS), so no trend, fit or plateau
+    reading was possible. None otherwise."""
+    if diag.verdict != "short" or diag.short is None:
         return None
-    lengths = {s.name: course_points(s.values)
-               for r in ("train_loss", "val_loss") if (s := diag.curves.get(r)) is not None}
-    if not lengths or max(lengths.values()) >= MIN_POINTS:
-        return None
-    name, n = max(lengths.items(), key=lambda kv: kv[1])
+    name, n = diag.short
     return f"{esc(name)} has {numfmt.plural(n, 'point')}; a course is read from {MIN_POINTS} or more"
 
 
