@@ -112,12 +112,14 @@ def epoch_means(run: Run, ctx: Context) -> Run | None:
             sel = group == g
             xs.append(edges[g] if g < len(edges) else s.steps[sel][-1])  # points after the last evaluation
             vs.append(float(np.mean(s.values[sel])))
-        out[n] = dataclasses.replace(s, steps=np.array(xs, float), values=np.array(vs, float))
+        out[n] = dataclasses.replace(s, steps=np.array(xs, float), values=np.array(vs, float), logged=None)
     return _with(run, out)
 
 
 def offset(run: Run, ctx: Context) -> Run | None:
-    return _with(run, {n: dataclasses.replace(s, steps=s.steps + OFFSET) for n, s in run.series.items()})
+    return _with(run, {n: dataclasses.replace(s, steps=s.steps + OFFSET,
+                                              logged=None if s.logged is None else s.logged + OFFSET)
+                       for n, s in run.series.items()})
 
 
 def axis(name: str) -> Callable[[Run, Context], Run | None]:

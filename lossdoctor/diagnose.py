@@ -19,7 +19,7 @@ from .engine import Rule, default_rules, evaluate_rules
 from .engine.curves.shape import MIN_POINTS, course_points
 from .errors import ConfigError, LossdoctorError, MetricNotFound, NothingToDiagnose
 from .findings import Diagnosis, RunError
-from .frame import Run, Series, with_restores
+from .frame import Run, Series, logged_steps, with_restores
 from .rewind import Plan, make_plan
 from .roles import ROLE_NAMES, Roles, needed, resolve
 from .sources import RunRef, read_ref, read_run
@@ -98,7 +98,7 @@ def numbering_of(run: Run, roles: Roles) -> Numbering:
     peak = float(np.nanmax(np.where(np.isfinite(lr.values), lr.values, np.nan))) \
         if lr is not None and np.isfinite(lr.values).any() else None
     return Numbering(axis=train.axis if train is not None else "step", writer=fmt.writer if fmt else None,
-                     first_step=first, peak_lr=peak,
+                     first_step=first, peak_lr=peak, logged=logged_steps(run.series.values()),
                      find_checkpoints=lambda: [(c.step, c.path) for c in _checkpoints(run)],
                      find_hparams=lambda: run.hparams if run.hparams is not None else hparams_beside(run.path))
 

@@ -15,6 +15,7 @@ its step counter did not go back (`with_restores`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -40,6 +41,9 @@ class Series:
     resumed: bool = False
     # The first step of every later attempt (a restart or a logged restore), in step order.
     attempts: tuple[float, ...] = ()
+    # The distinct steps as logged, when several points shared one and were spread across it
+    # (`steps` then holds positions between logged steps; a finding names the logged one).
+    logged: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.steps.shape != self.values.shape:
@@ -168,7 +172,8 @@ def make_series(
         if notes is not None:
             notes.append(_restart_note(name, axis, steps, keep, attempts))
         steps, values = steps[keep], values[keep]
-    return Series(name, _spread_ties(steps), values, axis, resumed, attempts)
+    spread = _spread_ties(steps)
+    return Series(name, spread, values, axis, resumed, attempts, None if spread is steps else np.unique(steps))
 
 
 def _attempt_starts(steps: np.ndarray, keep: np.ndarray) -> tuple[float, ...]:
@@ -232,6 +237,24 @@ def _not_superseded(steps: np.ndarray) -> np.ndarray:
     start_at[back - 1] = steps[back]
     later_min = np.minimum.accumulate(start_at[::-1])[::-1]
     return steps < later_min
+
+
+def logged_steps(series: Iterable[Series]) -> np.ndarray | None:
+    """Every step the series were logged at, sorted, when some had points sharing a step
+    (spread across it by make_series); None when every position is a logged step."""
+    series = list(series)
+    if all(s.logged is None for s in series):
+        return None
+    return np.unique(np.concatenate([s.steps if s.logged is None else s.logged for s in series]))
+
+
+def as_logged(step: Any, logged: np.ndarray | None) -> Any:
+    """The step as the log wrote it: a position between two logged steps (a point spread from
+    a step several points shared) is at the one before it. Anything else is returned as is."""
+    if logged is None or isinstance(step, bool) or not isinstance(step, (int, float)) or not np.isfinite(step):
+        return step
+    i = int(np.searchsorted(logged, step, side="right")) - 1
+    return float(logged[i]) if i >= 0 else step
 
 
 def _spread_ties(steps: np.ndarray) -> np.ndarray:

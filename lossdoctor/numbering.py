@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from . import numfmt
+from .frame import as_logged
 
 # Hyper-parameter keys that hold the learning rate as configured (Lightning's hparams.yaml,
 # Ultralytics' args.yaml `lr0`, MMEngine/timm `base_lr`), in order of preference.
@@ -34,6 +35,13 @@ class Numbering:
     find_checkpoints: Callable[[], list[tuple[float, str | None]]] = field(default=lambda: [], repr=False)
     find_hparams: Callable[[], Mapping[str, Any]] = field(default=lambda: {}, repr=False)
     peak_lr: float | None = None  # the highest logged learning rate (a schedule's target)
+    # Every step the log holds, sorted, when points that shared a step were spread across it
+    # (frame.Series.logged): a finding at a spread position is at the logged step before it.
+    logged: Any = field(default=None, repr=False)
+
+    def logged_step(self, step: float) -> float:
+        """The step as the log wrote it (frame.as_logged)."""
+        return as_logged(step, self.logged)
 
     @cached_property
     def checkpoints(self) -> list[tuple[float, str | None]]:

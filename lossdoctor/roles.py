@@ -182,7 +182,8 @@ def _add_total(roles: Roles, series: dict[str, Series]) -> None:
         if total is not None:
             split = "train" if col == 1 else "val"
             name = f"{split} total ({' + '.join(names)})"
-            roles.derived[name] = Series(name, total[0], total[1], series[names[0]].axis)
+            first = series[names[0]]  # the terms share its steps: as spread, and as logged
+            roles.derived[name] = Series(name, total[0], total[1], first.axis, logged=first.logged)
         totals.append(name)
     if totals[0] or totals[1]:
         roles.pairs.insert(0, ("total", totals[0], totals[1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import struct
 import subprocess
 import sys
@@ -345,3 +346,30 @@ def test_diagnosis_decodes_only_what_roles_use(tmp_path: Path) -> None:
     assert diagnosis.points == 4 * 100
     assert any("3 other tags" in n for n in diagnosis.notes)
     assert set(diagnosis.metrics.values()) == {"train/loss", "val/loss", "lr", "grad_norm"}
+
+
+def test_findings_name_the_step_the_log_wrote_when_points_share_one(tmp_path: Path) -> None:
+    """Ultralytics' TensorBoard callback writes each batch's losses at the epoch's step: the
+    frame spreads the points sharing a step across it, but a finding (its step, its message,
+    its evidence) names the step as logged, never a position between two steps."""
+    from lossdoctor.diagnose import Settings, diagnose_path
+
+    events = []
+    for epoch in range(30):
+        for batch in range(8):
+            loss = 2.0 * 0.9 ** epoch * (1 + 0.02 * ((batch * 7) % 5))
+            if epoch == 17 and batch == 3:
+                loss *= 30  # one bad batch: a spike at a spread position inside epoch 17
+            events.append(simple(epoch, 1e9 + epoch * 8 + batch, train__loss=loss))
+    write_events(tmp_path / "run", events)
+    diag = diagnose_path(tmp_path / "run", Settings.default())
+    spike = next(f for f in diag.findings if f.rule == "loss_spike")
+    assert spike.step == 17 and "step 17" in spike.message
+    for f in diag.findings:
+        steps = [f.step, f.end_step] + [v for k, v in f.evidence.items() if k.endswith("_step")]
+        assert all(float(s).is_integer() for s in steps if isinstance(s, (int, float))), (f.rule, steps)
+        assert not re.search(r"step \d+\.\d", f.message), f.message
+    # The same log read through the corpus' real Ultralytics file: no fractional step either.
+    corpus = Path(__file__).parent / "data" / "corpus" / "runs" / "tensorboard-yolo_fire_smoke"
+    for f in diagnose_path(corpus, Settings.default()).findings:
+        assert f.step is None or float(f.step).is_integer(), (f.rule, f.step)

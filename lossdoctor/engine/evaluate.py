@@ -78,6 +78,9 @@ def make_finding(rule: Rule, subj: Subject, evidence: Evidence, numbering: Numbe
     numbering = numbering or Numbering()
     ev = dict(evidence)
     metric = ev.pop("metric", None) or _default_metric(subj)
+    # Steps as the log wrote them: a position the frame spread between two logged steps is not one.
+    for k in [k for k, v in ev.items() if _is_step(k) and isinstance(v, (int, float))]:
+        ev[k] = numbering.logged_step(ev[k])
     step, end_step = ev.pop("step", None), ev.pop("end_step", None)
     _add_lr(ev, subj, step, numbering)
     values = {**ev, **_words(ev, step, numbering), "metric": metric, "step": step, "end_step": end_step,
@@ -88,6 +91,11 @@ def make_finding(rule: Rule, subj: Subject, evidence: Evidence, numbering: Numbe
     key = (-int(rule.severity), step if step is not None else float("inf"))
     return Finding(key, rule.id, rule.severity, rule.title, message, metric, step, end_step,
                    ev, remedies, rule.knowledge, summary, numbering.axis)
+
+
+def _is_step(key: str) -> bool:
+    """An evidence field that holds a step (`step`, `best_step`, `lr_since`, ...)."""
+    return key == "step" or key.endswith("_step") or key == "lr_since"
 
 
 def _words(ev: Evidence, step: float | None, numbering: Numbering) -> dict[str, str]:

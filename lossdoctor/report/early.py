@@ -8,6 +8,7 @@ from typing import Any
 from .. import numfmt
 from ..early_stop import EarlyStopping, analyse
 from ..findings import Diagnosis
+from ..frame import as_logged
 
 
 def replay(diag: Diagnosis) -> EarlyStopping | None:
@@ -16,7 +17,7 @@ def replay(diag: Diagnosis) -> EarlyStopping | None:
     if diag.error or val is None or len(val) == 0:
         return None
     train = diag.curves.get("train_loss")
-    last = max(float(s.steps[-1]) for s in diag.curves.values() if len(s))
+    last = max(float(as_logged(s.steps[-1], s.logged)) for s in diag.curves.values() if len(s))
     return analyse(val.steps, val.values, None if train is None else train.steps,
                    None if train is None else train.values, last)
 
