@@ -382,6 +382,18 @@ def nan_after_a_first_sign(d: Path) -> Path:
     return _rate_grows(d, "nan_after_a_first_sign", 0.2, 0.05)
 
 
+def climbs_into_nan(d: Path) -> Path:
+    """The same schedule, the loss still climbing when it overflows: from its memorised level at
+    epoch 4 (0.03) it rises at every epoch (0.036, 0.07, 0.25: below the untrained 0.78) and is
+    NaN from epoch 8. Weights growing without bound, not a NaN out of the blue."""
+    t = np.arange(20, dtype=float)
+    loss = decay(20, 0.78, 0.02, 0.8) * _noise(20, 0.01, 41)
+    val = decay(20, 0.5, 0.015, 0.8) * _noise(20, 0.01, 42)
+    loss[5:8], val[5:8] = [0.036, 0.07, 0.25], [0.03, 0.06, 0.2]
+    loss[8:] = val[8:] = np.nan
+    return keras_csv(d / "climbs_into_nan" / "training.log", loss, val, {"learning_rate": 0.01 * 1.8 ** t})
+
+
 def undone(d: Path) -> Path:
     """A rate ramped past stability: the loss falls from 1.0 towards 0.45, then from epoch 20
     sits at 1.15 (above where it started) in heavy noise (up to 1.8x either way from epoch
@@ -496,7 +508,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "climbs_into_nan": climbs_into_nan, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train,
     "overfit": overfit, "diverge": diverge, "val_flat_train_falls": val_flat_train_falls, "both_flat": both_flat,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,
