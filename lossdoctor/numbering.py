@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from . import numfmt
 from .frame import as_logged
 
@@ -37,7 +39,7 @@ class Numbering:
     peak_lr: float | None = None  # the highest logged learning rate (a schedule's target)
     # Every step the log holds, sorted, when points that shared a step were spread across it
     # (frame.Series.logged): a finding at a spread position is at the logged step before it.
-    logged: Any = field(default=None, repr=False)
+    logged: np.ndarray | None = field(default=None, repr=False)
 
     def logged_step(self, step: float) -> float:
         """The step as the log wrote it (frame.as_logged)."""
