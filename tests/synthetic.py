@@ -394,6 +394,20 @@ def climbs_into_nan(d: Path) -> Path:
     return keras_csv(d / "climbs_into_nan" / "training.log", loss, val, {"learning_rate": 0.01 * 1.8 ** t})
 
 
+def thrashes_into_nan(d: Path) -> Path:
+    """A rate warmed up past stability (the shape of a momentum-SGD warm-up to lr 1.0): the
+    loss falls to ~0.3, then from epoch 11 thrashes around ~1 by up to 2.5x either way --
+    dipping back near its old level now and then -- and overflows into NaN at epoch 44.
+    The climb began at epoch 11, not at the last dip before the overflow."""
+    rng = np.random.default_rng(7)
+    t = np.arange(50, dtype=float)
+    loss = np.where(t < 11, 0.3 + 0.9 * np.exp(-t / 2), 1.3) * np.exp(rng.uniform(-0.25, 0.25, t.size))
+    loss[11:44] *= np.exp(rng.uniform(-0.7, 0.7, 33))
+    loss[11], loss[12], loss[43] = 1.5, 0.4, 30.0
+    loss[44:] = np.nan
+    return keras_csv(d / "thrashes_into_nan" / "training.log", loss)
+
+
 def undone(d: Path) -> Path:
     """A rate ramped past stability: the loss falls from 1.0 towards 0.45, then from epoch 20
     sits at 1.15 (above where it started) in heavy noise (up to 1.8x either way from epoch
@@ -508,7 +522,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "climbs_into_nan": climbs_into_nan, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "climbs_into_nan": climbs_into_nan, "thrashes_into_nan": thrashes_into_nan, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train,
     "overfit": overfit, "diverge": diverge, "val_flat_train_falls": val_flat_train_falls, "both_flat": both_flat,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

@@ -26,6 +26,7 @@ import numpy as np
 from .excursions import MIN_FACTOR, Excursion, level_excursions, point_excursions
 from .noise import expo, log_of, point_noise
 from .trend import trend
+from .undoing import split_z
 
 SPIKE_FACTOR = math.log(3.0)
 SPIKE_RELEVANCE = 0.05  # of the untrained (start) loss
@@ -82,7 +83,7 @@ def _attempt_events(steps: np.ndarray, values: np.ndarray, start: float) -> list
     if finite.sum() < 5:
         return []
     last = float(y[finite][-1])
-    band = max(3 * point_noise(y), math.log(1.25))  # a settled loss wobbles by up to a quarter
+    whole = point_noise(y)
     out = []
     points = point_excursions(steps, y)
     # Where the points that stood far above their own level are: the noise's tail a spike is
@@ -90,20 +91,51 @@ def _attempt_events(steps: np.ndarray, values: np.ndarray, start: float) -> list
     outliers = np.zeros(y.size, dtype=bool)
     for p in points:
         outliers[p.start:(p.end if p.end is not None else y.size)] = True
-    for e in sorted(points + level_excursions(steps, y), key=lambda e: e.start):
-        event = _judge(e, steps, y, start, last, _climb_start(y, e, band), outliers)
-        if event is not None and not any(_same(event, o) for o in out):
+    judged = (_judge(e, steps, y, start, last, _climb_start(y, e, whole), outliers)
+              for e in points + level_excursions(steps, y))
+    # In onset order: when the point and the level view see one event, the view that saw the
+    # climb begin earlier (the level's, through heavy noise) names it.
+    for event in sorted((j for j in judged if j is not None), key=lambda j: j.step):
+        if not any(_same(event, o) for o in out):
             out.append(event)
     return out
 
 
-def _climb_start(y: np.ndarray, e: Excursion, band: float) -> int:
+def _climb_start(y: np.ndarray, e: Excursion, whole: float) -> int:
     """Where the climb began: just after the last point within the noise (3 sigma) of the level
-    it rose from. An excursion is recognised once it is far up; the user needs where it left."""
+    it rose from. An excursion is recognised once it is far up; the user needs where it left.
+    The noise is the level's own, of the points before the excursion: after a blow-up the loss
+    thrashes by factors from batch to batch, and that noise, taken for the level's, would
+    hide a climb inside a band several times the level (the whole curve's only when fewer
+    than four points came before)."""
+    at_base = np.flatnonzero(y[:e.start] <= e.base)
+    before = point_noise(y[:at_base[-1] + 1]) if at_base.size else float("nan")
+    sigma = before if np.isfinite(before) else whole
+    band = max(3 * sigma, math.log(1.25))  # a settled loss wobbles by up to a quarter
     i = e.start
     while i > 0 and (not np.isfinite(y[i - 1]) or y[i - 1] > e.base + band):
         i -= 1
+    if at_base.size and i > at_base[-1] + 1:
+        i = _level_shift(y, e, int(at_base[-1]), i, e.base + band)
     return i
+
+
+def _level_shift(y: np.ndarray, e: Excursion, low: int, onset: int, top: float) -> int:
+    """In heavy noise the climb dips back into the band on its way up, and the walk back stops
+    at the last dip; between the last point at the level (`low`) and that dip, the climb began
+    where the curve's later points rank highest against its earlier ones (the change point
+    of a rank statistic, which a few dips and jumps do not move as they move a mean), at a
+    point that had itself left the band (above `top`)."""
+    stop = e.end if e.end is not None else y.size
+    idx = np.flatnonzero(np.isfinite(y[:stop]))
+    if idx.size < 4:
+        return onset
+    k, z = split_z(y[idx])
+    first = idx[k]  # the curve's index of each split's first later point
+    inside = (first > low) & (first <= onset) & (y[first] > top)
+    if not inside.any():
+        return onset
+    return int(first[inside][np.argmax(z[inside])])
 
 
 def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: float,

@@ -85,12 +85,18 @@ def _first_step_up(steps: np.ndarray, y: np.ndarray, gt: np.ndarray, k: int, mid
 def _split(a: np.ndarray) -> tuple[int, float]:
     """The split of `a` into a[:k] and a[k:] (both >= 2 points) whose later part ranks
     highest against the earlier (Mann-Whitney z, normal approximation), and that z."""
+    k, z = split_z(a)
+    i = int(np.argmax(z))
+    return int(k[i]), float(z[i])
+
+
+def split_z(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every split of `a` into a[:k] and a[k:] (both >= 2 points), k and how far the later
+    part ranks above the earlier: the Mann-Whitney z (normal approximation)."""
     m = a.size
     ranks = np.empty(m)
     ranks[np.argsort(a, kind="stable")] = np.arange(1, m + 1)
     k = np.arange(2, m - 1)
     later = m - k
     u = (ranks.sum() - np.cumsum(ranks)[k - 1]) - later * (later + 1) / 2
-    z = (u - k * later / 2) / np.sqrt(k * later * (m + 1) / 12)
-    i = int(np.argmax(z))
-    return int(k[i]), float(z[i])
+    return k, (u - k * later / 2) / np.sqrt(k * later * (m + 1) / 12)
