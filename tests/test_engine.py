@@ -837,3 +837,39 @@ def test_the_spike_message_says_how_many_spikes_the_largest_was_one_of() -> None
     assert spike_message({120: 8.0}).endswith("the only such spike in the run.")
     two = spike_message({80: 6.0, 150: 12.0})
     assert "the largest of 2 such spikes" in two and "at step 151" in two  # index 150, the 12x one
+
+
+def test_a_lone_draw_of_heavy_tailed_noise_before_a_jump_is_not_its_start() -> None:
+    """Batch noise of 15% (log sd) with a heavy tail: now and then a batch at 2x its level
+    (step 585). The batch just before the jump (1.8x) is outside 3 MAD sigmas (1.57x) but no
+    higher than that draw: one of the level's own, and the climb starts at the jump (the
+    reseeded development set's corrupted batches: 4 of 33 seeds one step early)."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    rng = np.random.default_rng(11)
+    steps = np.arange(1000, dtype=float)
+    loss = 0.015 * np.exp(rng.normal(0.0, 0.15, steps.size))
+    loss[[300, 450, 585]] = 0.015 * 2.07
+    loss[599] = 0.015 * 1.8
+    loss[600:603] = 110.0
+    spikes = [e for e in events_of(steps, loss) if e.kind == "spike"]
+    assert [e.step for e in spikes] == [600.0]
+
+
+def test_a_gradual_climb_keeps_its_start() -> None:
+    """A rate restarted: the loss climbs over 40 steps from its level, each step's rise small
+    against the noise. Its first points above the band are followed by more above it: a
+    climb, not lone draws, and the onset stays where the walk back put it."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    rng = np.random.default_rng(12)
+    steps = np.arange(1000, dtype=float)
+    level = np.where(steps < 500, 0.01, 0.01 * np.exp(np.clip((steps - 500) / 40, 0, 1) * np.log(20)))
+    level = np.where(steps > 600, 0.01, level)
+    loss = level * np.exp(rng.normal(0.0, 0.15, steps.size))
+    spikes = [e for e in events_of(steps, loss) if e.kind == "spike"]
+    assert spikes and 500 <= spikes[0].step <= 515

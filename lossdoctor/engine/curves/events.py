@@ -117,7 +117,38 @@ def _climb_start(y: np.ndarray, e: Excursion, whole: float) -> int:
         i -= 1
     if at_base.size and i > at_base[-1] + 1:
         i = _level_shift(y, e, int(at_base[-1]), i, e.base + band)
-    return i
+    return _past_lone_draws(y, i, e.peak, e.base + band)
+
+
+def _past_lone_draws(y: np.ndarray, i: int, peak: int, top: float) -> int:
+    """The onset moved past points that are only their level's own draws, standing alone.
+    Batch noise is heavy-tailed: a MAD's 3 sigma leaves a batch just before a jump outside the
+    band now and then (1.8x a level of 0.015 whose batches reach 2x), and the climb would
+    start a batch early. A point that rose above its local level (the median of the
+    LOCAL_POINTS before it) no more than one of the TAIL_POINTS before it rose above theirs
+    is a draw of the same noise (as `_stands_out` judges a spike); it is not the climb's
+    start when the next point is back inside the band (`top`) or is the jump itself. Draws
+    followed by draws above the band are a gradual climb (a rate restarted), and stay."""
+    j = i
+    while j < peak and _draw_of_level(y, j) and (y[j + 1] <= top or not _draw_of_level(y, j + 1)):
+        j += 1
+    return j
+
+
+def _draw_of_level(y: np.ndarray, j: int) -> bool:
+    if not np.isfinite(y[j]):
+        return False
+    before = y[max(0, j - LOCAL_POINTS):j]
+    before = before[np.isfinite(before)]
+    if before.size < 3:
+        return False
+    height = y[j] - float(np.median(before))
+    for m in range(max(LOCAL_POINTS, j - TAIL_POINTS), j):
+        ref = y[m - LOCAL_POINTS:m]
+        ref = ref[np.isfinite(ref)]
+        if np.isfinite(y[m]) and ref.size >= 3 and y[m] - float(np.median(ref)) >= height:
+            return True
+    return False
 
 
 def _level_shift(y: np.ndarray, e: Excursion, low: int, onset: int, top: float) -> int:
