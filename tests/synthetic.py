@@ -358,16 +358,16 @@ def diverge_first_step(d: Path) -> Path:
     return keras_csv(d / "diverge_first_step" / "training_log.csv", loss)
 
 
-def _rate_grows(d: Path, name: str, train_jump: float, val_jump: float) -> Path:
-    """A learning rate that grows 1.8x every epoch (a schedule's factor above 1): both losses
-    fall to a memorised level by epoch 6; at epoch 7 they jump to `train_jump` and
-    `val_jump`; from epoch 8 both are NaN."""
+def _rate_grows(d: Path, name: str, train_jump: float, val_jump: float, factor: float = 1.8) -> Path:
+    """A learning rate that grows `factor`x every epoch (a schedule's factor above 1; 1: a
+    constant rate): both losses fall to a memorised level by epoch 6; at epoch 7 they jump to
+    `train_jump` and `val_jump`; from epoch 8 both are NaN."""
     t = np.arange(20, dtype=float)
     loss = decay(20, 0.78, 0.001, 1.2)
     val = decay(20, 0.07, 0.002, 1.0)
     loss[7], val[7] = train_jump, val_jump
     loss[8:] = val[8:] = np.nan
-    return keras_csv(d / name / "training.log", loss, val, {"learning_rate": 0.01 * 1.8 ** t})
+    return keras_csv(d / name / "training.log", loss, val, {"learning_rate": 0.01 * factor ** t})
 
 
 def rate_grows_into_nan(d: Path) -> Path:
@@ -377,9 +377,15 @@ def rate_grows_into_nan(d: Path) -> Path:
 
 
 def nan_after_a_first_sign(d: Path) -> Path:
-    """The jump stays below both untrained losses (training 0.2, validation 0.05) before the
-    NaN: the NaN is the event and the rise its first sign, not a blow-up."""
-    return _rate_grows(d, "nan_after_a_first_sign", 0.2, 0.05)
+    """At a constant rate, the jump stays below both untrained losses (training 0.2, validation
+    0.05) before the NaN: the NaN is the event and the rise its first sign, not a blow-up."""
+    return _rate_grows(d, "nan_after_a_first_sign", 0.2, 0.05, factor=1.0)
+
+
+def schedule_grows_into_nan(d: Path) -> Path:
+    """The same jump (training 200x its memorised level, then NaN) under a rate grown 1.8x per
+    epoch, 61x by then: the schedule blew the model up."""
+    return _rate_grows(d, "schedule_grows_into_nan", 0.2, 0.05)
 
 
 def climbs_into_nan(d: Path) -> Path:
@@ -522,7 +528,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "climbs_into_nan": climbs_into_nan, "thrashes_into_nan": thrashes_into_nan, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "schedule_grows_into_nan": schedule_grows_into_nan, "climbs_into_nan": climbs_into_nan, "thrashes_into_nan": thrashes_into_nan, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train,
     "overfit": overfit, "diverge": diverge, "val_flat_train_falls": val_flat_train_falls, "both_flat": both_flat,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

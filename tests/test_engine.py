@@ -873,3 +873,32 @@ def test_a_gradual_climb_keeps_its_start() -> None:
     loss = level * np.exp(rng.normal(0.0, 0.15, steps.size))
     spikes = [e for e in events_of(steps, loss) if e.kind == "spike"]
     assert spikes and 500 <= spikes[0].step <= 515
+
+
+def test_a_jump_on_a_seven_point_log_is_not_judged_against_its_own_difference() -> None:
+    """A Keras schedule with gamma 1.8 (the development set's, one seed): train 0.936, 0.063,
+    0.024, 0.0177, 0.0184, 0.0192, then 0.0857 and NaN. Seven finite points give four second
+    differences; the jump's own is one of them and with it the noise reads 0.39 (6 sigma:
+    10x), without it 0.19, which the 4.5x jump clears."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.excursions import local_noise, point_excursions
+    from lossdoctor.engine.curves.noise import point_noise
+
+    loss = np.array([0.9357, 0.06273, 0.02418, 0.01774, 0.01844, 0.01920, 0.08570, np.nan])
+    y = np.log(loss)
+    noise = local_noise(y[:7], 5)
+    assert noise[6] < point_noise(y[:7]) / 1.5
+    found = point_excursions(np.arange(8.0), y)
+    assert [(e.start, e.nonfinite) for e in found] == [(6, True)]
+
+
+def test_the_rate_to_lower_is_the_one_reached_before_the_nan(tmp_path: Path) -> None:
+    """A schedule grown 1.8x per epoch into a NaN at epoch 8, still logged for 12 epochs
+    after: the rate to lower is the peak the run trained at (1.1 at the NaN's epoch), not
+    the 706 the schedule reached when nothing was training any more."""
+    from synthetic import schedule_grows_into_nan
+
+    _, out, _ = invoke("diagnose", str(schedule_grows_into_nan(tmp_path)), "--format", "json")
+    div = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "divergence")
+    assert abs(div["evidence"]["lr"] - 0.01 * 1.8 ** 8) < 1e-6 and div["evidence"]["lr_at"] < div["evidence"]["lr"]

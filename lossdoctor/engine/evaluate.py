@@ -156,7 +156,7 @@ def _add_lr(ev: Evidence, subj: Subject, step: float | None, numbering: Numberin
     configured = numbering.configured_lr
     if configured is not None:
         ev["lr"], ev["lr_source"] = configured, "as configured"
-    elif (peak := _peak(lr, numbering)) is not None:
+    elif (peak := _peak(lr, numbering, _dead_from(subj))) is not None:
         ev["lr"] = peak
         if at is not None and abs(at - peak) > 1e-3 * peak:
             ev["lr_source"] = "its logged peak"
@@ -167,11 +167,25 @@ def _add_lr(ev: Evidence, subj: Subject, step: float | None, numbering: Numberin
         ev["lr_at"] = at
 
 
-def _peak(lr: Curve | None, numbering: Numbering) -> float | None:
-    """The highest logged rate: of the subject's lr curve, else the run's (a finding on one
-    loss series on its own still concerns the run's optimiser)."""
-    peak = float(np.max(lr.values)) if lr is not None and lr.n else numbering.peak_lr
+def _peak(lr: Curve | None, numbering: Numbering, until: float | None = None) -> float | None:
+    """The highest logged rate: of the subject's lr curve up to `until` (a schedule that
+    went on climbing after the loss turned NaN -- a decay factor typed as 1.8 -- logs rates
+    nothing trained at), else the run's (a finding on one loss series on its own still
+    concerns the run's optimiser)."""
+    values = lr.values if lr is not None else np.zeros(0)
+    if lr is not None and until is not None:
+        values = lr.values[lr.steps <= until]
+    peak = float(np.max(values)) if values.size else numbering.peak_lr
     return peak if peak is not None and np.isfinite(peak) and peak > 0 else None
+
+
+def _dead_from(subj: Subject) -> float | None:
+    """The first step at which the training loss is NaN/Inf, after which the run trained nothing."""
+    s = subj.series("train_loss")
+    if s is None:
+        return None
+    bad = np.flatnonzero(~np.isfinite(s.values))
+    return float(s.steps[bad[0]]) if bad.size else None
 
 
 def _fill(text: str, values: dict[str, object]) -> str | None:

@@ -14,6 +14,9 @@ Every excursion (`excursions`) is one of two things:
   (`_stands_out`). A spike the loss came back from only to turn NaN/Inf before it had been
   back as long as the spike lasted, having climbed above the untrained loss, is the
   blow-up's first sign (a blow-up into NaN at the spike's onset).
+A climb into NaN/Inf that is neither is the NaN's *first sign*: the curve alone cannot tell a
+NaN out of the blue (a log of 0) with one high point before it from a blow-up caught early;
+the divergence rule reads it with the learning rate beside it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ SAME_HEIGHT = math.log(1.5)  # heights within 1.5x are one height (an excursion 
 class Event:
     """An excursion with its verdict and the numbers a report needs (steps, loss units)."""
 
-    kind: str  # "blow-up" or "spike"
+    kind: str  # "blow-up", "spike", or "first-sign" (a climb into NaN/Inf too small to be a blow-up)
     step: float  # where it started
     end_step: float | None  # where it came back (spikes), or where the log ends / turns NaN
     base: float  # the loss it rose from
@@ -190,6 +193,11 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
         if not on_way_back and long_enough and matters:
             return Event("blow-up", float(steps[onset]), float(steps[-1]), base, peak, expo(last),
                          e.nonfinite, e.z, start)
+        if e.nonfinite:
+            # The NaN is the event and the rise its first sign -- unless something outside this
+            # curve says otherwise (a learning rate growing into it: the divergence rule's call).
+            return Event("first-sign", float(steps[onset]), float(steps[-1]), base, peak, expo(last),
+                         True, e.z, start)
         if not on_way_back:
             return None
     if math.log(peak) - e.base >= SPIKE_FACTOR and peak - base >= SPIKE_RELEVANCE * start \

@@ -52,19 +52,38 @@ class Excursion:
 
 def local_noise(y: np.ndarray, window: int) -> np.ndarray:
     """Per point, the noise of the `window` points before it (robust, from second
-    differences), falling back to the whole curve's where there are too few before."""
+    differences), falling back to the whole curve's where there are too few before. On a
+    curve too short for a window, the whole curve's leaves out the second differences the
+    point is in (y[i-1] - 2y[i] + y[i+1] and its neighbours): on a 7-point epoch log a jump's
+    own difference is one of four, and would widen the band it is judged against; in a
+    window of five or more it is one, and the median passes over it."""
     n = y.size
-    whole = point_noise(y)
-    d2 = np.full(n, np.nan)
+    signed = np.full(n, np.nan)
     if n >= 3:
-        d2[1:-1] = np.abs(y[:-2] - 2 * y[1:-1] + y[2:])
-    out = np.full(n, whole)
+        signed[1:-1] = y[:-2] - 2 * y[1:-1] + y[2:]
+    d2 = np.abs(signed)
+    whole = point_noise(y)
+    if n <= window + 2:
+        out = np.array([_noise_without(signed, i, whole) for i in range(n)])
+    else:
+        out = np.full(n, whole)
     if n > window + 2 and window >= 3:
         trail = medians.trailing(np.where(np.isfinite(d2), d2, whole * np.sqrt(6.0) / MAD_TO_SD), window)
         have = np.isfinite(trail)
         out[have] = MAD_TO_SD * trail[have] / np.sqrt(6.0)
     floor = 0.01  # log units: a curve printed to 2-4 digits has at least this much "noise"
     return np.maximum(out, floor)
+
+
+def _noise_without(d2: np.ndarray, i: int, whole: float) -> float:
+    """The whole curve's point noise (`point_noise`'s measure) from the second differences
+    `d2` that point i is not in; `whole` when fewer than two are left."""
+    keep = np.isfinite(d2)
+    keep[max(0, i - 1):i + 2] = False
+    d = d2[keep]
+    if d.size < 2:
+        return whole
+    return float(MAD_TO_SD * np.median(np.abs(d - np.median(d))) / np.sqrt(6.0))
 
 
 def point_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:

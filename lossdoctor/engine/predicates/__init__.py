@@ -13,7 +13,7 @@ from __future__ import annotations
 from .core import Evidence, Predicate, registry
 from .course import (acc_stuck, at_chance, converged, came_down, errors_cut, falling_now, gained, high_loss, lr_collapsed, no_gain, resumed,
                      settled, slow_decline)
-from .events import (blows_up, blows_up_with_train, bounces, per_step, recurring_spikes, repeating_swings, spikes,
+from .events import (blows_up, blows_up_with_train, bounces, climbs_with_rate, per_step, recurring_spikes, repeating_swings, spikes,
                      val_moves_too)
 from .facts import axis_is, format_is, has, produced_by
 from .scaling import skips_steps
@@ -25,7 +25,7 @@ from .values import magnitude, nonfinite
 __all__ = ["PREDICATES", "Evidence", "Predicate"]
 
 PREDICATES: dict[str, Predicate] = registry([
-    nonfinite, magnitude, blows_up, blows_up_with_train, spikes, recurring_spikes, repeating_swings, bounces, per_step, val_moves_too,
+    nonfinite, magnitude, blows_up, blows_up_with_train, climbs_with_rate, spikes, recurring_spikes, repeating_swings, bounces, per_step, val_moves_too,
     val_rises_after_best, gap_widens_after_best, train_falls_after_best, val_never_improved, val_worse_than_chance, val_at_chance,
     val_acc_at_chance, val_acc_beats_chance, val_acc_rising, val_best_at_end, train_above_val, train_near_val, no_gain,
     gained, came_down, settled, falling_now,

@@ -50,11 +50,39 @@ def blows_up_with_train(subj: Subject) -> Evidence | None:
     val = blows_up(subj, "val_loss")
     if val is None:
         return None
-    train = readings.events(subj, "train_loss")
+    train = [e for e in readings.events(subj, "train_loss") if e.kind in ("blow-up", "spike")]
     if train and train[0].step <= val["step"]:
         return {**val, "step": train[0].step, "val_step": val["step"]}  # the run left its course there
     nan = nonfinite(subj, "train_loss")
     return val if val["into_nan"] and nan is not None and nan["step"] >= val["step"] else None
+
+
+def climbs_with_rate(subj: Subject, slot: Slot,
+                     min_growth: Annotated[Ratio, "the rate at the NaN over the rate at the loss's best"] = 2.0) -> Evidence | None:
+    """The loss jumped far above its level (an excursion: 6 sigma and 2x) and ran into NaN/Inf
+    while the logged learning rate grew: at the last point before the NaN it was at least
+    `min_growth` times what it was when the loss was at its lowest. A rate that doubles is a
+    schedule climbing (a warm-up, a decay factor typed above 1, a restart), never a decay or a
+    constant one's wobble; a loss that leaves its level and overflows under it was blown up by
+    the step size, even when one point is all the log shows of the climb."""
+    sign = [e for e in readings.events(subj, slot) if e.kind == "first-sign"]
+    lr, s = subj.series("lr"), subj.series(slot)
+    if not sign or lr is None or s is None:
+        return None
+    e = sign[0]
+    fin = np.isfinite(s.values) & (s.steps <= e.step)
+    if not fin.any():
+        return None
+    best_step = float(s.steps[fin][np.argmin(s.values[fin])])
+    ok = np.isfinite(lr.values) & (lr.values > 0)
+    at_best = lr.values[ok & (lr.steps <= best_step)]
+    nan_step = float(s.steps[~np.isfinite(s.values) & (s.steps >= e.step)][0])
+    at_nan = lr.values[ok & (lr.steps <= nan_step)]
+    if not at_best.size or not at_nan.size or at_nan[-1] < min_growth * at_best[-1]:
+        return None
+    return {"metric": s.name, "step": e.step, "end_step": e.end_step, "best": e.base, "peak": e.peak,
+            "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf, "into_nan": True,
+            "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1])}
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:
