@@ -902,3 +902,30 @@ def test_the_rate_to_lower_is_the_one_reached_before_the_nan(tmp_path: Path) -> 
     _, out, _ = invoke("diagnose", str(schedule_grows_into_nan(tmp_path)), "--format", "json")
     div = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "divergence")
     assert abs(div["evidence"]["lr"] - 0.01 * 1.8 ** 8) < 1e-6 and div["evidence"]["lr_at"] < div["evidence"]["lr"]
+
+
+def test_a_checkpoint_before_a_lower_draw_says_where_the_lowest_value_was(tmp_path: Path) -> None:
+    """The development set generator's late-overfitting 1D CNN (Ultralytics-style results,
+    one reseed; losses to 4 digits): validation 0.980 at epoch 12, a low draw of 0.957 at 15,
+    noise 4.6% per evaluation. The checkpoint named is epoch 12 (as good within the noise,
+    and earlier); the message says the lowest value and where it was, so a reader who finds
+    0.957 later in the log does not take the checkpoint for a mistake."""
+    from synthetic import keras_csv
+
+    train = [1.4037, 1.3784, 1.3113, 1.2515, 1.1898, 1.114, 1.0926, 1.0457, 1.0631, 1.0036, 0.9855, 0.9908,
+             0.9256, 0.8683, 0.9164, 0.8214, 0.767, 0.7419, 0.7222, 0.6967, 0.7288, 0.6531, 0.5927, 0.582, 0.5121,
+             0.485, 0.4221, 0.422, 0.4402, 0.3651, 0.3409, 0.279, 0.2552, 0.2888, 0.2377, 0.2063, 0.2188, 0.1847,
+             0.195, 0.146, 0.1522, 0.1237, 0.1177, 0.1168, 0.1011, 0.0969, 0.0956, 0.0698, 0.068, 0.0661, 0.0651,
+             0.0693, 0.0633, 0.0548, 0.053, 0.0527, 0.0485, 0.0466, 0.0453, 0.0434]
+    val = [1.3687, 1.3669, 1.2149, 1.1541, 1.0839, 1.1133, 1.1209, 1.1228, 1.0676, 1.0496, 1.0295, 0.9803,
+           1.0256, 1.4693, 0.9575, 1.0256, 1.1473, 0.9702, 1.0181, 1.3101, 1.1607, 0.9946, 1.0822, 1.0173, 1.0167,
+           1.0878, 1.1418, 1.1239, 1.1475, 1.2561, 1.2709, 1.1017, 1.4031, 1.2155, 1.2364, 1.4115, 1.5331, 1.5752,
+           1.434, 1.6005, 1.379, 1.3234, 1.4244, 1.3801, 1.6435, 1.5876, 1.5121, 1.6227, 1.5057, 1.517, 1.5484,
+           1.537, 1.5605, 1.5914, 1.5895, 1.6145, 1.5795, 1.6227, 1.5936, 1.6126]
+    import numpy as np
+
+    log = keras_csv(tmp_path / "late" / "training.log", np.array(train), np.array(val))
+    _, out, _ = invoke("diagnose", str(log), "--format", "json")
+    over = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "overfitting")
+    assert over["evidence"]["best_step"] == 11 and over["evidence"]["min_step"] == 14  # keras epochs count from 0
+    assert "its lowest value, 0.9575 at epoch 14" in over["message"]

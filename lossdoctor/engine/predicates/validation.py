@@ -35,7 +35,7 @@ def val_rises_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the best"]
     steps, values = s.steps[b.judged], s.values[b.judged]
     ev = {"metric": s.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
           "best_step": float(steps[b.keep]), "best": float(values[b.keep]), "final": float(values[-1]),
-          "noise": expo(b.noise) - 1}
+          "noise": expo(b.noise) - 1, **_lowest(steps, values, b.keep)}
     if trended:
         return {**ev, "rise": expo(b.rise) - 1, "p": b.after.p}
     return {**ev, "rise": expo(b.shift) - 1, "after": expo(b.level + b.shift)}
@@ -97,7 +97,15 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
         return None
     return {"metric": v.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
             "best_step": float(steps[b.keep]), "best": float(values[b.keep]), "final": float(values[-1]),
-            "widen": expo(t.change) - 1, "gap_p": t.p}
+            "widen": expo(t.change) - 1, "gap_p": t.p, **_lowest(steps, values, b.keep)}
+
+
+def _lowest(steps: np.ndarray, values: np.ndarray, keep: int) -> Evidence:
+    """The lowest evaluation when it is not the checkpoint named (an earlier one within the
+    noise of it is): the report says both, or a reader who sees the lower value later in
+    the log takes the checkpoint for a mistake."""
+    low = int(np.argmin(values))
+    return {} if low == keep or values[low] >= values[keep] else {"min_step": float(steps[low]), "min": float(values[low])}
 
 
 def val_best_at_end(subj: Subject) -> Evidence | None:
