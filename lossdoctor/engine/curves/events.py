@@ -36,6 +36,10 @@ SPIKE_RELEVANCE = 0.05  # of the untrained (start) loss
 BLOWUP_RELEVANCE = 0.5  # of the start loss: a climb of half the start, or back above it
 TAIL_POINTS = 20  # the noise's tail a spike must clear: the jumps of the 20 points either side of it
 LOCAL_POINTS = 20  # a point's local level: the median of the 20 before it (steady under a heavy tail)
+# A level's noise is read off its last LEVEL_POINTS points: the median of ~100 second
+# differences is within about 12% of the noise (1.25 / sqrt(100)), and a long log's history
+# (its early descent, other regimes) is not the level's.
+LEVEL_POINTS = 100
 SAME_HEIGHT = math.log(1.5)  # heights within 1.5x are one height (an excursion is back within 1.5x)
 
 
@@ -107,20 +111,34 @@ def _attempt_events(steps: np.ndarray, values: np.ndarray, start: float) -> list
 def _climb_start(y: np.ndarray, e: Excursion, whole: float) -> int:
     """Where the climb began: just after the last point within the noise (3 sigma) of the level
     it rose from. An excursion is recognised once it is far up; the user needs where it left.
-    The noise is the level's own, of the points before the excursion: after a blow-up the loss
-    thrashes by factors from batch to batch, and that noise, taken for the level's, would
-    hide a climb inside a band several times the level (the whole curve's only when fewer
-    than four points came before)."""
-    at_base = np.flatnonzero(y[:e.start] <= e.base)
-    before = point_noise(y[:at_base[-1] + 1]) if at_base.size else float("nan")
+    The noise is the level's own, of the LEVEL_POINTS up to its last point at the level: after
+    a blow-up the loss thrashes by factors from batch to batch, and that noise, taken for the
+    level's, would hide a climb inside a band several times the level (the whole curve's only
+    when fewer than four points came before)."""
+    low = _last_at_or_below(y, e.start, e.base)
+    before = point_noise(y[max(0, low + 1 - LEVEL_POINTS):low + 1]) if low is not None else float("nan")
     sigma = before if np.isfinite(before) else whole
     band = max(3 * sigma, math.log(1.25))  # a settled loss wobbles by up to a quarter
     i = e.start
     while i > 0 and (not np.isfinite(y[i - 1]) or y[i - 1] > e.base + band):
         i -= 1
-    if at_base.size and i > at_base[-1] + 1:
-        i = _level_shift(y, e, int(at_base[-1]), i, e.base + band)
+    if low is not None and i > low + 1:
+        i = _level_shift(y, e, low, i, e.base + band)
     return _past_lone_draws(y, i, e.peak, e.base + band)
+
+
+def _last_at_or_below(y: np.ndarray, start: int, level: float) -> int | None:
+    """The last index before `start` where y is at or below `level`, searched backwards in
+    doubling blocks (on a long log it is nearly always close by; a whole-prefix scan for each
+    of thousands of excursions would make the work quadratic)."""
+    hi, width = start, LEVEL_POINTS
+    while hi > 0:
+        lo = max(0, hi - width)
+        hit = np.flatnonzero(y[lo:hi] <= level)
+        if hit.size:
+            return int(lo + hit[-1])
+        hi, width = lo, width * 2
+    return None
 
 
 def _past_lone_draws(y: np.ndarray, i: int, peak: int, top: float) -> int:
@@ -160,8 +178,13 @@ def _level_shift(y: np.ndarray, e: Excursion, low: int, onset: int, top: float) 
     where the curve's later points rank highest against its earlier ones (the change point
     of a rank statistic, which a few dips and jumps do not move as they move a mean), at a
     point that had itself left the band (above `top`)."""
-    stop = e.end if e.end is not None else y.size
-    idx = np.flatnonzero(np.isfinite(y[:stop]))
+    # The levels either side of the stretch in question: as many points again before and
+    # after it, and a local level's LOCAL_POINTS more (not the whole history: the work stays
+    # linear in the stretch, and an early descent does not weigh on a late shift).
+    span = onset - low + LOCAL_POINTS
+    a = max(0, low - span)
+    stop = min(e.end if e.end is not None else y.size, onset + span)
+    idx = a + np.flatnonzero(np.isfinite(y[a:stop]))
     if idx.size < 4:
         return onset
     k, z = split_z(y[idx])
