@@ -929,3 +929,18 @@ def test_a_checkpoint_before_a_lower_draw_says_where_the_lowest_value_was(tmp_pa
     over = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "overfitting")
     assert over["evidence"]["best_step"] == 11 and over["evidence"]["min_step"] == 14  # keras epochs count from 0
     assert "its lowest value, 0.9575 at epoch 14" in over["message"]
+
+
+def test_a_nan_says_the_jump_just_before_it_and_a_nan_out_of_nothing_does_not(tmp_path: Path) -> None:
+    """At a constant rate, a memorised loss jumps 7x at epoch 7 and is NaN from epoch 8: the
+    NaN is the event, and its message says where the jump that ran into it began. A NaN
+    with no excursion before it (the shipped example) says nothing of the kind."""
+    from synthetic import nan_after_a_first_sign
+
+    _, out, _ = invoke("diagnose", str(nan_after_a_first_sign(tmp_path)), "--format", "json")
+    nan = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "nan_loss" and f["metric"] == "loss")
+    assert nan["evidence"]["sign_step"] == 7 and 5 < nan["evidence"]["sign_ratio"] < 10
+    assert "just before, from epoch 7, it had jumped" in nan["message"]
+    _, out, _ = invoke("diagnose", NAN_RUN, "--format", "json")
+    nans = [f for r in json.loads(out)["runs"] for f in r["findings"] if f["rule"] == "nan_loss"]
+    assert nans and not any("sign_step" in f["evidence"] for f in nans)

@@ -111,6 +111,8 @@ def _words(ev: Evidence, step: float | None, numbering: Numbering) -> dict[str, 
     best = ev.get("best_step")
     if isinstance(best, (int, float)):
         words["best_at"], words["keep"] = numbering.at(best), numbering.keep(best)
+    if isinstance(ev.get("sign_step"), (int, float)):
+        words["sign_at"] = numbering.at(ev["sign_step"])
     if isinstance(ev.get("min_step"), (int, float)):
         words["min_at"] = numbering.at(ev["min_step"])
     if isinstance(ev.get("back_step"), (int, float)):

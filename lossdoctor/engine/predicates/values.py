@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import readings
 from ..params import Number, Slot
 from ..subject import Subject
 from .core import Evidence, curve_of
@@ -23,7 +24,18 @@ def nonfinite(subj: Subject, slot: Slot) -> Evidence | None:
     before = s.values[:first][np.isfinite(s.values[:first])]
     return {"metric": s.name, "step": float(s.steps[first]), "end_step": float(s.steps[-1]),
             "kind": kind, "count": int(bad.size), "points": len(s),
-            "last_finite": float(before[-1]) if before.size else None}
+            "last_finite": float(before[-1]) if before.size else None, **_first_sign(subj, slot, float(s.steps[first]))}
+
+
+def _first_sign(subj: Subject, slot: Slot, nan_step: float) -> Evidence:
+    """The jump that ran into the first NaN/Inf, when the loss showed one (an excursion too
+    small to be a blow-up): where it began and how far it rose -- what a reader looks for
+    just before the NaN."""
+    signs = [e for e in readings.events(subj, slot) if e.kind == "first-sign" and e.step < nan_step]
+    if not signs or not signs[-1].base > 0:
+        return {}
+    e = signs[-1]
+    return {"sign_step": e.step, "sign_ratio": e.peak / e.base}
 
 
 def magnitude(subj: Subject, slot: Slot, final_at_least: Number = 20.0,
