@@ -157,19 +157,21 @@ def _past_lone_draws(y: np.ndarray, i: int, peak: int, top: float) -> int:
 
 
 def _draw_of_level(y: np.ndarray, j: int) -> bool:
+    height = _local_rise(y, j)
+    if height is None:
+        return False
+    return any((r := _local_rise(y, m)) is not None and r >= height
+               for m in range(max(LOCAL_POINTS, j - TAIL_POINTS), j))
+
+
+def _local_rise(y: np.ndarray, j: int) -> float | None:
+    """How far point j stands above its local level (the median of the finite points among the
+    LOCAL_POINTS before it); None when it is not finite or has fewer than 3 such points."""
     if not np.isfinite(y[j]):
-        return False
-    before = y[max(0, j - LOCAL_POINTS):j]
-    before = before[np.isfinite(before)]
-    if before.size < 3:
-        return False
-    height = y[j] - float(np.median(before))
-    for m in range(max(LOCAL_POINTS, j - TAIL_POINTS), j):
-        ref = y[m - LOCAL_POINTS:m]
-        ref = ref[np.isfinite(ref)]
-        if np.isfinite(y[m]) and ref.size >= 3 and y[m] - float(np.median(ref)) >= height:
-            return True
-    return False
+        return None
+    ref = y[max(0, j - LOCAL_POINTS):j]
+    ref = ref[np.isfinite(ref)]
+    return float(y[j] - np.median(ref)) if ref.size >= 3 else None
 
 
 def _level_shift(y: np.ndarray, e: Excursion, low: int, onset: int, top: float) -> int:
@@ -279,12 +281,8 @@ def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float, outliers: n
     height = top - float(np.median(before))
     back = e.end if e.end is not None else y.size
     later = [j for j in range(back + 1, min(y.size, back + 1 + TAIL_POINTS)) if not outliers[j]]
-    for j in [*range(max(LOCAL_POINTS, onset - TAIL_POINTS), onset), *later]:
-        ref = y[j - LOCAL_POINTS:j]
-        ref = ref[np.isfinite(ref)]
-        if np.isfinite(y[j]) and ref.size >= 3 and y[j] - float(np.median(ref)) + SAME_HEIGHT >= height:
-            return False
-    return True
+    return not any((r := _local_rise(y, j)) is not None and r + SAME_HEIGHT >= height
+                   for j in [*range(max(LOCAL_POINTS, onset - TAIL_POINTS), onset), *later])
 
 
 def _on_way_back(steps: np.ndarray, y: np.ndarray, e: Excursion, height: float) -> bool:

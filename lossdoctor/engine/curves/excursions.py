@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import medians
-from .noise import MAD_TO_SD, point_noise
+from .noise import MAD_TO_SD, noise_of_differences, point_noise
 from .timescale import odd, points_for
 
 SIGMAS = 6.0  # how many noise sigmas an excursion must clear (see the module docstring)
@@ -81,9 +81,7 @@ def _noise_without(d2: np.ndarray, i: int, whole: float) -> float:
     keep = np.isfinite(d2)
     keep[max(0, i - 1):i + 2] = False
     d = d2[keep]
-    if d.size < 2:
-        return whole
-    return float(MAD_TO_SD * np.median(np.abs(d - np.median(d))) / np.sqrt(6.0))
+    return noise_of_differences(d) if d.size >= 2 else whole
 
 
 def point_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:

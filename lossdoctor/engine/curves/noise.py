@@ -32,7 +32,11 @@ def point_noise(y: np.ndarray) -> float:
     y = y[np.isfinite(y)]
     if y.size < 4:
         return float("nan")
-    d2 = y[:-2] - 2 * y[1:-1] + y[2:]
+    return noise_of_differences(y[:-2] - 2 * y[1:-1] + y[2:])
+
+
+def noise_of_differences(d2: np.ndarray) -> float:
+    """The point noise that second differences `d2` say (their MAD over sqrt(6))."""
     return float(MAD_TO_SD * median(np.abs(d2 - median(d2))) / np.sqrt(6.0))
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import numpy as np
 
 from .. import readings
+from ..curves.events import Event
 from ..curves.noise import expo
 from ..params import Count, Fraction, Ratio, Slot
 from ..subject import Subject
@@ -33,10 +34,14 @@ def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
         return {"metric": s.name, "step": u.step, "end_step": float(s.steps[-1]), "best": u.low,
                 "peak": u.end, "final": float(s.values[-1]), "ratio": u.end / u.low, "into_nan": False}
     e = blow[0]
-    ev = {"metric": subj.series(slot).name, "step": e.step, "end_step": e.end_step, "best": e.base,
-          "peak": e.peak, "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf,
-          "into_nan": e.into_nonfinite}
+    ev = _climb_evidence(subj.series(slot).name, e)
     return ev if e.back_step is None else {**ev, "back_step": e.back_step}
+
+
+def _climb_evidence(metric: str, e: Event) -> Evidence:
+    """A climb's evidence: where it started, from what to what, where it ended up."""
+    return {"metric": metric, "step": e.step, "end_step": e.end_step, "best": e.base, "peak": e.peak,
+            "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf, "into_nan": e.into_nonfinite}
 
 
 def blows_up_with_train(subj: Subject) -> Evidence | None:
@@ -80,9 +85,7 @@ def climbs_with_rate(subj: Subject, slot: Slot,
     at_nan = lr.values[ok & (lr.steps <= nan_step)]
     if not at_best.size or not at_nan.size or at_nan[-1] < min_growth * at_best[-1]:
         return None
-    return {"metric": s.name, "step": e.step, "end_step": e.end_step, "best": e.base, "peak": e.peak,
-            "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf, "into_nan": True,
-            "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1])}
+    return {**_climb_evidence(s.name, e), "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1])}
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:

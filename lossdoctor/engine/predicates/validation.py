@@ -105,7 +105,7 @@ def _lowest(steps: np.ndarray, values: np.ndarray, keep: int) -> Evidence:
     noise of it is): the report says both, or a reader who sees the lower value later in
     the log takes the checkpoint for a mistake."""
     low = int(np.argmin(values))
-    return {} if low == keep or values[low] >= values[keep] else {"min_step": float(steps[low]), "min": float(values[low])}
+    return {} if values[low] >= values[keep] else {"min_step": float(steps[low]), "min": float(values[low])}
 
 
 def val_best_at_end(subj: Subject) -> Evidence | None:
