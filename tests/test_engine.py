@@ -931,6 +931,19 @@ def test_a_checkpoint_before_a_lower_draw_says_where_the_lowest_value_was(tmp_pa
     assert "its lowest value, 0.9575 at epoch 14" in over["message"]
 
 
+def test_a_lowest_value_equal_to_the_checkpoints_at_the_shown_digits_is_not_said_twice() -> None:
+    """A real Ultralytics run (corpus: wheat_weed_v8): val/box_loss 1.22828 at epoch 2, the
+    checkpoint, and a lower draw at epoch 3 that also reads 1.228 at the message's 4
+    significant digits. "1.228; its lowest value, 1.228" reads as a typo, so it is left out."""
+    from conftest import CORPUS
+
+    _, out, _ = invoke("diagnose", str(CORPUS / "yolo-wheat_weed_v8_results"), "--format", "json")
+    box = next(f for f in json.loads(out)["runs"][0]["findings"]
+               if f["rule"] == "overfitting" and f["metric"] == "val/box_loss")
+    assert f"{box['evidence']['best']:.4g}" == "1.228"
+    assert "min" not in box["evidence"] and "its lowest value" not in box["message"]
+
+
 def test_a_nan_says_the_jump_just_before_it_and_a_nan_out_of_nothing_does_not(tmp_path: Path) -> None:
     """At a constant rate, a memorised loss jumps 7x at epoch 7 and is NaN from epoch 8: the
     NaN is the event, and its message says where the jump that ran into it began. A NaN

@@ -103,9 +103,12 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
 def _lowest(steps: np.ndarray, values: np.ndarray, keep: int) -> Evidence:
     """The lowest evaluation when it is not the checkpoint named (an earlier one within the
     noise of it is): the report says both, or a reader who sees the lower value later in
-    the log takes the checkpoint for a mistake."""
+    the log takes the checkpoint for a mistake. Not when the two agree to the 4 significant
+    digits the message shows them in: "1.228; its lowest value, 1.228" reads as a typo."""
     low = int(np.argmin(values))
-    return {} if values[low] >= values[keep] else {"min_step": float(steps[low]), "min": float(values[low])}
+    if values[low] >= values[keep] or f"{values[low]:.4g}" == f"{values[keep]:.4g}":
+        return {}
+    return {"min_step": float(steps[low]), "min": float(values[low])}
 
 
 def val_best_at_end(subj: Subject) -> Evidence | None:
