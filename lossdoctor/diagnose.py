@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,27 +148,31 @@ def _judged(roles: Roles) -> dict[str, str]:
 
 def diagnose_safely(path: str | Path, settings: Settings) -> Diagnosis:
     """Like diagnose_path, but a bad run becomes a Diagnosis with an `error` record."""
-    start = time.perf_counter()
-    try:
-        diag = diagnose_path(path, settings)
-    except ConfigError:
-        raise  # a usage problem concerns every run, not this one
-    except LossdoctorError as exc:
-        diag = Diagnosis(path=str(path), error=RunError(exc.kind, exc.message))
-    diag.seconds = time.perf_counter() - start  # JUnit reports it as the run's test time
-    return diag
+    return _timed(lambda: diagnose_path(path, settings),
+                  lambda exc: Diagnosis(path=str(path), error=RunError(exc.kind, exc.message)))
 
 
 def diagnose_ref(ref: RunRef, settings: Settings) -> Diagnosis:
     """Diagnose one discovered run, named as discovery named it; never raises for the run's data."""
-    start = time.perf_counter()
-    try:
-        diag = diagnose_found(ref, settings)
-    except ConfigError:
-        raise  # a usage problem concerns every run, not this one
-    except LossdoctorError as exc:
+    def failed(exc: LossdoctorError) -> Diagnosis:
         diag = Diagnosis(ref.path, error=RunError(exc.kind, exc.message))
         diag.name, diag.layout, diag.run = ref.name or ref.path, ref.layout, ref.path
+        return diag
+
+    return _timed(lambda: diagnose_found(ref, settings), failed)
+
+
+def _timed(diagnose: Callable[[], Diagnosis], failed: Callable[[LossdoctorError], Diagnosis]) -> Diagnosis:
+    """One run's diagnosis and its wall time (JUnit reports it as the run's test time); the
+    run's own bad data becomes its `error` record, a usage problem concerns every run and
+    is raised."""
+    start = time.perf_counter()
+    try:
+        diag = diagnose()
+    except ConfigError:
+        raise
+    except LossdoctorError as exc:
+        diag = failed(exc)
     diag.seconds = time.perf_counter() - start
     return diag
 

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from ..errors import MissingExtra
-from .live import LiveJudge, report_lines
+from .live import Judged, LiveJudge, report_lines
 
 try:
     import keras
@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - said to the user who imports this modu
     raise MissingExtra('lossdoctor.integrations.keras needs Keras 3: pip install "lossdoctor[keras]"') from None
 
 
-class LossDoctor(keras.callbacks.Callback):
+class LossDoctor(Judged, keras.callbacks.Callback):
     """Diagnose the run every `every` batches (default: within a 0.25% time budget); print
     new and resolved findings; with `stop_on` ("error", "warning", rule ids) stop training
     at the first finding that matches; `verbose`: 0 silent, 1 warnings and errors, 2 info
@@ -38,14 +38,6 @@ class LossDoctor(keras.callbacks.Callback):
         self.step = 0
         self.stopped_at: int | None = None
         self._batch_keys: set[str] = set()
-
-    @property
-    def findings(self) -> list:
-        return self.judge.findings
-
-    @property
-    def diagnosis(self) -> Any:
-        return self.judge.diagnosis
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.step += 1

@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from ..errors import MissingExtra
-from .live import DISTRIBUTED_EVERY, LiveJudge, report_lines
+from .live import DISTRIBUTED_EVERY, Judged, LiveJudge, report_lines
 
 try:
     import lightning.pytorch as pl
@@ -51,7 +51,7 @@ class _Collector(Logger):
         pass
 
 
-class LossDoctor(pl.Callback):
+class LossDoctor(Judged, pl.Callback):
     """Diagnose the run every `every` steps (default: within a 0.25% time budget); log new and
     resolved findings; with `stop_on` ("error", "warning", rule ids) stop training at the
     first finding that matches. `findings` / `diagnosis` hold the last judgement,
@@ -63,14 +63,6 @@ class LossDoctor(pl.Callback):
         self.verbose = verbose
         self.stopped_at: int | None = None
         self._collector = _Collector(self.judge)
-
-    @property
-    def findings(self) -> list:
-        return self.judge.findings
-
-    @property
-    def diagnosis(self) -> Any:
-        return self.judge.diagnosis
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.world_size > 1 and self.judge.every is None:

@@ -37,6 +37,20 @@ FIRST_AFTER = 8  # steps recorded before the first judgement: the rules need tha
 DISTRIBUTED_EVERY = 100  # steps between judgements when several processes must agree
 
 
+class Judged:
+    """A callback's live findings and diagnosis, read from its LiveJudge (`self.judge`)."""
+
+    judge: "LiveJudge"
+
+    @property
+    def findings(self) -> list:
+        return self.judge.findings
+
+    @property
+    def diagnosis(self) -> Any:
+        return self.judge.diagnosis
+
+
 def parse_stop_on(stop_on: str | Iterable[str] | None, known: set[str]) -> tuple[Severity | None, frozenset[str]]:
     """`"error"`/`"warning"`/`"info"`, rule ids (a list or `"a,b"`), or None/`"never"` (never stop)."""
     if stop_on is None or stop_on == "never":

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import MissingExtra
 from ..sources.hf_trainer import is_summary, unfilter_nan
-from .live import DISTRIBUTED_EVERY, LiveJudge, report_lines
+from .live import DISTRIBUTED_EVERY, Judged, LiveJudge, report_lines
 
 try:
     from transformers import TrainerCallback
@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - said to the user who imports this modu
 _log = hf_logging.get_logger("transformers.trainer")
 
 
-class LossDoctorCallback(TrainerCallback):
+class LossDoctorCallback(Judged, TrainerCallback):
     """Diagnose the run at log events (every `every` steps, default: within a 0.25% time
     budget); log new and resolved findings; with `stop_on` ("error", "warning", rule ids)
     stop training at the first finding that matches. `findings` / `diagnosis` hold the last
@@ -39,14 +39,6 @@ class LossDoctorCallback(TrainerCallback):
         self.judge = LiveJudge(config, every, stop_on, name="transformers", fmt="hf_trainer_state")
         self.verbose = verbose
         self.stopped_at: int | None = None
-
-    @property
-    def findings(self) -> list:
-        return self.judge.findings
-
-    @property
-    def diagnosis(self) -> Any:
-        return self.judge.diagnosis
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if getattr(args, "world_size", 1) > 1 and self.judge.every is None:
