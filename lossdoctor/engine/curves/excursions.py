@@ -29,6 +29,9 @@ SIGMAS = 6.0  # how many noise sigmas an excursion must clear (see the module do
 MIN_FACTOR = np.log(2.0)  # ...and by at least this factor (log units)
 BACK_FACTOR = np.log(1.5)  # back within 1.5x of the baseline (or its noise band): recovered
 POINT_BASE_SHARE = 0.02  # the baseline of a point: the median of the previous 2% of the run
+# The points before a transient its noise is also read from (_clears_residual_noise): a MAD
+# of k values is uncertain by about 1.17/sqrt(k) of itself, 52% for 5, 26% for 20.
+NOISE_POINTS = 20
 LEVEL_SHARE = 0.05  # the smoothing of a level: a centred median over 5% of the run
 
 
@@ -99,7 +102,29 @@ def point_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
     noise = local_noise(yf, window)
     resid = yf - base
     hit = np.isfinite(resid) & (resid >= np.maximum(MIN_FACTOR, SIGMAS * noise))
-    return [_close(idx, yf, base, noise, run, "point", y.size) for run in _runs(np.flatnonzero(hit))]
+    found = [_close(idx, yf, base, noise, run, "point", y.size) for run in _runs(np.flatnonzero(hit))]
+    return [e for e in found if not e.recovered or _clears_residual_noise(e, idx, yf, resid)]
+
+
+def _clears_residual_noise(e: Excursion, idx: np.ndarray, yf: np.ndarray, resid: np.ndarray) -> bool:
+    """A transient rests on its few points alone, so the noise it clears must be known well:
+    the MAD of the 5 second differences a short baseline window holds is uncertain by about
+    half (among thousands of windows some read a calm stretch far below the batch noise). It
+    must also clear SIGMAS times the noise of the NOISE_POINTS points before it, read two
+    ways that agree on independent noise and each overstate it in one way: from second
+    differences (a heavy tail's routine outlier spoils three of them) and from residuals
+    about the baseline (a slow wander of the level widens them). The lower is taken. A
+    sustained excursion is confirmed by every point after it and is not asked: a longer
+    window would reach into a climb's own thrashing."""
+    i = int(np.searchsorted(idx, e.start))
+    lo = i - NOISE_POINTS
+    if lo < 0 or not np.all(np.isfinite(resid[lo:i])):
+        return True  # too short a history to say more than the local noise did
+    before = resid[lo:i]
+    spread = MAD_TO_SD * float(np.median(np.abs(before - np.median(before))))
+    d2 = np.diff(yf[lo:i], 2)
+    noise = min(spread, noise_of_differences(d2))
+    return e.height >= SIGMAS * max(noise, 0.01)
 
 
 def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
