@@ -230,6 +230,38 @@ def test_pure_batch_noise_has_no_transients() -> None:
     assert found <= 15
 
 
+def test_pure_batch_noise_has_no_events() -> None:
+    """The same heavy per-step noise, 200 or 2,000 points, 30 curves: no spike, no blow-up.
+    Before, 9 events came of it (measured): a first batch drawn low anchored a floor that a
+    median's 2x band put the whole run above, and the medians of the window cut short by the
+    log's start, noisier than that band allows, set the floor too."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    found = []
+    for seed in range(30):
+        steps = np.arange(0, 5 * (200, 2000)[seed % 2], 5, dtype=float)
+        loss = 0.01 * np.exp(np.random.default_rng(seed).normal(0.0, 0.8, steps.size))
+        found += [(seed, e.kind, e.step) for e in events_of(steps, loss)]
+    assert len(found) <= 2, found
+
+
+def test_a_climb_from_the_first_points_keeps_its_anchor() -> None:
+    """A validation loss (12 evaluations, a warm-up past stability; development set, reseeded)
+    at 0.342 and 0.461, then thrashing at 0.9-3.4 for the rest of the run: its first point
+    anchors the floor (the level above it stands 3.5 sigma of a point-minus-median beyond it),
+    and the climb is an event that never came back."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    val = np.array([0.342, 0.461, 1.94, 1.74, 0.909, 1.02, 1.68, 3.38, 0.935, 1.09, 1.05, 2.1])
+    steps = 28.0 + 29.0 * np.arange(val.size)
+    events = events_of(steps, val)
+    assert [e.kind for e in events] == ["blow-up"] and events[0].back_step is None
+
+
 def test_one_noisy_batch_before_a_jump_is_not_its_start() -> None:
     """The batch just before the jump sits 2.1x above the floor the excursion rose from
     (0.118, the running minimum of the median): past the band of a median level (2x), but

@@ -27,6 +27,7 @@ from .timescale import odd, points_for
 
 SIGMAS = 6.0  # how many noise sigmas an excursion must clear (see the module docstring)
 MIN_FACTOR = np.log(2.0)  # ...and by at least this factor (log units)
+ANCHOR_SIGMAS = 3.0  # a level above the first point, one test per curve (_anchor_is_a_draw)
 BACK_FACTOR = np.log(1.5)  # back within 1.5x of the baseline (or its noise band): recovered
 POINT_BASE_SHARE = 0.02  # the baseline of a point: the median of the previous 2% of the run
 # The points before a transient its noise is also read from (_clears_residual_noise): a MAD
@@ -118,9 +119,11 @@ def _clears_residual_noise(e: Excursion, idx: np.ndarray, yf: np.ndarray, resid:
     window would reach into a climb's own thrashing."""
     i = int(np.searchsorted(idx, e.start))
     lo = i - NOISE_POINTS
-    if lo < 0 or not np.all(np.isfinite(resid[lo:i])):
-        return True  # too short a history to say more than the local noise did
+    if lo < 0:  # too short a history: the whole curve's noise, from its second differences
+        return e.height >= SIGMAS * max(point_noise(yf), 0.01)
     before = resid[lo:i]
+    if not np.all(np.isfinite(before)):
+        return True
     spread = MAD_TO_SD * float(np.median(np.abs(before - np.median(before))))
     d2 = np.diff(yf[lo:i], 2)
     noise = min(spread, noise_of_differences(d2))
@@ -139,12 +142,19 @@ def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
     # The running minimum starts at the first logged point: the truncated medians of the first
     # half-window already stand on a climb that began at the second point (a rate that blows the
     # model up in its first step), which a floor of medians alone would take for the baseline.
-    floor = np.minimum.accumulate(np.concatenate((yf[:1], s)))[1:]
+    # The medians of the first half-window are of fewer points (a window cut short by the
+    # log's start), noisier than the band allows for: they do not set the floor.
+    full = s.copy()
+    full[:min(w // 2, s.size)] = np.inf
+    floor = np.minimum.accumulate(np.concatenate((yf[:1], full)))[1:]
     point_sigma = point_noise(yf)
     sigma = 1.2533 * max(point_sigma, 0.01) / np.sqrt(w)
     band = max(MIN_FACTOR, SIGMAS * sigma)
     above = (s - floor) >= band
     above[0] = False  # the first point is the floor's anchor, not part of a climb
+    if _anchor_is_a_draw(yf, s, floor, above, sigma, point_sigma):
+        floor = np.minimum.accumulate(full)
+        above = (s - floor) >= band
     events = []
     for run in _runs(np.flatnonzero(above)):
         start = int(run[0])
@@ -160,6 +170,21 @@ def level_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
         start = start + int(left[0]) if left.size else start
         events.append(_event("level", idx, start, peak, end, base, float(yf[peak]) - base, sigma, y.size))
     return _merge_overlaps(events)
+
+
+def _anchor_is_a_draw(yf: np.ndarray, s: np.ndarray, floor: np.ndarray, above: np.ndarray,
+                      sigma: float, point_sigma: float) -> bool:
+    """The first point anchors the floor, yet it is one draw of the point noise, not a
+    median: the levels above it must stand beyond the noise of the difference of the two
+    (per-step noise of 0.8 in log units and a first batch 1.7 sigma low put a median's 2x
+    band under the whole run). One test per curve, not one per point: 3 sigma (p = 0.001,
+    one-sided) is as strict as the 6 sigma each of thousands of points must clear."""
+    hits = np.flatnonzero(above)
+    anchored = hits[floor[hits] == yf[0]]
+    if anchored.size == 0:
+        return False
+    height = float(np.median(s[anchored])) - float(yf[0])  # the stretch's level: not its highest of many
+    return height < ANCHOR_SIGMAS * float(np.hypot(sigma, max(point_sigma, 0.01)))
 
 
 def _runs(hits: np.ndarray) -> list[np.ndarray]:
