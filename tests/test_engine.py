@@ -212,6 +212,25 @@ def test_a_sustained_jump_starts_where_the_logged_loss_jumped() -> None:
     assert [e.step for e in spikes] and all(695 <= e.step <= 700 for e in spikes)
 
 
+def test_noise_that_wanders_has_no_period_and_a_saw_tooth_in_it_does() -> None:
+    """A logged running mean wanders: AR(1) noise at 0.9 is correlated 0.81 two steps on, yet
+    its autocorrelation only decays, and it has no period. The same noise with batches that
+    repeat every 40 steps (a class-sorted, unshuffled loader) peaks again at lag 40."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.periodic import periodic_swing
+
+    rng = np.random.default_rng(2)
+    wander = np.zeros(3000)
+    for i in range(1, wander.size):
+        wander[i] = 0.9 * wander[i - 1] + rng.normal(0.0, 0.1)
+    steps = np.arange(wander.size, dtype=float)
+    assert periodic_swing(steps, np.log(0.5) + wander) is None
+    sorted_batches = 0.6 * np.sin(2 * np.pi * steps / 40)
+    found = periodic_swing(steps, np.log(0.5) + wander + sorted_batches)
+    assert found is not None and found.period == 40
+
+
 def test_pure_batch_noise_has_no_transients() -> None:
     """Heavy per-step noise (0.8 in log units, a converged classifier's batches) and nothing
     else, 200 points: a 6-sigma band should pass nearly everything. Judged against the MAD of

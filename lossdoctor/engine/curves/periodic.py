@@ -5,7 +5,8 @@ The curve's trend is removed with a centred median over 5% of the run; what rema
 batch noise is nearly independent from point to point, so its autocorrelation at every
 lag stays within +-2/sqrt(n). A period P shows as a strong autocorrelation at lag P: the
 swing explains at least half of the residual's variance there (r >= 0.5), far outside
-what independent noise gives.
+what independent noise gives, and as a peak, climbing back from a trough at a shorter lag
+(noise that wanders, a logged running mean, is correlated at short lags but only decays).
 """
 
 from __future__ import annotations
@@ -43,12 +44,27 @@ def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
     # Every lag up to a quarter of the run (a period repeats at least 4 times in it), not only
     # up to the detrending window: an epoch of class-sorted batches is often longer than 5% of
     # the run, and its saw-tooth survives the median. All lags at once, by FFT: O(n log n).
-    lags = np.arange(2, n // 4)  # n >= 40
+    lags = np.arange(1, n // 4)  # n >= 40
     spectrum = np.fft.rfft(resid, 2 * n)
     acf = np.fft.irfft(spectrum * np.conj(spectrum), 2 * n)[lags] / var
-    k = int(np.argmax(acf))
-    r = float(acf[k])
-    if r < max(MIN_R, 4.0 / np.sqrt(n)):
+    # A period is a peak: between lag 0 and lag P the autocorrelation falls (to below zero
+    # half a period on, for a saw-tooth) and climbs back. Noise that wanders -- a logger's
+    # running mean, an EMA -- is correlated at short lags too, but its autocorrelation only
+    # decays (0.9, 0.81, ... for AR(1) at 0.9): it must rise by MIN_R from its lowest at a
+    # shorter lag, as the swing's share of the variance.
+    rise = acf - np.minimum.accumulate(acf)
+    floor = 4.0 / np.sqrt(n)  # an autocorrelation's noise is about 1/sqrt(n)
+    peaks = np.flatnonzero((lags >= 2) & (rise >= MIN_R) & (acf >= max(MIN_R, floor)))
+    if peaks.size == 0:
         return None
+    k = int(peaks[np.argmax(acf[peaks])])
+    # A period's multiples peak as high, within an autocorrelation's standard error: the
+    # period is the shortest lag the highest peak is a multiple of that peaks as high (not a
+    # sub-swing within it: the classes of a 60-step epoch peak at 20 or 30 too, lower).
+    for j in peaks[(peaks < k) & (acf[peaks] >= acf[k] - 1.0 / np.sqrt(n))]:
+        if abs(lags[k] / lags[j] - round(lags[k] / lags[j])) * lags[j] <= 1:
+            k = int(j)
+            break
+    r = float(acf[k])
     low, high = np.percentile(resid, [10, 90])  # a MAD is 0 when most points sit at one level
     return Periodic(int(lags[k]), r, float(high - low) / 2)
