@@ -89,31 +89,51 @@ class Run:
 
     @classmethod
     def from_frame(cls, frame: "pd.DataFrame", step: str | None = "step", *,
-                   missing: Literal["na", "nan"] = "na", name: str = "<frame>") -> "Run":
+                   missing: Literal["auto", "na", "nan"] = "auto", name: str = "<frame>") -> "Run":
         """A run from a pandas DataFrame of metrics: every numeric column is a series.
 
         The x-axis is the column named `step` when the frame has one, else the frame's index
-        (a RangeIndex numbers the rows). Which cells mean "not logged on this row": with
-        `missing="na"` (the default) only None / pd.NA, so a NaN or Inf is a logged value (a
-        NaN loss is found); with `missing="nan"` every NaN too, for sparse frames where NaN
-        fills the rows a metric was not logged on (W&B `run.history()`, `pd.read_csv` of a
-        Lightning metrics.csv). pandas itself stores None as NaN in a float column: give
-        such a column a nullable dtype ("Float64") or pass missing="nan".
+        (a RangeIndex numbers the rows). Which cells mean "not logged on this row": None /
+        pd.NA always. NaN, with `missing="auto"` (the default), by column: in a column whose
+        NaN cells come between logged values -- a sparse frame, where NaN fills the rows a
+        metric was not logged on (W&B `run.history()`, `pd.read_csv` of a Lightning
+        metrics.csv) -- they are not logged (the run's notes say so); in a column where NaN
+        only ends the curve, they are logged values (a NaN loss is found). `missing="na"`
+        counts every NaN as a logged value, `missing="nan"` none. A sparse column that turns
+        NaN for good looks like one not logged any more: pass missing="na" (or a nullable
+        dtype, "Float64", with pd.NA for the rows not logged) to have those NaNs found.
         """
-        if missing not in ("na", "nan"):
-            raise ValueError(f"missing={missing!r}: expected 'na' or 'nan'")
+        if missing not in ("auto", "na", "nan"):
+            raise ValueError(f"missing={missing!r}: expected 'auto', 'na' or 'nan'")
         run = cls(name, "dataframe")
         if step is not None and step in frame.columns:
             steps, axis, skip = _numbers(frame[step]), "epoch" if step == "epoch" else "step", step
         else:
             steps, axis, skip = _numbers(frame.index.to_series()), "step", None
+        sparse = []
         for column in frame.columns:
             values = _numbers(frame[column]) if column != skip else None
             if values is None:
                 continue  # text, dates, the axis itself
-            logged = ~_not_logged(frame[column], missing)
+            how = missing
+            if missing == "auto":
+                how = "nan" if _nan_between_values(values) else "na"
+                if how == "nan":
+                    sparse.append(str(column))
+            logged = ~_not_logged(frame[column], how)
             run.add(make_series(str(column), steps[logged], values[logged], axis, run.notes))
+        if sparse:
+            run.notes.append(f"NaN cells between logged values read as rows not logged (a sparse frame): "
+                             f"{', '.join(sparse)}; Run.from_frame(..., missing='na') counts them as NaN values")
         return run
+
+
+def _nan_between_values(values: np.ndarray) -> bool:
+    """A NaN cell comes before a finite value: the column fills the rows it was not logged on
+    with NaN. (A loss that turns NaN stays NaN: its NaNs end the curve.)"""
+    nan = np.isnan(values)
+    finite = np.flatnonzero(np.isfinite(values))
+    return bool(finite.size and nan[:finite[-1]].any())
 
 
 def _numbers(column: Any) -> np.ndarray | None:

@@ -93,15 +93,21 @@ def test_from_frame_uses_the_index_and_nullable_na_means_not_logged() -> None:
     assert lossdoctor.diagnose(frame).verdict in ("ok", "info")  # a frame is diagnosed directly
 
 
-def test_from_frame_missing_nan_reads_a_sparse_frame() -> None:
-    """A W&B-style history: NaN fills the rows a metric was not logged on."""
+def test_from_frame_reads_a_sparse_frame_as_sparse() -> None:
+    """A W&B-style history, or pd.read_csv of a Lightning metrics.csv: NaN fills the rows a
+    metric was not logged on. NaN cells between logged values are rows not logged (the notes
+    say so), not a NaN loss; missing="na" still counts them as NaN values."""
     val = np.full(60, np.nan)
     val[9::10] = _falling(6) * 1.1
     frame = pd.DataFrame({"step": np.arange(60), "loss": _falling(), "val_loss": val})
-    assert "nan_loss" in {f.rule for f in lossdoctor.diagnose(frame).findings}  # read as logged NaN
-    sparse = lossdoctor.Run.from_frame(frame, missing="nan")
-    assert len(sparse.series["val_loss"]) == 6
-    assert "nan_loss" not in {f.rule for f in lossdoctor.diagnose(sparse).findings}
+    run = lossdoctor.Run.from_frame(frame)
+    assert len(run.series["val_loss"]) == 6 and len(run.series["loss"]) == 60
+    assert any("val_loss" in n and "not logged" in n for n in run.notes)
+    assert "nan_loss" not in {f.rule for f in lossdoctor.diagnose(frame).findings}
+    dense = lossdoctor.Run.from_frame(frame, missing="na")
+    assert len(dense.series["val_loss"]) == 60
+    assert "nan_loss" in {f.rule for f in lossdoctor.diagnose(dense).findings}
+    assert len(lossdoctor.Run.from_frame(frame, missing="nan").series["val_loss"]) == 6
 
 
 def test_a_config_file_changes_what_the_api_judges(tmp_path: Path) -> None:
