@@ -97,8 +97,9 @@ class Run:
         pd.NA always. NaN, with `missing="auto"` (the default), by column: in a column whose
         NaN cells come between logged values -- a sparse frame, where NaN fills the rows a
         metric was not logged on (W&B `run.history()`, `pd.read_csv` of a Lightning
-        metrics.csv) -- they are not logged (the run's notes say so); in a column where NaN
-        only ends the curve, they are logged values (a NaN loss is found). `missing="na"`
+        metrics.csv) -- they are not logged (the run's notes say so), and in such a frame a
+        column of nothing but NaN was never logged; in a column where NaN only ends the
+        curve, they are logged values (a NaN loss is found). `missing="na"`
         counts every NaN as a logged value, `missing="nan"` none. A sparse column that turns
         NaN for good looks like one not logged any more: pass missing="na" (or a nullable
         dtype, "Float64", with pd.NA for the rows not logged) to have those NaNs found.
@@ -110,21 +111,20 @@ class Run:
             steps, axis, skip = _numbers(frame[step]), "epoch" if step == "epoch" else "step", step
         else:
             steps, axis, skip = _numbers(frame.index.to_series()), "step", None
-        sparse = []
-        for column in frame.columns:
-            values = _numbers(frame[column]) if column != skip else None
-            if values is None:
-                continue  # text, dates, the axis itself
-            how = missing
-            if missing == "auto":
-                how = "nan" if _nan_between_values(values) else "na"
-                if how == "nan":
-                    sparse.append(str(column))
+        numeric = {column: v for column in frame.columns
+                   if column != skip and (v := _numbers(frame[column])) is not None}  # not text, dates, the axis
+        sparse = [str(c) for c, v in numeric.items() if missing == "auto" and _nan_between_values(v)]
+        # In a sparse frame a column of nothing but NaN was never logged (no evaluation ran);
+        # in a dense one it is a loss NaN from its first row.
+        never = [str(c) for c, v in numeric.items() if sparse and v.size and np.isnan(v).all()]
+        for column, values in numeric.items():
+            how = "nan" if missing == "nan" or str(column) in sparse or str(column) in never else "na"
             logged = ~_not_logged(frame[column], how)
             run.add(make_series(str(column), steps[logged], values[logged], axis, run.notes))
         if sparse:
+            unlogged = f"; never logged: {', '.join(never)}" if never else ""
             run.notes.append(f"NaN cells between logged values read as rows not logged (a sparse frame): "
-                             f"{', '.join(sparse)}; Run.from_frame(..., missing='na') counts them as NaN values")
+                             f"{', '.join(sparse)}{unlogged}; Run.from_frame(..., missing='na') counts them as NaN values")
         return run
 
 

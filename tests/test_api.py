@@ -110,6 +110,18 @@ def test_from_frame_reads_a_sparse_frame_as_sparse() -> None:
     assert len(lossdoctor.Run.from_frame(frame, missing="nan").series["val_loss"]) == 6
 
 
+def test_from_frame_a_column_never_logged_in_a_sparse_frame_is_not_a_nan_loss() -> None:
+    """A W&B history with a test loss column that no evaluation filled: in a sparse frame it
+    was never logged; alone in a dense frame, a loss NaN from its first row is one."""
+    val = np.full(60, np.nan)
+    val[9::10] = _falling(6) * 1.1
+    frame = pd.DataFrame({"step": np.arange(60), "loss": _falling(), "val_loss": val, "test_loss": np.nan})
+    run = lossdoctor.Run.from_frame(frame)
+    assert "test_loss" not in run.series and any("never logged: test_loss" in n for n in run.notes)
+    dense = pd.DataFrame({"step": np.arange(60), "loss": np.nan})
+    assert len(lossdoctor.Run.from_frame(dense).series["loss"]) == 60
+
+
 def test_a_config_file_changes_what_the_api_judges(tmp_path: Path) -> None:
     cfg = tmp_path / "lossdoctor.yaml"
     cfg.write_text("ignore: [divergence]\n")
