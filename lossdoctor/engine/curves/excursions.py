@@ -178,7 +178,7 @@ def _anchor_is_a_draw(yf: np.ndarray, s: np.ndarray, floor: np.ndarray, above: n
     median: the levels above it must stand beyond the noise of the difference of the two
     (per-step noise of 0.8 in log units and a first batch 1.7 sigma low put a median's 2x
     band under the whole run). One test per curve, not one per point: 3 sigma (p = 0.001,
-    one-sided) is as strict as the 6 sigma each of thousands of points must clear."""
+    one-sided) needs none of the allowance for thousands of points that the 6 sigma is."""
     hits = np.flatnonzero(above)
     anchored = hits[floor[hits] == yf[0]]
     if anchored.size == 0:

@@ -62,7 +62,7 @@ def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
     # period is the shortest lag the highest peak is a multiple of that peaks as high (not a
     # sub-swing within it: the classes of a 60-step epoch peak at 20 or 30 too, lower).
     for j in peaks[(peaks < k) & (acf[peaks] >= acf[k] - 1.0 / np.sqrt(n))]:
-        if abs(lags[k] / lags[j] - round(lags[k] / lags[j])) * lags[j] <= 1:
+        if abs(lags[k] / lags[j] - round(lags[k] / lags[j])) * lags[j] <= 1:  # a multiple, to a step
             k = int(j)
             break
     r = float(acf[k])
