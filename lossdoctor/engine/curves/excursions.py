@@ -119,11 +119,11 @@ def _clears_residual_noise(e: Excursion, idx: np.ndarray, yf: np.ndarray, resid:
     window would reach into a climb's own thrashing."""
     i = int(np.searchsorted(idx, e.start))
     lo = i - NOISE_POINTS
-    if lo < 0:  # too short a history: the whole curve's noise, from its second differences
+    # Too short a history (the first points have no baseline): the whole curve's noise, from
+    # its second differences.
+    if lo < 0 or not np.all(np.isfinite(resid[lo:i])):
         return e.height >= SIGMAS * max(point_noise(yf), 0.01)
     before = resid[lo:i]
-    if not np.all(np.isfinite(before)):
-        return True
     spread = MAD_TO_SD * float(np.median(np.abs(before - np.median(before))))
     d2 = np.diff(yf[lo:i], 2)
     noise = min(spread, noise_of_differences(d2))
