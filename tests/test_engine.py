@@ -656,9 +656,12 @@ def test_a_second_half_that_went_back_up_is_not_said_to_have_flattened() -> None
     fell = 0.4 + 0.6 * np.exp(-t / 4)
     back = np.where(t < 20, fell, fell + 0.01 * (t - 20))
     wobble = np.where(t < 20, fell, fell + 0.0005 * (t - 20))  # back up by under a tenth: flat
-    for values, key in ((fell, "pace"), (wobble, "pace"), (back, "climbed_back")):
+    # a first half that hardly fell and a second that climbed 10%: past all it brought
+    past = np.where(t < 20, 0.5 - 0.0005 * t, 0.49 + 0.0025 * (t - 20))
+    for values, key in ((fell, "pace"), (wobble, "pace"), (back, "climbed_back"), (past, "rose")):
         ev = converged(Subject("s", "test", {"val_loss": Series("val_loss", t, values, "epoch")}), "val_loss")
         assert ev is not None and key in ev and ev[key] >= 0
+    assert 0.05 < ev["rose"] < 0.15  # 0.49 -> 0.54 over the second half, as a share of its level
 
 
 def test_a_memorised_loss_whose_tail_shows_just_after_a_draw_has_no_spike_there() -> None:

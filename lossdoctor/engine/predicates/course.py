@@ -224,8 +224,16 @@ def converged(subj: Subject, slot: Slot, max_pace: Annotated[Fraction, "second h
         return None
     s = subj.series(slot)
     # A second half that went back up brought nothing: within the same band that is flat (0%),
-    # beyond it the message says how far it climbed.
-    moved = {"pace": max(sh.pace, 0.0)} if sh.pace >= -max_pace else {"climbed_back": -sh.pace}
+    # beyond it the message says how far it climbed -- as a share of the first half's fall,
+    # or, past all of it (a first half that hardly fell: "25337% of what it brought"), as a
+    # share of the level it climbed from.
+    if sh.pace >= -max_pace:
+        moved = {"pace": max(sh.pace, 0.0)}
+    elif sh.pace >= -1:
+        moved = {"climbed_back": -sh.pace}
+    else:
+        middle = sh.end + sh.second_half_drop
+        moved = {"rose": -sh.second_half_drop / middle if middle > 0 else float("inf")}
     return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end, **moved}
 
 
