@@ -1016,6 +1016,22 @@ def test_a_lowest_value_equal_to_the_checkpoints_at_the_shown_digits_is_not_said
     assert "min" not in box["evidence"] and "its lowest value" not in box["message"]
 
 
+def test_a_gap_that_grew_ten_fold_is_said_as_a_factor(tmp_path: Path) -> None:
+    """A validation loss flat at its best while the training loss falls to ~0: the ratio of
+    the two grows by orders of magnitude, said as "grew 404x", not "grew 40334%"."""
+    import numpy as np
+    from synthetic import keras_csv
+
+    t = np.arange(40.0)
+    train = 1.0 * np.exp(-t / 3) + 1e-6
+    val = 0.3 + 0.2 * np.exp(-t / 3) + 0.002 * np.random.default_rng(1).normal(size=t.size)
+    log = keras_csv(tmp_path / "flat" / "training.log", train, val)
+    _, out, _ = invoke("diagnose", str(log), "--format", "json")
+    over = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "overfitting")
+    assert over["evidence"]["widen_x"] >= 10 and f"grew {over['evidence']['widen_x']:.3g}x" in over["message"]
+    assert "000%" not in over["message"]
+
+
 def test_a_nan_says_the_jump_just_before_it_and_a_nan_out_of_nothing_does_not(tmp_path: Path) -> None:
     """At a constant rate, a memorised loss jumps 7x at epoch 7 and is NaN from epoch 8: the
     NaN is the event, and its message says where the jump that ran into it began. A NaN

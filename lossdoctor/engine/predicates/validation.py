@@ -97,7 +97,10 @@ def gap_widens_after_best(subj: Subject, min_rise: Annotated[Ratio, "x the gap a
         return None
     return {"metric": v.name, "step": float(steps[b.keep]), "end_step": float(steps[-1]),
             "best_step": float(steps[b.keep]), "best": float(values[b.keep]), "final": float(values[-1]),
-            "widen": expo(t.change) - 1, "gap_p": t.p, **_lowest(steps, values, b.keep)}
+            "widen": expo(t.change) - 1, "gap_p": t.p, **_lowest(steps, values, b.keep),
+            # Ten-fold and more (a training loss near 0 drives the ratio up) reads as a factor,
+            # not "grew 40334%".
+            **({"widen_x": expo(t.change)} if t.change >= math.log(10) else {})}
 
 
 def _lowest(steps: np.ndarray, values: np.ndarray, keep: int) -> Evidence:
