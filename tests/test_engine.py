@@ -1032,6 +1032,22 @@ def test_a_gap_that_grew_ten_fold_is_said_as_a_factor(tmp_path: Path) -> None:
     assert "000%" not in over["message"]
 
 
+def test_a_divergence_says_the_highest_value_it_climbed_to(tmp_path: Path) -> None:
+    """A Keras schedule that multiplies the rate by 1.8 each epoch (the development set's
+    gamma > 1 run): the loss jumps to 27.8 at epoch 7, falls back to 1.9 and climbs on to 932.
+    It "climbed to 932", the highest value since it left its course, not to 27.8 with a last
+    value above that."""
+    import numpy as np
+    from synthetic import keras_csv
+
+    loss = [0.8685, 0.07769, 0.03354, 0.0292, 0.032, 0.05968, 0.1507, 27.79, 1.8935, 1.9327, 2.0233,
+            2.2852, 6.977, 26.656, 48.8, 85.86, 133.69, 240.69, 427.61, 931.94]
+    log = keras_csv(tmp_path / "gamma" / "training.log", np.array(loss))
+    _, out, _ = invoke("diagnose", str(log), "--format", "json")
+    div = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "divergence")
+    assert div["evidence"]["peak"] == 931.94 and "climbed to 931.9" in div["message"]
+
+
 def test_a_nan_says_the_jump_just_before_it_and_a_nan_out_of_nothing_does_not(tmp_path: Path) -> None:
     """At a constant rate, a memorised loss jumps 7x at epoch 7 and is NaN from epoch 8: the
     NaN is the event, and its message says where the jump that ran into it began. A NaN

@@ -34,14 +34,20 @@ def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
         return {"metric": s.name, "step": u.step, "end_step": float(s.steps[-1]), "best": u.low,
                 "peak": u.end, "final": float(s.values[-1]), "ratio": u.end / u.low, "into_nan": False}
     e = blow[0]
-    ev = _climb_evidence(subj.series(slot).name, e)
+    ev = _climb_evidence(subj.series(slot), e)
     return ev if e.back_step is None else {**ev, "back_step": e.back_step}
 
 
-def _climb_evidence(metric: str, e: Event) -> Evidence:
-    """A climb's evidence: where it started, from what to what, where it ended up."""
-    return {"metric": metric, "step": e.step, "end_step": e.end_step, "best": e.base, "peak": e.peak,
-            "final": e.final, "ratio": e.peak / e.base if e.base > 0 else math.inf, "into_nan": e.into_nonfinite}
+def _climb_evidence(s, e: Event) -> Evidence:
+    """A climb's evidence: where it started, from what to what, where it ended up. "To what"
+    is the highest finite value from the climb's onset on: a loss that jumped to 27.8, fell
+    back to 1.9 and climbed on to 932 climbed to 932 (the event's own peak is where its
+    points first stood out)."""
+    after = s.values[s.steps >= e.step]
+    after = after[np.isfinite(after)]
+    peak = max(e.peak, float(after.max())) if after.size else e.peak
+    return {"metric": s.name, "step": e.step, "end_step": e.end_step, "best": e.base, "peak": peak,
+            "final": e.final, "ratio": peak / e.base if e.base > 0 else math.inf, "into_nan": e.into_nonfinite}
 
 
 def blows_up_with_train(subj: Subject) -> Evidence | None:
@@ -85,7 +91,7 @@ def climbs_with_rate(subj: Subject, slot: Slot,
     at_nan = lr.values[ok & (lr.steps <= nan_step)]
     if not at_best.size or not at_nan.size or at_nan[-1] < min_growth * at_best[-1]:
         return None
-    return {**_climb_evidence(s.name, e), "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1])}
+    return {**_climb_evidence(s, e), "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1])}
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:
