@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .errors import InputError
 from .numfmt import plural
 
 if TYPE_CHECKING:  # pandas is imported by the caller that has a frame, never here
@@ -106,6 +107,9 @@ class Run:
         """
         if missing not in ("auto", "na", "nan"):
             raise ValueError(f"missing={missing!r}: expected 'auto', 'na' or 'nan'")
+        twice = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        if twice:
+            raise InputError(name, f"the frame has more than one column named {', '.join(twice)}")
         run = cls(name, "dataframe")
         if step is not None and step in frame.columns:
             steps, axis, skip = _numbers(frame[step]), "epoch" if step == "epoch" else "step", step
@@ -118,8 +122,9 @@ class Run:
         # in a dense one it is a loss NaN from its first row.
         never = [str(c) for c, v in numeric.items() if sparse and v.size and np.isnan(v).all()]
         for column, values in numeric.items():
-            how = "nan" if missing == "nan" or str(column) in sparse or str(column) in never else "na"
-            logged = ~_not_logged(frame[column], how)
+            logged = ~_not_logged(frame[column], "na")
+            if missing == "nan" or str(column) in sparse or str(column) in never:
+                logged &= ~np.isnan(values)  # every NaN, a text "nan" in an object column too
             run.add(make_series(str(column), steps[logged], values[logged], axis, run.notes))
         if sparse:
             unlogged = f"; never logged: {', '.join(never)}" if never else ""

@@ -122,6 +122,21 @@ def test_from_frame_a_column_never_logged_in_a_sparse_frame_is_not_a_nan_loss() 
     assert len(lossdoctor.Run.from_frame(dense).series["loss"]) == 60
 
 
+def test_from_frame_a_sparse_object_column_drops_its_text_nan_too() -> None:
+    """An object column (text cells) whose "nan" cells sit between logged values is read as
+    sparse, as its note says: its text "nan" are not logged either, so no NaN loss."""
+    frame = pd.DataFrame({"loss": ["1.0", "nan", "0.5"] * 10})
+    run = lossdoctor.Run.from_frame(frame)
+    assert len(run.series["loss"]) == 20 and any("loss" in n for n in run.notes)
+    assert "nan_loss" not in {f.rule for f in lossdoctor.diagnose(frame).findings}
+
+
+def test_from_frame_duplicate_column_names_are_a_clear_error() -> None:
+    frame = pd.DataFrame(np.random.default_rng(0).random((20, 2)), columns=["loss", "loss"])
+    with pytest.raises(lossdoctor.InputError, match="more than one column named loss"):
+        lossdoctor.diagnose(frame)
+
+
 def test_a_config_file_changes_what_the_api_judges(tmp_path: Path) -> None:
     cfg = tmp_path / "lossdoctor.yaml"
     cfg.write_text("ignore: [divergence]\n")
