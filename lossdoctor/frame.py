@@ -112,9 +112,15 @@ class Run:
             raise InputError(name, f"the frame has more than one column named {', '.join(twice)}")
         run = cls(name, "dataframe")
         if step is not None and step in frame.columns:
-            steps, axis, skip = _numbers(frame[step]), "epoch" if step == "epoch" else "step", step
+            axis_column, axis, skip = frame[step], "epoch" if step == "epoch" else "step", step
+            said = f"its column {step!r}"
         else:
-            steps, axis, skip = _numbers(frame.index.to_series()), "step", None
+            axis_column, axis, skip, said = frame.index.to_series(), "step", None, "its index"
+        steps = _numbers(axis_column)
+        if steps is None:  # dates or labels: the rows, in order, are the steps
+            steps = np.arange(len(frame), dtype=np.float64)
+            run.notes.append(f"the frame's x-axis, {said} ({axis_column.dtype}), is not a number: "
+                             "its rows, in order, are the steps")
         numeric = {column: v for column in frame.columns
                    if column != skip and (v := _numbers(frame[column])) is not None}  # not text, dates, the axis
         sparse = [str(c) for c, v in numeric.items() if missing == "auto" and _nan_between_values(v)]

@@ -137,6 +137,18 @@ def test_from_frame_duplicate_column_names_are_a_clear_error() -> None:
         lossdoctor.diagnose(frame)
 
 
+def test_from_frame_an_axis_of_dates_numbers_the_rows() -> None:
+    """A frame indexed by wall-clock time (or with a `step` column of dates): the rows, in
+    order, are the steps, and the notes say so (it was a TypeError)."""
+    loss = _falling(30)
+    for frame in (pd.DataFrame({"loss": loss}, index=pd.date_range("2024-01-01", periods=30)),
+                  pd.DataFrame({"step": pd.date_range("2024-01-01", periods=30), "loss": loss})):
+        run = lossdoctor.Run.from_frame(frame)
+        assert list(run.series["loss"].steps[:3]) == [0.0, 1.0, 2.0]
+        assert any("is not a number" in n for n in run.notes)
+        assert lossdoctor.diagnose(frame).verdict in ("ok", "info")
+
+
 def test_a_config_file_changes_what_the_api_judges(tmp_path: Path) -> None:
     cfg = tmp_path / "lossdoctor.yaml"
     cfg.write_text("ignore: [divergence]\n")
