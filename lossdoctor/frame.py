@@ -111,32 +111,46 @@ class Run:
         if twice:
             raise InputError(name, f"the frame has more than one column named {', '.join(twice)}")
         run = cls(name, "dataframe")
-        if step is not None and step in frame.columns:
-            axis_column, axis, skip = frame[step], "epoch" if step == "epoch" else "step", step
-            said = f"its column {step!r}"
-        else:
-            axis_column, axis, skip, said = frame.index.to_series(), "step", None, "its index"
-        steps = _numbers(axis_column)
-        if steps is None:  # dates or labels: the rows, in order, are the steps
-            steps = np.arange(len(frame), dtype=np.float64)
-            run.notes.append(f"the frame's x-axis, {said} ({axis_column.dtype}), is not a number: "
-                             "its rows, in order, are the steps")
+        steps, axis, skip = _frame_axis(frame, step, run.notes)
         numeric = {column: v for column in frame.columns
                    if column != skip and (v := _numbers(frame[column])) is not None}  # not text, dates, the axis
-        sparse = [str(c) for c, v in numeric.items() if missing == "auto" and _nan_between_values(v)]
-        # In a sparse frame a column of nothing but NaN was never logged (no evaluation ran);
-        # in a dense one it is a loss NaN from its first row.
-        never = [str(c) for c, v in numeric.items() if sparse and v.size and np.isnan(v).all()]
+        fill = _nan_fills(numeric, missing, run.notes)
         for column, values in numeric.items():
             logged = ~_not_logged(frame[column], "na")
-            if missing == "nan" or str(column) in sparse or str(column) in never:
+            if str(column) in fill:
                 logged &= ~np.isnan(values)  # every NaN, a text "nan" in an object column too
             run.add(make_series(str(column), steps[logged], values[logged], axis, run.notes))
-        if sparse:
-            unlogged = f"; never logged: {', '.join(never)}" if never else ""
-            run.notes.append(f"NaN cells between logged values read as rows not logged (a sparse frame): "
-                             f"{', '.join(sparse)}{unlogged}; Run.from_frame(..., missing='na') counts them as NaN values")
         return run
+
+
+def _frame_axis(frame: "pd.DataFrame", step: str | None, notes: list[str]) -> tuple[np.ndarray, str, Any]:
+    """The steps (the `step` column, else the index), the axis's unit, and the column that
+    holds them (None for the index). Dates or labels: the rows, in order, are the steps."""
+    if step is not None and step in frame.columns:
+        column, axis, skip, said = frame[step], "epoch" if step == "epoch" else "step", step, f"its column {step!r}"
+    else:
+        column, axis, skip, said = frame.index.to_series(), "step", None, "its index"
+    steps = _numbers(column)
+    if steps is None:
+        steps = np.arange(len(frame), dtype=np.float64)
+        notes.append(f"the frame's x-axis, {said} ({column.dtype}), is not a number: its rows, in order, are the steps")
+    return steps, axis, skip
+
+
+def _nan_fills(numeric: dict, missing: str, notes: list[str]) -> set[str]:
+    """The columns whose NaN cells are rows not logged: all with missing="nan", none with
+    "na"; with "auto" the sparse ones (NaN between logged values) and, in a sparse frame, a
+    column of nothing but NaN (no evaluation ran; in a dense frame it is a loss NaN from its
+    first row). The notes name them."""
+    if missing != "auto":
+        return {str(c) for c in numeric} if missing == "nan" else set()
+    sparse = [str(c) for c, v in numeric.items() if _nan_between_values(v)]
+    never = [str(c) for c, v in numeric.items() if sparse and v.size and np.isnan(v).all()]
+    if sparse:
+        unlogged = f"; never logged: {', '.join(never)}" if never else ""
+        notes.append(f"NaN cells between logged values read as rows not logged (a sparse frame): "
+                     f"{', '.join(sparse)}{unlogged}; Run.from_frame(..., missing='na') counts them as NaN values")
+    return set(sparse) | set(never)
 
 
 def _nan_between_values(values: np.ndarray) -> bool:
