@@ -1032,6 +1032,32 @@ def test_a_gap_that_grew_ten_fold_is_said_as_a_factor(tmp_path: Path) -> None:
     assert "000%" not in over["message"]
 
 
+def test_a_blow_up_that_settles_at_the_untrained_loss_is_not_a_spike_on_its_way_back() -> None:
+    """A warm-up past stability (development set, reseeded +49, every 5th step): the loss goes
+    from 0.12 to 2.7e6, comes down, and sits at 0.8-2.3 -- the untrained 1.3 -- for its last 20
+    points. Below half its height in log units, yet settled at a level that undid the
+    training: a blow-up, not a spike on its way back. A spike that dents the loss (137 for
+    three steps, then 0.04 where it was 0.01, far below the untrained 1.44) stays a spike."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    blown = np.array([1.31, 0.894, 0.334, 0.174, 0.274, 0.554, 0.469, 0.198, 0.646, 0.499, 0.177, 0.107,
+                      0.159, 0.124, 0.0877, 0.725, 0.637, 0.73, 1.08, 0.988, 0.497, 2.81, 6.86, 1.14, 3.1,
+                      86.4, 2.68e6, 1.15e6, 4.8e4, 6.13e5, 3.58e5, 3.35e4, 1.39e4, 5.61e4, 5.52e4, 3.46e4,
+                      1.79e4, 8.6e3, 4.48e3, 2.7e3, 1.95e3, 1.43e3, 974, 591, 221, 25.2, 29.4, 87.4, 51.8,
+                      3.43, 14.8, 10.2, 1.21, 1.57, 1.01, 5.57, 1.14, 1.85, 6.8, 1.58, 2.66, 1.88, 2.07,
+                      0.788, 1.14, 0.92, 1.29, 2.26, 1.48])
+    steps = 4.0 + 5.0 * np.arange(blown.size)
+    events = events_of(steps, blown)
+    assert events[0].kind == "blow-up" and events[0].step == 79 and events[0].end_step == steps[-1]
+
+    rng = np.random.default_rng(0)
+    dented = np.concatenate([1.44 * np.exp(-np.arange(600) / 60) + 0.01 * np.exp(rng.normal(0, 0.2, 600)),
+                             [124.0, 137.0, 116.0], 0.04 * np.exp(rng.normal(0, 0.25, 357))])
+    assert {e.kind for e in events_of(np.arange(dented.size, dtype=float), dented)} == {"spike"}
+
+
 def test_a_divergence_says_the_highest_value_it_climbed_to(tmp_path: Path) -> None:
     """A Keras schedule that multiplies the rate by 1.8 each epoch (the development set's
     gamma > 1 run): the loss jumps to 27.8 at epoch 7, falls back to 1.9 and climbs on to 932.

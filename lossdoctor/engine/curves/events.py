@@ -206,7 +206,7 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
     end = None if e.end is None else float(steps[e.end])
     if not e.recovered:
         height = math.log(peak) - e.base if math.isfinite(peak) else float("inf")
-        on_way_back = not e.nonfinite and _on_way_back(steps, y, e, height)
+        on_way_back = not e.nonfinite and _on_way_back(steps, y, e, height, start)
         # Seen above its base's noise band (from the climb's onset) at 3 logged points or more:
         # one or two high points at the end of a log may still be a spike on its way back.
         long_enough = e.nonfinite or int(np.isfinite(y[onset:]).sum()) >= 3
@@ -285,7 +285,7 @@ def _stands_out(y: np.ndarray, e: Excursion, onset: int, top: float, outliers: n
                    for j in [*range(max(LOCAL_POINTS, onset - TAIL_POINTS), onset), *later])
 
 
-def _on_way_back(steps: np.ndarray, y: np.ndarray, e: Excursion, height: float) -> bool:
+def _on_way_back(steps: np.ndarray, y: np.ndarray, e: Excursion, height: float, start: float) -> bool:
     """The log ends while the excursion is coming down: below half its height, or at least a
     third of the way down from its peak and still falling at the last point. One point after
     the peak can show that (a 4.5x climb whose last point is back down 2x: a spike cut off by
@@ -297,8 +297,24 @@ def _on_way_back(steps: np.ndarray, y: np.ndarray, e: Excursion, height: float) 
     after, at = y[e.peak:][ok], steps[e.peak:][ok]
     last = float(after[-1])
     if last - e.base < 0.5 * height:
-        return not trend(at[1:], after[1:]).rising()
+        return not trend(at[1:], after[1:]).rising() and not _settled_undone(at[1:], after[1:], e.base, start)
     return after.size >= 2 and after[-1] < after[-2] and float(after[0]) - last >= height / 3
+
+
+def _settled_undone(at: np.ndarray, after: np.ndarray, base: float, start: float) -> bool:
+    """After its peak the loss came down to a level and stayed there, a level that undoes the
+    training by a blow-up's measure (back up by half the untrained loss, or above it): the last
+    third of the points after the peak (5 or more) no longer falls (Mann-Kendall) and sits
+    there. A loss that fell from 2.7e6 back to the untrained 1.5 and sat there for 20 points
+    has arrived (its training undone), not on its way back to 0.12; one that fell from 137 to
+    0.04, four times its 0.01 before but far below the untrained 1.44, was dented by a spike."""
+    k = after.size // 3
+    if k < 5:
+        return False
+    tail_at, tail = at[-k:], after[-k:]
+    level, was = expo(float(np.median(tail))), expo(base)
+    undone = level >= start or level - was >= BLOWUP_RELEVANCE * start
+    return undone and not trend(tail_at, tail).falling()
 
 
 def _same(a: Event, b: Event) -> bool:
