@@ -93,8 +93,8 @@ class Run:
                    missing: Literal["auto", "na", "nan"] = "auto", name: str = "<frame>") -> "Run":
         """A run from a pandas DataFrame of metrics: every numeric column is a series.
 
-        The x-axis is the column named `step` when the frame has one, else the frame's index
-        (a RangeIndex numbers the rows). Which cells mean "not logged on this row": None /
+        The x-axis is the column named `step` when the frame has one (W&B's `_step` when it
+        has that instead: its history), else the frame's index (a RangeIndex numbers the rows). Which cells mean "not logged on this row": None /
         pd.NA always. NaN, with `missing="auto"` (the default), by column: in a column whose
         NaN cells come between logged values -- a sparse frame, where NaN fills the rows a
         metric was not logged on (W&B `run.history()`, `pd.read_csv` of a Lightning
@@ -111,9 +111,13 @@ class Run:
         if twice:
             raise InputError(name, f"the frame has more than one column named {', '.join(twice)}")
         run = cls(name, "dataframe")
-        steps, axis, skip = _frame_axis(frame, step, run.notes)
+        # W&B's run.history(): its step is `_step`, and its own keys (_runtime, _timestamp,
+        # _wandb...) all start with an underscore: none is a metric.
+        wandb = step == "step" and "step" not in frame.columns and "_step" in frame.columns
+        steps, axis, skip = _frame_axis(frame, "_step" if wandb else step, run.notes)
         numeric = {column: v for column in frame.columns
-                   if column != skip and (v := _numbers(frame[column])) is not None}  # not text, dates, the axis
+                   if column != skip and not (wandb and str(column).startswith("_"))
+                   and (v := _numbers(frame[column])) is not None}  # not text, dates, the axis
         fill = _nan_fills(numeric, missing, run.notes)
         for column, values in numeric.items():
             logged = ~_not_logged(frame[column], "na")

@@ -149,6 +149,19 @@ def test_from_frame_an_axis_of_dates_numbers_the_rows() -> None:
         assert lossdoctor.diagnose(frame).verdict in ("ok", "info")
 
 
+def test_from_frame_reads_a_wandb_history_on_its_step() -> None:
+    """`run.history()` of W&B: `_step` is the step, `_runtime` and `_timestamp` are W&B's own
+    keys, not metrics; NaN fills the rows a metric was not logged on."""
+    val = np.full(60, np.nan)
+    val[9::10] = _falling(6) * 1.1
+    frame = pd.DataFrame({"_step": np.arange(60) * 10 + 1000, "_runtime": np.arange(60) * 0.5,
+                          "_timestamp": 1.7e9 + np.arange(60), "train/loss": _falling(), "val/loss": val})
+    run = lossdoctor.Run.from_frame(frame)
+    assert set(run.series) == {"train/loss", "val/loss"}
+    assert run.series["train/loss"].steps[0] == 1000 and len(run.series["val/loss"]) == 6
+    assert "nan_loss" not in {f.rule for f in lossdoctor.diagnose(frame).findings}
+
+
 def test_a_config_file_changes_what_the_api_judges(tmp_path: Path) -> None:
     cfg = tmp_path / "lossdoctor.yaml"
     cfg.write_text("ignore: [divergence]\n")
