@@ -967,13 +967,14 @@ def test_a_jump_on_a_seven_point_log_is_not_judged_against_its_own_difference() 
 
 def test_the_rate_to_lower_is_the_one_reached_before_the_nan(tmp_path: Path) -> None:
     """A schedule grown 1.8x per epoch into a NaN at epoch 8, still logged for 12 epochs
-    after: the rate to lower is the peak the run trained at (1.1 at the NaN's epoch), not
-    the 706 the schedule reached when nothing was training any more."""
+    after: the rate to lower is the one the loss left its course at (0.61 at epoch 7, its
+    first sign), not the 706 the schedule reached when nothing was training any more (nor
+    the 1.1 of the NaN's epoch, already past the event)."""
     from synthetic import schedule_grows_into_nan
 
     _, out, _ = invoke("diagnose", str(schedule_grows_into_nan(tmp_path)), "--format", "json")
     div = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "divergence")
-    assert abs(div["evidence"]["lr"] - 0.01 * 1.8 ** 8) < 1e-6 and div["evidence"]["lr_at"] < div["evidence"]["lr"]
+    assert abs(div["evidence"]["lr"] - 0.01 * 1.8 ** 7) < 1e-4 and div["step"] == 7
 
 
 def test_a_checkpoint_before_a_lower_draw_says_where_the_lowest_value_was(tmp_path: Path) -> None:
@@ -1072,6 +1073,23 @@ def test_a_divergence_says_the_highest_value_it_climbed_to(tmp_path: Path) -> No
     _, out, _ = invoke("diagnose", str(log), "--format", "json")
     div = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "divergence")
     assert div["evidence"]["peak"] == 931.94 and "climbed to 931.9" in div["message"]
+
+
+def test_under_a_rate_that_grows_to_the_end_the_remedy_lowers_the_rate_at_the_event(tmp_path: Path) -> None:
+    """A Keras schedule that multiplies the rate by 1.8 each epoch (0.01 -> 708): the loss left
+    its course at epoch 6, at 0.34. The rate to lower is that one, not the 708 the schedule
+    reached long after; a warm-up that holds its peak keeps the peak (the rate the user set)."""
+    loss = [0.8685, 0.07769, 0.03354, 0.0292, 0.032, 0.05968, 0.1507, 27.79, 1.8935, 1.9327, 2.0233,
+            2.2852, 6.977, 26.656, 48.8, 85.86, 133.69, 240.69, 427.61, 931.94]
+    rate = [0.01 * 1.8 ** i for i in range(len(loss))]
+    log = tmp_path / "gamma" / "training.log"
+    log.parent.mkdir()
+    log.write_text("epoch,learning_rate,loss\n" + "".join(f"{i},{r},{v}\n" for i, (r, v) in enumerate(zip(rate, loss))))
+    _, out, _ = invoke("diagnose", str(log), "--format", "json", "--verbose")
+    div = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "divergence")
+    first = div["remedies"][0]
+    text = first if isinstance(first, str) else first.get("text", str(first))
+    assert "from 0.34 to 0.034" in text and "708" not in text
 
 
 def test_a_nan_says_the_jump_just_before_it_and_a_nan_out_of_nothing_does_not(tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ def _add_lr(ev: Evidence, subj: Subject, step: float | None, numbering: Numberin
     configured = numbering.configured_lr
     if configured is not None:
         ev["lr"], ev["lr_source"] = configured, "as configured"
-    elif (peak := _peak(lr, numbering, _dead_from(subj))) is not None:
+    elif (peak := _peak(lr, numbering, _trained_until(subj, lr, step))) is not None:
         ev["lr"] = peak
         if at is not None and abs(at - peak) > 1e-3 * peak:
             ev["lr_source"] = "its logged peak"
@@ -181,6 +181,24 @@ def _peak(lr: Curve | None, numbering: Numbering, until: float | None = None) ->
         values = lr.values[lr.steps <= until]
     peak = float(np.max(values)) if values.size else numbering.peak_lr
     return peak if peak is not None and np.isfinite(peak) and peak > 0 else None
+
+
+def _trained_until(subj: Subject, lr: Curve | None, step: float | None) -> float | None:
+    """Up to where the logged rates are ones the run trained at, to read a peak from: the first
+    NaN/Inf of the training loss (`_dead_from`), and, under a rate that grows to the end of the
+    log (a decay factor typed as 1.8, a range test), the event itself: 708 logged after a
+    blow-up at 0.34 is not the rate to lower from. A warm-up's peak stays the peak, held or
+    decayed from: the rate the user set."""
+    until = _dead_from(subj)
+    if lr is None or not lr.n or step is None:
+        return until
+    # Still climbing at the end: the last rate above the one at 90% of the logged span (a
+    # warm-up that holds its peak is flat there).
+    first, last = float(lr.steps[0]), float(lr.steps[-1])
+    growing = lr.n >= 3 and float(lr.values[-1]) > 1.05 * lr.value_near(first + 0.9 * (last - first))
+    if growing and last > step:
+        until = step if until is None else min(until, step)
+    return until
 
 
 def _dead_from(subj: Subject) -> float | None:
