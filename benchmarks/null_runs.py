@@ -70,7 +70,7 @@ def per_step(seed: int):
         train = _fall(t, 2.3, 0.3, 6.0) * np.exp(_noise(kind, sigma, t.size, rng))
         ev = np.arange(1, 31) * STEPS_PER_EPOCH
         val = _fall(ev / STEPS_PER_EPOCH, 2.3, 0.3, 6.0) * 1.05 * np.exp(rng.normal(0.0, 0.01, ev.size))
-        yield f"per-step {kind} {sigma} every {every}", _frame(train, every, ev, val)
+        yield f"per-step {kind}", f"per-step {kind} {sigma} every {every}", _frame(train, every, ev, val)
 
 
 def converged(seed: int):
@@ -84,7 +84,7 @@ def converged(seed: int):
         ev = 20_000 + np.arange(epochs) * STEPS_PER_EPOCH + STEPS_PER_EPOCH - 1
         # a mean over samples, as the batches' is: 1.2x their mean (exp(sigma^2/2) x 0.01)
         val = 1.2 * 0.01 * np.exp(sigma ** 2 / 2) * np.exp(rng.normal(0.0, 0.01, epochs))
-        yield "per-step converged", _frame(train, 1, ev, val, first=20_000)
+        yield "per-step converged", f"per-step converged {sigma}, {epochs} epochs", _frame(train, 1, ev, val, first=20_000)
 
 
 def epoch(seed: int):
@@ -95,7 +95,8 @@ def epoch(seed: int):
         train = _fall(e - 0.5, 2.3, floor, tau * epochs) * np.exp(rng.normal(0.0, min(sig_v, 0.02), epochs))
         val = _fall(e, 2.3, floor, tau * epochs) * gap * np.exp(rng.normal(0.0, sig_v, epochs))
         family = "epoch, val noise 0.15" if sig_v >= 0.15 else "epoch"
-        yield family, pd.DataFrame({"loss": train, "val_loss": val}, index=e - 1)
+        name = f"epoch {epochs}, fall {tau}, val noise {sig_v}, gap {gap}, floor {floor}"
+        yield family, name, pd.DataFrame({"loss": train, "val_loss": val}, index=e - 1)
 
 
 def shapes(seed: int):
@@ -109,7 +110,7 @@ def shapes(seed: int):
         train = smooth * np.exp(rng.normal(0.0, sigma, smooth.size))
         ev = np.arange(1, 91) * STEPS_PER_EPOCH
         val = smooth[ev - 1] * 1.08 * np.exp(rng.normal(0.0, 0.01, ev.size))
-        yield f"shape: {name}", _frame(train, every, ev, val)
+        yield f"shape: {name}", f"shape: {name} {sigma} every {every}", _frame(train, every, ev, val)
 
 
 def main() -> int:
@@ -123,9 +124,7 @@ def main() -> int:
     alarmed = collections.Counter()
     rules = collections.defaultdict(collections.Counter)
     for seed in range(args.seeds):
-        for name, frame in itertools.chain(per_step(seed), converged(seed), epoch(seed), shapes(seed)):
-            family = name.split(" every")[0] if name.startswith("per-step") else name
-            family = " ".join(family.split()[:2]) if family.startswith("per-step") else family
+        for family, name, frame in itertools.chain(per_step(seed), converged(seed), epoch(seed), shapes(seed)):
             diag = lossdoctor.diagnose(frame if args.missing is None else lossdoctor.Run.from_frame(frame, missing=args.missing))
             loud = [f for f in diag.findings if f.severity.name.lower() in ("warning", "error")]
             runs[family] += 1

@@ -21,7 +21,7 @@ SPEC.loader.exec_module(null)  # type: ignore[union-attr]
 def test_healthy_noise_raises_no_warning() -> None:
     runs = list(itertools.chain(null.per_step(0), null.converged(0), null.shapes(0)))
     assert len(runs) == 30  # 18 per step, 4 converged, 8 shapes
-    loud = [(name, f.rule) for name, frame in runs for f in lossdoctor.diagnose(frame).findings
+    loud = [(name, f.rule) for _, name, frame in runs for f in lossdoctor.diagnose(frame).findings
             if f.severity.name.lower() in ("warning", "error")]
     assert loud == []
 
@@ -29,7 +29,7 @@ def test_healthy_noise_raises_no_warning() -> None:
 def test_a_sparse_frame_is_not_read_as_nan() -> None:
     """The per-step frames hold val_loss on one row in 100, NaN elsewhere (W&B's history):
     read as logged values, they would be a NaN validation loss from the first row."""
-    name, frame = next(null.per_step(0))
+    _, _, frame = next(null.per_step(0))
     assert frame["val_loss"].isna().mean() > 0.9
     assert "nan_loss" not in {f.rule for f in lossdoctor.diagnose(frame).findings}
     dense = lossdoctor.Run.from_frame(frame, missing="na")

@@ -213,8 +213,7 @@ def _judge(e: Excursion, steps: np.ndarray, y: np.ndarray, start: float, last: f
         # A climb that runs into NaN/Inf is a blow-up when it had undone the training first
         # (back above the untrained loss), or when it was still climbing, point after point,
         # as it overflowed; otherwise the NaN is the event, the rise its first sign.
-        matters = peak >= start or (not e.nonfinite and peak - base >= BLOWUP_RELEVANCE * start) \
-            or (e.nonfinite and _climbs_into(y, onset, e.base))
+        matters = (peak >= start or _climbs_into(y, onset, e.base)) if e.nonfinite else _undoes(peak, base, start)
         if not on_way_back and long_enough and matters:
             return Event("blow-up", float(steps[onset]), float(steps[-1]), base, peak, expo(last),
                          e.nonfinite, e.z, start)
@@ -312,9 +311,13 @@ def _settled_undone(at: np.ndarray, after: np.ndarray, base: float, start: float
     if k < 5:
         return False
     tail_at, tail = at[-k:], after[-k:]
-    level, was = expo(float(np.median(tail))), expo(base)
-    undone = level >= start or level - was >= BLOWUP_RELEVANCE * start
-    return undone and not trend(tail_at, tail).falling()
+    return _undoes(expo(float(np.median(tail))), expo(base), start) and not trend(tail_at, tail).falling()
+
+
+def _undoes(level: float, base: float, start: float) -> bool:
+    """A level that matters at the scale of the run (loss units): back at the untrained loss
+    `start` or above, or up from `base` by BLOWUP_RELEVANCE of it."""
+    return level >= start or level - base >= BLOWUP_RELEVANCE * start
 
 
 def _same(a: Event, b: Event) -> bool:

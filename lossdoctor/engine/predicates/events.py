@@ -11,6 +11,7 @@ from typing import Annotated
 
 import numpy as np
 
+from ...frame import Series
 from .. import readings
 from ..curves.events import Event
 from ..curves.noise import expo
@@ -38,7 +39,7 @@ def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
     return ev if e.back_step is None else {**ev, "back_step": e.back_step}
 
 
-def _climb_evidence(s, e: Event) -> Evidence:
+def _climb_evidence(s: Series, e: Event) -> Evidence:
     """A climb's evidence: where it started, from what to what, where it ended up. "To what"
     is the highest finite value from the climb's onset on: a loss that jumped to 27.8, fell
     back to 1.9 and climbed on to 932 climbed to 932 (the event's own peak is where its
