@@ -285,6 +285,16 @@ def decide(name: str, m: dict, facts: dict) -> Decision:
             d.evidence.setdefault("overfitting", "ALSO SHOWN: " + of_ev)
             d.corrections.append("val loss also rises >=5% from its minimum -> overfitting/early_stopping_point "
                                  "acceptable")
+    # The same verifier, on a label the recipe did not inject: train above val is what the
+    # numbers show (a validation set small enough to sit below the training loss by the draw
+    # of its samples, P7), so reading it is defensible; the run still is what was injected.
+    if "train_val_gap_inverted" not in d.expected:
+        iv_ok, iv_ev = checks.check("train_val_gap_inverted", m)
+        if iv_ok:
+            d.allow("train_val_gap_inverted", "the logged train loss sits above the val loss (the development "
+                                              "set's check holds; P7: a small validation set does this)")
+            d.evidence.setdefault("train_val_gap_inverted", "ALSO SHOWN: " + iv_ev)
+            d.corrections.append("train above val in the numbers -> train_val_gap_inverted acceptable")
     for lab, why in r.acceptable.items():
         d.allow(lab, why)
     if not d.expected:

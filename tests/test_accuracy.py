@@ -28,7 +28,7 @@ RATCHET = {
     # set: (recall, precision, healthy false alarms at most, onsets inside their window at least)
     # after the detection core of issue 12 (devset: recall 0.98, precision 1.00, 0/17, 21/21):
     "corpus": (0.85, 1.0, 0, 14),         # 29/34, 29/29, 0/20, 14/15 (overfitting that has begun, P2: +2, at info)
-    "generated": (0.98, 0.96, 1, 23),     # 49/50, 49/51, 1/20, 23/24 (an inverted gap must last to the end)
+    "generated": (0.98, 0.98, 0, 23),     # 49/50, 49/50, 0/20, 23/24 (train above val by the devset's check is acceptable, P7)
 }
 SETS = {"corpus": ROOT / "tests" / "data" / "corpus", "generated": ROOT / "benchmarks" / "sets" / "generated"}
 
