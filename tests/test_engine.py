@@ -1059,6 +1059,42 @@ def test_a_blow_up_that_settles_at_the_untrained_loss_is_not_a_spike_on_its_way_
     assert {e.kind for e in events_of(np.arange(dented.size, dtype=float), dented)} == {"spike"}
 
 
+def test_a_spike_the_log_ends_on_a_steady_way_back_from_is_a_spike() -> None:
+    """One corrupted batch knocks a regression model from 0.0059 to 0.56 (validation, a real
+    Lightning CSV of benchmarks/fresh_set.py, seed 2); it re-learns at its own pace, falling at
+    every evaluation, and the run ends at 0.13 -- a third of the way back in log units. The
+    log ends on a steady way back: a spike, said to be unrecovered. The same knock that stays
+    up (no fall over the last half of the points after it) left its course: a blow-up."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    before = [0.281, 0.0281, 0.0174, 0.0128, 0.0102, 0.00904, 0.00827, 0.00735, 0.00719, 0.00678, 0.0063,
+              0.00638, 0.00631, 0.00623, 0.00624, 0.00611, 0.00593, 0.00592, 0.0057, 0.00575]
+    back = np.array(before + [0.347, 0.559, 0.485, 0.418, 0.36, 0.303, 0.252, 0.205, 0.165, 0.131])
+    steps = 28.0 + 29.0 * np.arange(back.size)
+    (event,) = events_of(steps, back)
+    assert event.kind == "spike" and event.step == 608 and event.end_step is None and abs(event.final - 0.131) < 1e-9
+
+    stays = np.array(before + [0.347, 0.559, 0.485, 0.5, 0.47, 0.52, 0.49, 0.5, 0.48, 0.51])
+    assert [e.kind for e in events_of(steps, stays)] == ["blow-up"]
+
+
+def test_a_spike_cut_off_on_its_way_back_says_where_the_loss_got_to(tmp_path: Path) -> None:
+    """The report of a spike the log ends on: not "came back down", but how far it got."""
+    import numpy as np
+    from synthetic import keras_csv
+
+    loss = np.array([0.281, 0.0281, 0.0174, 0.0128, 0.0102, 0.00904, 0.00827, 0.00735, 0.00719, 0.00678,
+                     0.0063, 0.00638, 0.00631, 0.00623, 0.00624, 0.00611, 0.00593, 0.00592, 0.0057, 0.00575,
+                     0.347, 0.559, 0.485, 0.418, 0.36, 0.303, 0.252, 0.205, 0.165, 0.131])
+    log = keras_csv(tmp_path / "knocked" / "training.log", loss)
+    _, out, _ = invoke("diagnose", str(log), "--format", "json")
+    spike = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "loss_spike")
+    assert "still coming down when the log ended (0.131, 22.1x that level)" in spike["message"]
+    assert "came back down" not in spike["message"]
+
+
 def test_a_divergence_says_the_highest_value_it_climbed_to(tmp_path: Path) -> None:
     """A Keras schedule that multiplies the rate by 1.8 each epoch (the development set's
     gamma > 1 run): the loss jumps to 27.8 at epoch 7, falls back to 1.9 and climbs on to 932.

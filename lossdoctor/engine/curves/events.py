@@ -291,13 +291,29 @@ def _on_way_back(steps: np.ndarray, y: np.ndarray, e: Excursion, height: float, 
     the end of the log, however often the logger wrote). Below half its height only while it
     does not climb again: a loss that fell from a 5e9 overflow to 1.9 and then rose 570x over
     the 11 epochs left is a second climb (a significant upward trend after the peak,
-    Mann-Kendall p < 0.05), not a spike on its way back."""
+    Mann-Kendall p < 0.05), not a spike on its way back. Or, however far it still has to
+    go, on a steady way back (`_coming_down`) to a level that does not settle."""
     ok = np.isfinite(y[e.peak:])
     after, at = y[e.peak:][ok], steps[e.peak:][ok]
     last = float(after[-1])
     if last - e.base < 0.5 * height:
         return not trend(at[1:], after[1:]).rising() and not _settled_undone(at[1:], after[1:], e.base, start)
-    return after.size >= 2 and after[-1] < after[-2] and float(after[0]) - last >= height / 3
+    if after.size >= 2 and after[-1] < after[-2] and float(after[0]) - last >= height / 3:
+        return True
+    return _coming_down(at[1:], after[1:]) and not _settled_undone(at[1:], after[1:], e.base, start)
+
+
+def _coming_down(at: np.ndarray, after: np.ndarray) -> bool:
+    """The points after the peak fall (Mann-Kendall, p < 0.05), and so do the last half of
+    them (beyond their own noise where they are too few for the test): the log ends while the
+    loss is on a steady way back, however far it still has to go. A model knocked back by a
+    corrupted batch re-learns at its own pace; a run cut off early in that is a spike. Six
+    points at least: the fewest whose test at p < 0.05 still lets one of them be out of order
+    (a strictly falling five would say as much as one noisy draw can spoil)."""
+    if after.size < 6:
+        return False
+    h = after.size // 2
+    return trend(at, after).falling() and trend(at[h:], after[h:]).falling(noise=point_noise(after))
 
 
 def _settled_undone(at: np.ndarray, after: np.ndarray, base: float, start: float) -> bool:

@@ -103,6 +103,9 @@ def spikes(subj: Subject, slot: Slot) -> Evidence | None:
     top = max(found, key=lambda e: e.peak / e.base)
     ev = {"metric": subj.series(slot).name, "step": top.step, "end_step": top.end_step,
           "value": top.peak, "baseline": top.base, "ratio": top.peak / top.base, "count": len(found)}
+    if top.end_step is None:
+        # The log ended while the loss was still on its way back: say where it got to.
+        ev = {**ev, "final": top.final, "final_ratio": top.final / top.base}
     # `spikes` only when there are several: the message that names it says "the largest of".
     return {**ev, "spikes": len(found)} if len(found) > 1 else ev
 
