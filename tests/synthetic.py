@@ -167,6 +167,31 @@ def creeping_train(d: Path) -> Path:
     return keras_csv(d / "creeping_train" / "training_log.csv", loss, val)
 
 
+def creeping_both(d: Path) -> Path:
+    """A 1-unit-bottleneck autoencoder's course (the development set's recipe, reseeded): both
+    losses drop fast to ~0.65 and then creep 3-4% over the second half, each surely within 5%
+    (well beyond their small noise), the second half bringing a few percent of the first's
+    fall: a model at its capacity, not a rate too low (whose second half brings as much)."""
+    t = np.arange(EPOCHS, dtype=float)
+    loss = (0.6 + 0.7 * np.exp(-t / 4) + 0.05 * (1 - t / EPOCHS)) * _noise(EPOCHS, 0.003, 58)
+    val = (0.61 + 0.6 * np.exp(-t / 4) + 0.05 * (1 - t / EPOCHS)) * _noise(EPOCHS, 0.003, 59)
+    path = d / "creeping_both" / "metrics.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["epoch,recon_loss,val_recon_loss"] + [f"{i},{float(a)!r},{float(b)!r}" for i, (a, b) in enumerate(zip(loss, val))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def creeping_straight(d: Path) -> Path:
+    """A rate too low, on a smooth curve: both losses fall 3% per half-run in a straight line
+    from where they started -- each half surely within 5%, but the second half brings as much
+    as the first (a steady pace, not a model at its capacity)."""
+    t = np.arange(EPOCHS, dtype=float)
+    loss = 1.8 * (1 - 0.06 * t / EPOCHS) * _noise(EPOCHS, 0.002, 60)
+    val = 1.79 * (1 - 0.06 * t / EPOCHS) * _noise(EPOCHS, 0.002, 61)
+    return keras_csv(d / "creeping_straight" / "training_log.csv", loss, val)
+
+
 def val_noisy_improving(d: Path) -> Path:
     """A small validation set: the validation loss bounces ~20% per epoch, but it does come
     down (2.2 to 0.6, far beyond its noise) beside a training loss that falls too."""
@@ -528,7 +553,7 @@ def megatron_stuck(d: Path) -> Path:
 
 
 MAKERS: dict[str, Callable[[Path], Path]] = {
-    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "schedule_grows_into_nan": schedule_grows_into_nan, "climbs_into_nan": climbs_into_nan, "thrashes_into_nan": thrashes_into_nan, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train,
+    "healthy": healthy, "slow": slow, "gap_closes": gap_closes, "gap_stays": gap_stays, "sampled_batches": sampled_batches, "unstable": unstable, "val_swings": val_swings, "val_swings_up": val_swings_up, "unstable_falling": unstable_falling, "chance_from_above": chance_from_above, "capacity_bound": capacity_bound, "gap_small_val": gap_small_val, "gap_large_val": gap_large_val, "gap_near_zero": gap_near_zero, "gap_perfect_val": gap_perfect_val, "gap_smoothed_val": gap_smoothed_val, "momentum_swings": momentum_swings, "val_jump_then_drift": val_jump_then_drift, "spike_then_nan": spike_then_nan, "recon_underfit": recon_underfit, "capacity_at_chance": capacity_at_chance, "majority_class": majority_class, "creeping_accuracy": creeping_accuracy, "slow_but_learning": slow_but_learning, "short_but_learning": short_but_learning, "undone": undone, "epoch_spikes": epoch_spikes, "overfit_small_val": overfit_small_val, "rate_grows_into_nan": rate_grows_into_nan, "nan_after_a_first_sign": nan_after_a_first_sign, "schedule_grows_into_nan": schedule_grows_into_nan, "climbs_into_nan": climbs_into_nan, "thrashes_into_nan": thrashes_into_nan, "overfit_weak_val": overfit_weak_val, "val_noisy_improving": val_noisy_improving, "memorised_bounce": memorised_bounce, "creeping_train": creeping_train, "creeping_both": creeping_both, "creeping_straight": creeping_straight,
     "overfit": overfit, "diverge": diverge, "val_flat_train_falls": val_flat_train_falls, "both_flat": both_flat,
     "diverge_first_step": diverge_first_step, "nan": nan,
     "not_learning": not_learning, "underfit": underfit, "hidden_nan": hidden_nan,

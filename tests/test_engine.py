@@ -102,7 +102,7 @@ def test_every_problem_of_a_file_is_collected_and_the_loader_raises_the_first(tm
     where = f"{path}: rule my_rule: "
     assert problems == [where + "when.all[0].settled.slot: expected one of train_loss, val_loss, train_acc, "
                                 "val_acc, lr, grad_norm, loss_scale, skipped_steps, series, got 'wat'",
-                        where + "when.all[0].settled: unknown parameter 'slop' (allowed: slot, max_change)",
+                        where + "when.all[0].settled: unknown parameter 'slop' (allowed: slot, max_change, sigmas)",
                         where + "when.all[1]: unknown predicate 'val_rise'",
                         where + "when.all[2].has.min_points: expected a positive integer, got 0",
                         where + "when.all[2].has: missing parameter 'slot'",

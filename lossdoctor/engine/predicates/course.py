@@ -15,8 +15,9 @@ import numpy as np
 from ..curves import counts, levels
 from ..curves.noise import expo, log_of, point_noise
 from ..curves.timescale import grid
+from ..curves.trend import change_se
 from .. import readings
-from ..params import Count, Fraction, Slot
+from ..params import Count, Fraction, Number, Slot
 from ..subject import Subject
 from .core import Evidence
 
@@ -64,11 +65,18 @@ def came_down(subj: Subject, slot: Slot) -> Evidence | None:
     return {"drop": expo(drop) - 1} if drop >= 3 * se else None
 
 
-def settled(subj: Subject, slot: Slot, max_change: Annotated[Fraction, "over the last half"] = 0.02) -> Evidence | None:
+def settled(subj: Subject, slot: Slot, max_change: Annotated[Fraction, "over the last half"] = 0.02,
+            sigmas: Annotated[Number, "standard errors of that change"] = 0.0) -> Evidence | None:
     """Over the second half of the run the curve moved by at most `max_change` (Theil-Sen):
-    doubling the training would buy at most about that much."""
+    doubling the training would buy at most about that much. With `sigmas`, the change plus
+    that many of its standard errors (a line's change over the half's grid points, at the
+    grid's point noise) stays within it: an equivalence test, so a short or noisy tail cannot
+    pass for settled by its noise alone."""
     sh = readings.shape(subj, slot)
-    if sh is None or abs(sh.tail.change) > math.log(1 + max_change):
+    if sh is None:
+        return None
+    spread = sigmas * sh.noise * change_se(sh.tail.n) if sigmas else 0.0
+    if not math.isfinite(spread) or abs(sh.tail.change) + spread > math.log(1 + max_change):
         return None
     s = subj.series(slot)
     return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end,
