@@ -1091,7 +1091,7 @@ def test_a_spike_cut_off_on_its_way_back_says_where_the_loss_got_to(tmp_path: Pa
     log = keras_csv(tmp_path / "knocked" / "training.log", loss)
     _, out, _ = invoke("diagnose", str(log), "--format", "json")
     spike = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "loss_spike")
-    assert "still coming down when the log ended (0.131, 22.1x that level)" in spike["message"]
+    assert "still coming down when the log ended (last value 0.131, 22.1x that level)" in spike["message"]
     assert "came back down" not in spike["message"]
 
 
