@@ -26,6 +26,14 @@ def decay(n: int, start: float, floor: float, tau: float) -> np.ndarray:
     return floor + (start - floor) * np.exp(-t / tau)
 
 
+def _recon_csv(path: Path, loss: np.ndarray, val: np.ndarray) -> Path:
+    """A plain CSV of a reconstruction loss and its validation twin, one row per epoch."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["epoch,recon_loss,val_recon_loss"] + [f"{i},{float(a)!r},{float(b)!r}" for i, (a, b) in enumerate(zip(loss, val))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def keras_csv(path: Path, loss: np.ndarray, val: np.ndarray | None = None,
               extra: dict[str, np.ndarray] | None = None) -> Path:
     """Write a Keras CSVLogger file (epoch,loss[,val_loss][,extra columns...])."""
@@ -175,11 +183,7 @@ def creeping_both(d: Path) -> Path:
     t = np.arange(EPOCHS, dtype=float)
     loss = (0.6 + 0.7 * np.exp(-t / 4) + 0.05 * (1 - t / EPOCHS)) * _noise(EPOCHS, 0.003, 58)
     val = (0.61 + 0.6 * np.exp(-t / 4) + 0.05 * (1 - t / EPOCHS)) * _noise(EPOCHS, 0.003, 59)
-    path = d / "creeping_both" / "metrics.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = ["epoch,recon_loss,val_recon_loss"] + [f"{i},{float(a)!r},{float(b)!r}" for i, (a, b) in enumerate(zip(loss, val))]
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return _recon_csv(d / "creeping_both" / "metrics.csv", loss, val)
 
 
 def creeping_straight(d: Path) -> Path:
@@ -272,11 +276,7 @@ def recon_underfit(d: Path) -> Path:
     it is no cross-entropy, so 0.63 is not 'below half of ln 4' but a settled, high error."""
     loss = decay(EPOCHS, 1.33, 0.63, 2) * _noise(EPOCHS, 0.002, 36)
     val = decay(EPOCHS, 0.85, 0.58, 2) * _noise(EPOCHS, 0.002, 37)
-    path = d / "recon_underfit" / "metrics.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = ["epoch,recon_loss,val_recon_loss"] + [f"{i},{float(a)!r},{float(b)!r}" for i, (a, b) in enumerate(zip(loss, val))]
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return _recon_csv(d / "recon_underfit" / "metrics.csv", loss, val)
 
 
 def spike_then_nan(d: Path) -> Path:
