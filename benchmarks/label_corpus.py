@@ -104,7 +104,14 @@ READINGS: dict[str, Reading] = {
                                     "steps: nothing was learnt, rather than a plateau after progress"}),
     "lightning-turngpt_noisy_metrics": Reading(
         acceptable={"not_learning": "first-half mean 2.355 vs second-half mean 2.245 (-5%) over 50 noisy points: "
-                                    "between a plateau and not learning"}),
+                                    "between a plateau and not learning"},
+        disputed="plateau: 50 batch samples that swing 1.24-3.15 (sd 0.42, about 18% of the level): a line's change "
+                 "over the 25 points of the second half is uncertain by +-25% (95%), so no flatness at 2% or 5% can "
+                 "be shown; the log does not show the drop a plateau comes after (its first point is step 49)"),
+    "hf_trainer-falcon_lora_imdb_trainer_state": Reading(
+        disputed="plateau: 12 points; the whole log falls 9.9% (Mann-Kendall p = 0.0016), its second half -4.0% "
+                 "(Theil-Sen over 6 points, p = 0.71; within +-8% at 95%), bringing 26% of the first half's fall "
+                 "under a rate decaying linearly to 0: neither flat (2%) nor converged (a tenth) by what 12 points show"),
     "keras_csv-action_emotion_near_chance_training_log": Reading(
         acceptable={"overfitting": "val_loss min 2.109 at epoch 24, 2.319 at the end (+10%)",
                     "early_stopping_point": "val_loss min 2.109 at epoch 24, 2.319 at the end (+10%)"}),
