@@ -110,7 +110,7 @@ READINGS: dict[str, Reading] = {
                  "be shown; the log does not show the drop a plateau comes after (its first point is step 49)"),
     "hf_trainer-falcon_lora_imdb_trainer_state": Reading(
         disputed="plateau: 12 points; the whole log falls 9.9% (Mann-Kendall p = 0.0016), its second half -4.0% "
-                 "(Theil-Sen over 6 points, p = 0.71; within +-8% at 95%), bringing 26% of the first half's fall "
+                 "(Theil-Sen over 6 points, p = 0.71; -8% to 0% at 95%), bringing 26% of the first half's fall "
                  "under a rate decaying linearly to 0: neither flat (2%) nor converged (a tenth) by what 12 points show"),
     "keras_csv-action_emotion_near_chance_training_log": Reading(
         acceptable={"overfitting": "val_loss min 2.109 at epoch 24, 2.319 at the end (+10%)",
