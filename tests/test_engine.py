@@ -562,6 +562,31 @@ def test_a_period_longer_than_the_detrending_window_is_found() -> None:
     assert periodic_swing(t, np.log(flat)) is None
 
 
+def test_a_saw_tooth_is_judged_by_how_far_it_moves_the_loss_over_the_run() -> None:
+    """Two class-sorted loaders (x1 to x3 through each 60-step epoch). One trains from 2.3
+    to a memorised 0.005: its saw-tooth moves the loss by ~0.4 while the loss is high, and is
+    reported, though at the end it moves it by 0.01 (judged at the end level, it was not: the
+    reseeded development set's class-sorted run at +39). The other memorised its task by
+    step 200 and only then saw-tooths, at 0.01: large in log terms, invisible on the run."""
+    import numpy as np
+    import pandas as pd
+
+    import lossdoctor
+
+    t = np.arange(1200.0)
+    noise = np.exp(np.random.default_rng(5).normal(0, 0.05, t.size))
+    saw = np.tile(np.linspace(1.0, 3.0, 60), 20)
+    decays = (0.005 + 2.3 * np.exp(-t / 300)) * saw * noise
+    memorised = (0.01 + 2.3 * np.exp(-t / 30)) * np.where(t > 200, saw, 1.0) * noise
+
+    def found(loss: np.ndarray) -> dict[str, str]:
+        d = lossdoctor.diagnose(pd.DataFrame({"step": t, "train_loss": loss}))
+        return {f.rule: f.message for f in d.findings}
+
+    assert "period of about 60 steps" in found(decays).get("oscillation", "")
+    assert "oscillation" not in found(memorised)
+
+
 def test_an_untrained_accuracy_says_the_class_count_when_the_loss_cannot() -> None:
     """An untrained classifier is right once in C. Three first evaluations each within 10% of
     one 1/C give C (0.0911 is near both 1/10 and 1/11, 0.0978 only 1/10); a start that climbs

@@ -26,6 +26,9 @@ class Periodic:
     period: int  # in points
     r: float  # autocorrelation at that lag
     amplitude: float  # half the 10-90% range of the detrended log-loss (log units)
+    # ... and of the loss minus its trend in the loss's own units: how far the swings move it
+    # on a plot of the run (big relative swings of a memorised loss near 0 move it nowhere).
+    reach: float = 0.0
 
 
 def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
@@ -36,7 +39,8 @@ def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
     if n < 40:
         return None
     w = odd(points_for(steps, 0.05, least=9))
-    resid = y - medians.centred(y, w)
+    trend = medians.centred(y, w)
+    resid = y - trend
     resid = resid - resid.mean()
     var = float(np.dot(resid, resid))
     if var <= 0:
@@ -67,4 +71,5 @@ def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
             break
     r = float(acf[k])
     low, high = np.percentile(resid, [10, 90])  # a MAD is 0 when most points sit at one level
-    return Periodic(int(lags[k]), r, float(high - low) / 2)
+    loss_low, loss_high = np.percentile(np.exp(y) - np.exp(trend), [10, 90])
+    return Periodic(int(lags[k]), r, float(high - low) / 2, float(loss_high - loss_low) / 2)

@@ -144,12 +144,15 @@ def repeating_swings(subj: Subject, slot: Slot,
                      min_amplitude: Annotated[Ratio, "x between the swing's low and high"] = 1.25,
                      relevance: Annotated[Fraction, "of the untrained loss"] = 0.02) -> Evidence | None:
     """The loss saw-tooths with a period, on top of its trend (autocorrelation of the detrended
-    log-loss at the period of at least 0.5): batches that repeat in the same order."""
+    log-loss at the period of at least 0.5): batches that repeat in the same order. The swings
+    must also move the loss visibly on a plot of the run (`relevance` of its untrained loss,
+    in the loss's units over the whole run): a class-sorted loader shows while the loss is
+    high even when the loss ends memorised, and swings of a loss already near 0 never show."""
     p = readings.periodic_swing(subj, slot)
     sh = readings.shape(subj, slot)
     if p is None or sh is None or p.amplitude < math.log(min_amplitude):
         return None
-    if sh.end * (expo(p.amplitude) - 1) < relevance * sh.scale:
+    if p.reach < relevance * sh.scale:
         return None  # swings of a memorised loss near 0: large in log terms, invisible on the run
     s = subj.series(slot)
     spacing = float(s.steps[-1] - s.steps[0]) / max(len(s) - 1, 1)
