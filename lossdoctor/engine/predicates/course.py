@@ -15,7 +15,7 @@ import numpy as np
 from ..curves import counts, levels
 from ..curves.noise import expo, log_of, point_noise
 from ..curves.timescale import grid
-from ..curves.trend import change_se
+from ..curves.trend import change_se, reachable
 from .. import readings
 from ..params import Count, Fraction, Number, Slot
 from ..subject import Subject
@@ -66,21 +66,30 @@ def came_down(subj: Subject, slot: Slot) -> Evidence | None:
 
 
 def settled(subj: Subject, slot: Slot, max_change: Annotated[Fraction, "over the last half"] = 0.02,
-            sigmas: Annotated[Number, "standard errors of that change"] = 0.0) -> Evidence | None:
+            sigmas: Annotated[Number, "standard errors of that change"] = 0.0,
+            no_trend: Annotated[Fraction, "p-value"] = 0.0) -> Evidence | None:
     """Over the second half of the run the curve moved by at most `max_change` (Theil-Sen):
     doubling the training would buy at most about that much. With `sigmas`, the change plus
     that many of its standard errors (a line's change over the half's grid points, at the
     grid's point noise) stays within it: an equivalence test, so a short or noisy tail cannot
-    pass for settled by its noise alone."""
+    pass for settled by its noise alone. With `no_trend`, a half in which Mann-Kendall finds
+    no trend at that level (on enough points for it to find one) counts as settled too,
+    whatever its estimated change: for a curve whose learning rate collapsed the weights no
+    longer move, and only a significant trend says the curve still does (a frozen per-step
+    loss under batch noise estimates a change of 2% about one time in three)."""
     sh = readings.shape(subj, slot)
     if sh is None:
         return None
     spread = sigmas * sh.noise * change_se(sh.tail.n) if sigmas else 0.0
-    if not math.isfinite(spread) or abs(sh.tail.change) + spread > math.log(1 + max_change):
+    flat = no_trend > 0 and reachable(sh.tail.n, no_trend) and sh.tail.p >= no_trend
+    if not flat and (not math.isfinite(spread) or abs(sh.tail.change) + spread > math.log(1 + max_change)):
         return None
     s = subj.series(slot)
-    return {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end,
-            "tail_change": expo(sh.tail.change) - 1}
+    found = {"metric": s.name, "step": _middle(s), "end_step": float(s.steps[-1]), "level": sh.end,
+             "tail_change": expo(sh.tail.change) - 1}
+    if flat and abs(sh.tail.change) > math.log(1 + max_change):
+        found["noise_change"] = found["tail_change"]  # settled by the trend test alone: say so
+    return found
 
 
 def falling_now(subj: Subject, slot: Slot, alpha: Annotated[Fraction, "p-value"] = 0.05,
