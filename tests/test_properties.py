@@ -163,6 +163,16 @@ def test_engine_on_any_series(train: list, val: list | None, names: tuple, kind:
     check_engine(_run(series))
 
 
+def test_a_logged_zero_after_a_jump_is_not_a_nan_to_climb_into() -> None:
+    """Hypothesis's find: a loss that jumps 7x and then logs an exact 0 (its log is -inf, which
+    the events read as non-finite) beside a learning rate that is NaN. The rate-growth
+    reading looked for the NaN the climb ran into and found none (an IndexError)."""
+    train = [6457548686756450.0, 4.430608247832182e16, 4.430608247832182e16, 8313672556361162.0,
+             1e-300, 2.081002140224484e16, 0.0]
+    check_engine(_run({"loss": (_steps("range", len(train)), np.array(train)),
+                       "learning_rate": (_steps("range", 1), np.array([np.nan]))}))
+
+
 @pytest.mark.parametrize("make", [
     lambda n: np.linspace(5, 0.1, n),
     lambda n: np.full(n, 1e300),

@@ -88,8 +88,10 @@ def climbs_with_rate(subj: Subject, slot: Slot,
     best_step = float(s.steps[fin][np.argmin(s.values[fin])])
     ok = np.isfinite(lr.values) & (lr.values > 0)
     at_best = lr.values[ok & (lr.steps <= best_step)]
-    nan_step = float(s.steps[~np.isfinite(s.values) & (s.steps >= e.step)][0])
-    at_nan = lr.values[ok & (lr.steps <= nan_step)]
+    after = s.steps[~np.isfinite(s.values) & (s.steps >= e.step)]
+    if not after.size:
+        return None  # what the events read as non-finite was a logged 0 (its log is -inf), no NaN
+    at_nan = lr.values[ok & (lr.steps <= float(after[0]))]
     if not at_best.size or not at_nan.size or at_nan[-1] < min_growth * at_best[-1]:
         return None
     return {**_climb_evidence(s, e), "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1])}
