@@ -291,8 +291,8 @@ def decide(name: str, m: dict, facts: dict) -> Decision:
     if "train_val_gap_inverted" not in d.expected:
         iv_ok, iv_ev = checks.check("train_val_gap_inverted", m)
         if iv_ok:
-            d.allow("train_val_gap_inverted", "the logged train loss sits above the val loss (the development "
-                                              "set's check holds; P7: a small validation set does this)")
+            d.allow("train_val_gap_inverted", f"the logged train loss sits above the val loss: {iv_ev} (the "
+                                              "development set's check; P7: a small validation set does this)")
             d.evidence.setdefault("train_val_gap_inverted", "ALSO SHOWN: " + iv_ev)
             d.corrections.append("train above val in the numbers -> train_val_gap_inverted acceptable")
     for lab, why in r.acceptable.items():

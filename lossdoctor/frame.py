@@ -94,8 +94,8 @@ class Run:
         """A run from a pandas DataFrame of metrics: every numeric column is a series.
 
         The x-axis is the column named `step` when the frame has one (W&B's `_step` when it
-        has that instead: its history), else the frame's index (a RangeIndex numbers the rows). Which cells mean "not logged on this row": None /
-        pd.NA always. NaN, with `missing="auto"` (the default), by column: in a column whose
+        has that instead: its history), else the frame's index (a RangeIndex numbers the
+        rows). Which cells mean "not logged on this row": None / pd.NA always. NaN, with `missing="auto"` (the default), by column: in a column whose
         NaN cells come between logged values -- a sparse frame, where NaN fills the rows a
         metric was not logged on (W&B `run.history()`, `pd.read_csv` of a Lightning
         metrics.csv) -- they are not logged (the run's notes say so), and in such a frame a

@@ -28,7 +28,7 @@ class Periodic:
     amplitude: float  # half the 10-90% range of the detrended log-loss (log units)
     # ... and of the loss minus its trend in the loss's own units: how far the swings move it
     # on a plot of the run (big relative swings of a memorised loss near 0 move it nowhere).
-    reach: float = 0.0
+    reach: float
 
 
 def periodic_swing(steps: np.ndarray, y: np.ndarray) -> Periodic | None:
