@@ -671,6 +671,31 @@ def test_a_classifier_at_chance_reads_the_same_whatever_the_units_of_its_loss() 
     assert "summed over the batch" in found["unscaled_loss"] and "val_accuracy ends at" in found["not_learning"]
 
 
+def test_a_chance_level_message_sets_the_accuracy_beside_a_uniform_guess() -> None:
+    """A loss near ln 3 beside an accuracy of 45% reads as not learning (half of 1/C from a
+    third), but the message does not claim "no better than chance" of a 45% it prints: it
+    sets it beside a uniform guess's 33.3% and says "little better" (width-3 spiral runs of
+    the development set's recipe end at 38-47% that way)."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    settings = resolve_config(None, None).settings
+    rng = np.random.default_rng(11)
+    t = np.arange(1, 31, dtype=float)
+    # An untrained 1.18 (ln 3 within 10%) down to 1.03 in two epochs, flat from there.
+    flat = (1.03 + 0.15 * np.exp(-(t - 1) / 0.7)) * np.exp(rng.normal(0, 0.003, t.size))
+    acc = np.concatenate(([0.33, 0.34, 0.33], np.full(t.size - 3, 0.45)))
+    run = Run("spiral", "keras_csv", {"loss": Series("loss", t, flat, "epoch"),
+                                      "val_loss": Series("val_loss", t, flat * 1.01, "epoch"),
+                                      "val_accuracy": Series("val_accuracy", t, acc, "epoch")})
+    found = {f.rule: f.message for f in diagnose_run(run, settings).findings}
+    assert "45.0% (a uniform guess's 33.3%)" in found["not_learning"]
+    assert "no better than chance" not in found["not_learning"]
+
+
 def test_without_a_class_count_a_doubling_validation_loss_is_overfitting() -> None:
     """A validation loss that never beat its first evaluation and ended at over twice it,
     beside a training loss that learnt, on a loss whose level shows no ln C (a Dice loss of

@@ -137,7 +137,7 @@ def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
     # loss is uncertain by a class or two from 5 classes on: ln 10 and ln 11 are 4% apart).
     level = float(np.median(a[-max(1, a.size // 4):]))
     near = abs(level - 1 / c) <= margin / c and sh.end >= (1 - 2 * tolerance) * math.log(c)
-    return {**ev, "accuracy": level} if near else None
+    return {**ev, "accuracy": level, "chance_acc": 1 / c} if near else None
 
 
 def high_loss(subj: Subject, slot: Slot, share: Annotated[Fraction, "of ln C"] = 0.5) -> Evidence | None:
