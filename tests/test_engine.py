@@ -696,6 +696,36 @@ def test_a_chance_level_message_sets_the_accuracy_beside_a_uniform_guess() -> No
     assert "no better than chance" not in found["not_learning"]
 
 
+def test_a_rate_is_too_low_only_when_the_accuracy_surely_fell_short_of_halving_the_error() -> None:
+    """A short run (5 evaluations over 300 samples, 4 classes) whose loss falls straight
+    while its validation accuracy climbs to 62.3%: the error rate went 75% -> 37.7%, 0.2%
+    short of halving it, with a binomial standard error of 2.8%. That is no evidence of a
+    rate too low (the development set's healthy 1-D CNN at batch 8). An accuracy that ends
+    at 45% (6.4 standard errors short) is, on the same losses."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    settings = resolve_config(None, None).settings
+    rng = np.random.default_rng(5)
+    steps = np.arange(0, 750, dtype=float)
+    train = np.log(4) * (1 - 0.4 * steps / 750) * np.exp(rng.normal(0, 0.15, steps.size))
+    ev = np.array([149, 299, 449, 599, 749], dtype=float)
+    val = np.log(4) * (1 - 0.4 * (ev + 1) / 750)
+
+    def rules(final: int) -> set[str]:
+        acc = np.array([124, 146, 159, 176, final]) / 300
+        run = Run("short", "mlflow", {"train_loss": Series("train_loss", steps, train),
+                                      "val_loss": Series("val_loss", ev, val),
+                                      "val_accuracy": Series("val_accuracy", ev, acc)})
+        return {f.rule for f in diagnose_run(run, settings).findings}
+
+    assert "lr_too_low" not in rules(187)  # 62.3%
+    assert "lr_too_low" in rules(135)  # 45.0%
+
+
 def test_without_a_class_count_a_doubling_validation_loss_is_overfitting() -> None:
     """A validation loss that never beat its first evaluation and ended at over twice it,
     beside a training loss that learnt, on a loss whose level shows no ln C (a Dice loss of
