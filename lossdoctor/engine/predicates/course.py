@@ -164,7 +164,7 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classi
     an end within `sigmas` binomial standard errors of that cut reaches it: a rule that
     claims the cut fell short must be sure of it (a 62.3% on 300 samples is 0.2% short of
     halving a 75% error rate, and uncertain by 2.8%)."""
-    acc_slot = "val_acc" if subj.series("val_acc") else "train_acc"
+    acc_slot = readings.accuracy_slot(subj)
     acc = subj.series(acc_slot)
     a = np.zeros(0) if acc is None else acc.values[np.isfinite(acc.values)]
     if a.size < min_points:
