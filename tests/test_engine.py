@@ -1229,9 +1229,12 @@ def test_under_a_rate_that_grows_to_the_end_the_remedy_lowers_the_rate_at_the_ev
     log.write_text("epoch,learning_rate,loss\n" + "".join(f"{i},{r},{v}\n" for i, (r, v) in enumerate(zip(rate, loss))))
     _, out, _ = invoke("diagnose", str(log), "--format", "json", "--verbose")
     div = next(f for f in json.loads(out)["runs"][0]["findings"] if f["rule"] == "divergence")
-    first = div["remedies"][0]
-    text = first if isinstance(first, str) else first.get("text", str(first))
+    texts = [r if isinstance(r, str) else r.get("text", str(r)) for r in div["remedies"]]
+    text = next(t for t in texts if t.startswith("Lower the learning rate"))
     assert "from 0.34 to 0.034" in text and "708" not in text
+    # The schedule's climb into it is named first, with the rate at the onset, not the 708.
+    assert texts[0].startswith("The learning rate rose") and "to 0.34, from epoch 5" in texts[0]
+    assert "708" not in texts[0]
 
 
 def test_a_nan_says_the_jump_just_before_it_and_a_nan_out_of_nothing_does_not(tmp_path: Path) -> None:
@@ -1247,3 +1250,43 @@ def test_a_nan_says_the_jump_just_before_it_and_a_nan_out_of_nothing_does_not(tm
     _, out, _ = invoke("diagnose", NAN_RUN, "--format", "json")
     nans = [f for r in json.loads(out)["runs"] for f in r["findings"] if f["rule"] == "nan_loss"]
     assert nans and not any("sign_step" in f["evidence"] for f in nans)
+
+
+def _restart_run(lr_jump: bool, blow_up: bool):
+    """A per-step loss falling to ~0.01 under a cosine-like decaying rate; at step 500 the
+    rate restarts to 0.03 (or stays decayed) and at 520 the loss jumps 30x and comes back
+    (or climbs 100x and stays there)."""
+    import numpy as np
+
+    from lossdoctor.frame import Run, Series
+
+    rng = np.random.default_rng(3)
+    steps = np.arange(0, 800, dtype=float)
+    loss = (0.01 + 1.3 * np.exp(-steps / 60)) * np.exp(rng.normal(0, 0.1, steps.size))
+    lr = 0.03 * 0.5 * (1 + np.cos(np.pi * np.minimum(steps, 499) / 500)) + 1e-6
+    if lr_jump:
+        lr[500:] = 0.03 * 0.5 * (1 + np.cos(np.pi * (steps[500:] - 500) / 500))
+    if blow_up:
+        loss[520:] *= 100
+    else:
+        loss[520:526] *= 30
+    return Run("restart", "tensorboard", {"train/loss": Series("train/loss", steps, loss, "step"),
+                                          "train/lr": Series("train/lr", steps, lr, "step")})
+
+
+@pytest.mark.parametrize("blow_up", [False, True])
+def test_an_event_under_a_restarted_rate_names_the_rise(blow_up: bool) -> None:
+    """A spike (or a blow-up) 20 steps after a warm restart took the rate from 1e-6 to 0.03
+    says so in its remedies, with the step the rate rose at; the same event under a rate
+    that kept decaying does not (nothing rose into it)."""
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+
+    settings = resolve_config(None, None).settings
+    rule = "divergence" if blow_up else "loss_spike"
+    restarted = {f.rule: f for f in diagnose_run(_restart_run(True, blow_up), settings).findings}
+    rise = [r for r in restarted[rule].remedies if r.startswith("The learning rate rose")]
+    assert len(rise) == 1 and "from step 500" in rise[0], restarted[rule].remedies
+    assert restarted[rule].evidence["lr_onset"] > 1e4 * restarted[rule].evidence["lr_before"]
+    decayed = {f.rule: f for f in diagnose_run(_restart_run(False, blow_up), settings).findings}
+    assert not [r for r in decayed[rule].remedies if r.startswith("The learning rate rose")]

@@ -100,25 +100,23 @@ def _is_step(key: str) -> bool:
 
 def _words(ev: Evidence, step: float | None, numbering: Numbering) -> dict[str, str]:
     """The phrases templates may use besides the numbers (never part of the evidence):
-    `{at}` "step 1,000" / "epoch 3", `{best_at}`, `{keep}` the checkpoint of the best
-    evaluation as the user's tool names it, `{restart}` where to restart from before the
-    event, `{back_at}` where a blow-up was back near its level before it turned NaN/Inf,
+    `{at}` "step 1,000" / "epoch 3", and for every other step field `{X_step}` (and
+    `lr_since`) its phrase `{X_at}` (`{best_at}`, `{back_at}` where a blow-up was back near its
+    level before it turned NaN/Inf, ...), `{keep}` the checkpoint of the best evaluation as
+    the user's tool names it, `{restart}` where to restart from before the event,
     `{lr_said}` the rate to lower (as configured, or the logged peak) with its value at the
     event when that differs."""
     words: dict[str, str] = {}
     if step is not None:
         words["at"], words["restart"] = numbering.at(step), numbering.restart(step)
+    for key, value in ev.items():
+        if _is_step(key) and key != "end_step" and isinstance(value, (int, float)):
+            name = key.removesuffix("_step") + "_at" if key.endswith("_step") else key + "_at"
+            if name not in ev:  # a number of that name (`lr_at`, the rate at the event) stays
+                words[name] = numbering.at(value)
     best = ev.get("best_step")
     if isinstance(best, (int, float)):
-        words["best_at"], words["keep"] = numbering.at(best), numbering.keep(best)
-    if isinstance(ev.get("sign_step"), (int, float)):
-        words["sign_at"] = numbering.at(ev["sign_step"])
-    if isinstance(ev.get("min_step"), (int, float)):
-        words["min_at"] = numbering.at(ev["min_step"])
-    if isinstance(ev.get("back_step"), (int, float)):
-        words["back_at"] = numbering.at(ev["back_step"])
-    if isinstance(ev.get("lr_since"), (int, float)):
-        words["lr_since_at"] = numbering.at(ev["lr_since"])
+        words["keep"] = numbering.keep(best)
     if "lr" in ev:
         words["lr_said"] = _lr_said(ev, step, numbering)
     return words
