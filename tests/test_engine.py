@@ -1290,3 +1290,30 @@ def test_an_event_under_a_restarted_rate_names_the_rise(blow_up: bool) -> None:
     assert restarted[rule].evidence["lr_onset"] > 1e4 * restarted[rule].evidence["lr_before"]
     decayed = {f.rule: f for f in diagnose_run(_restart_run(False, blow_up), settings).findings}
     assert not [r for r in decayed[rule].remedies if r.startswith("The learning rate rose")]
+
+
+def test_a_rate_too_low_shows_its_straight_course_on_either_curve() -> None:
+    """A detectron2-like log (50 training points, 10 evaluations over 1,000 iterations) whose
+    validation loss falls on a straight line, 23% over the run and still falling, while the
+    thinned training loss front-loads a little (its second half brings 0.21 of what its
+    first did, short of the 0.3 a straight course needs): the validation loss, an average
+    over the whole set, shows the model's pace, and the rate is too low. With the validation
+    loss bending as the training loss does, it is not."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    settings = resolve_config(None, None).settings
+    steps = np.arange(19, 1000, 20, dtype=float)
+    train = 1.83 * (1 - 0.3 * (1 - np.exp(-steps / 300)))
+    evals = np.arange(99, 1000, 100, dtype=float)
+
+    def rules(val: np.ndarray) -> set[str]:
+        run = Run("d2", "detectron2_json", {"total_loss": Series("total_loss", steps, train, "iteration"),
+                                            "validation_loss": Series("validation_loss", evals, val, "iteration")})
+        return {f.rule for f in diagnose_run(run, settings).findings}
+
+    assert "lr_too_low" in rules(1.73 * (1 - 0.23 * evals / 999))
+    assert "lr_too_low" not in rules(1.73 * (1 - 0.3 * (1 - np.exp(-evals / 300))))

@@ -202,8 +202,11 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     validation curve when one is logged), less than `max_gain` of its start by then, and with
     the second half bringing at least `min_pace` of what the first did (a sane learning rate
     front-loads the progress; a too-low one gives a near-straight line). The pace is the
-    training curve's; the validation curve's only where the training curve's first half shows
-    no fall to compare with (batch noise over a small drop). Counted from the curve's start
+    training curve's, or the validation curve's (six evaluations or more, and no more than
+    1/`min_pace`: a fall that began late is no steady pace either): an average over the
+    whole set shows the model's course where a thinned or noisy training loss may bend by its
+    batches (50 detectron2 points at 0.28 beside evaluations at 0.33), or show no fall in its
+    first half to compare with (batch noise over a small drop). Counted from the curve's start
     (`Shape.pace_from_start`) the second half must also bring more than `converged_pace` of
     the first: at a tenth or less from there the curve converges (`converged`'s measure), its
     progress front-loaded into a fall within the first points."""
@@ -211,7 +214,10 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     if t is None or not t.whole.falling() or t.gain >= max_gain:
         return None
     still = v.tail.falling() if v is not None and v.points >= 6 else t.tail.falling()
-    paced = t.pace >= min_pace if math.isfinite(t.pace) else (v is not None and v.pace >= min_pace)
+    # The validation curve's pace steady both ways: within min_pace of a straight line's 1 on
+    # either side (a second half bringing 7x its first is a fall that began late, not a pace).
+    paced = (math.isfinite(t.pace) and t.pace >= min_pace) or \
+        (v is not None and v.points >= 6 and min_pace <= v.pace <= 1 / min_pace)
     if not still or not paced or (v is not None and v.gain >= max_gain):
         return None
     # A curve that fell fast within its first points and slowly after them front-loaded its
@@ -223,7 +229,7 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     if converged(subj, "val_loss", converged_pace) is not None:
         return None
     # The message says whose pace it was.
-    by_val = not math.isfinite(t.pace)
+    by_val = not (math.isfinite(t.pace) and t.pace >= min_pace)
     return {**_named(subj, "train_loss"), "gain": t.gain, "pace": v.pace if by_val else t.pace,
             "pace_of": subj.series("val_loss" if by_val else "train_loss").name, "start": t.start, "final": t.end}
 
