@@ -51,6 +51,17 @@ def test_every_rule_file_is_a_thresholds_documented_file() -> None:
             assert "#" in block, f"{path.name}: thresholds need their reasons"
 
 
+def test_no_remedy_puts_the_rate_phrase_inside_its_own_parentheses() -> None:
+    """`{lr_said}` brings its own parentheses ("0.03 (its logged peak; 0.0297 at step 531)"):
+    a template that opens one around it prints them nested, which a reader trips on."""
+    for rule in default_rules():
+        for remedy in rule.remedies:
+            for text in (remedy.text, remedy.fallback or ""):
+                before = text.split("{lr_said}")[:-1]
+                depth = [t.count("(") - t.count(")") for t in ("".join(before[:i + 1]) for i in range(len(before)))]
+                assert all(d == 0 for d in depth), f"{rule.id}: {text}"
+
+
 def write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "custom.yaml"
     p.write_text(text)
