@@ -198,8 +198,8 @@ def lr_collapsed(subj: Subject) -> Evidence | None:
 def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial loss"] = 0.5,
                  min_pace: Annotated[Fraction, "second half vs first"] = 0.3,
                  converged_pace: Annotated[Fraction, "second half vs first, from the start"] = 0.1) -> Evidence | None:
-    """The loss falls steadily but slowly: significantly over the run, still at the end (on the
-    validation curve when one is logged), less than `max_gain` of its start by then, and with
+    """The loss falls steadily but slowly: significantly over the run (on either curve), still
+    at the end (on the validation curve when one is logged), less than `max_gain` of its start by then, and with
     the second half bringing at least `min_pace` of what the first did (a sane learning rate
     front-loads the progress; a too-low one gives a near-straight line). The pace is the
     training curve's, or the validation curve's (six evaluations or more, and no more than
@@ -211,7 +211,10 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     the first: at a tenth or less from there the curve converges (`converged`'s measure), its
     progress front-loaded into a fall within the first points."""
     t, v = readings.shape(subj, "train_loss"), readings.shape(subj, "val_loss")
-    if t is None or not t.whole.falling() or t.gain >= max_gain:
+    # Falling significantly over the run: the training loss, or the validation loss beside it
+    # (six evaluations or more) where batch noise leaves a small fall short of significance.
+    if t is None or t.gain >= max_gain or \
+            not (t.whole.falling() or (v is not None and v.points >= 6 and v.whole.falling())):
         return None
     still = v.tail.falling() if v is not None and v.points >= 6 else t.tail.falling()
     # The validation curve's pace steady both ways: within min_pace of a straight line's 1 on
