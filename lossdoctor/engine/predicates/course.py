@@ -199,17 +199,17 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
                  min_pace: Annotated[Fraction, "second half vs first"] = 0.3,
                  converged_pace: Annotated[Fraction, "second half vs first, from the start"] = 0.1) -> Evidence | None:
     """The loss falls steadily but slowly: significantly over the run (on either curve), still
-    at the end (on the validation curve when one is logged), less than `max_gain` of its start by then, and with
-    the second half bringing at least `min_pace` of what the first did (a sane learning rate
-    front-loads the progress; a too-low one gives a near-straight line). The pace is the
-    training curve's, or the validation curve's (six evaluations or more, and no more than
-    1/`min_pace`: a fall that began late is no steady pace either): an average over the
-    whole set shows the model's course where a thinned or noisy training loss may bend by its
-    batches (50 detectron2 points at 0.28 beside evaluations at 0.33), or show no fall in its
-    first half to compare with (batch noise over a small drop). Counted from the curve's start
-    (`Shape.pace_from_start`) the second half must also bring more than `converged_pace` of
-    the first: at a tenth or less from there the curve converges (`converged`'s measure), its
-    progress front-loaded into a fall within the first points."""
+    at the end (on the validation curve when one is logged), less than `max_gain` of its start
+    by then, and with the second half bringing at least `min_pace` of what the first did (a
+    sane learning rate front-loads the progress; a too-low one gives a near-straight line). The
+    pace is the training curve's, or the validation curve's (six evaluations or more, and no
+    more than 1/`min_pace`: a fall that began late is no steady pace either): an average over
+    the whole set shows the model's course where a thinned or noisy training loss may bend by
+    its batches (50 detectron2 points at 0.28 beside evaluations at 0.33), or show no fall in
+    its first half to compare with (batch noise over a small drop). Counted from the curve's
+    start (`Shape.pace_from_start`) the second half must also bring more than `converged_pace`
+    of the first: at a tenth or less from there the curve converges (`converged`'s measure),
+    its progress front-loaded into a fall within the first points."""
     t, v = readings.shape(subj, "train_loss"), readings.shape(subj, "val_loss")
     # Falling significantly over the run: the training loss, or the validation loss beside it
     # (six evaluations or more) where batch noise leaves a small fall short of significance.

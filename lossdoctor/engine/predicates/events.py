@@ -70,8 +70,14 @@ def blows_up_with_train(subj: Subject) -> Evidence | None:
     return val if val["into_nan"] and nan is not None and nan["step"] >= val["step"] else None
 
 
+# A rate that at least doubles is a schedule climbing (a warm-up, a decay factor typed above
+# 1, a restart), never a decay or a constant rate's wobble: climbs_with_rate reads a NaN by
+# it, and an event's evidence names such a rise (`_rate_rise`).
+RATE_RISE = 2.0
+
+
 def climbs_with_rate(subj: Subject, slot: Slot,
-                     min_growth: Annotated[Ratio, "the rate at the NaN over the rate at the loss's best"] = 2.0) -> Evidence | None:
+                     min_growth: Annotated[Ratio, "the rate at the NaN over the rate at the loss's best"] = RATE_RISE) -> Evidence | None:
     """The loss jumped far above its level (an excursion: 6 sigma and 2x) and ran into NaN/Inf
     while the logged learning rate grew: at the last point before the NaN it was at least
     `min_growth` times what it was when the loss was at its lowest. A rate that doubles is a
@@ -112,11 +118,6 @@ def spikes(subj: Subject, slot: Slot) -> Evidence | None:
     ev.update(_rate_rise(subj, slot, top.step))
     # `spikes` only when there are several: the message that names it says "the largest of".
     return {**ev, "spikes": len(found)} if len(found) > 1 else ev
-
-
-# A rate that at least doubles is a schedule climbing (a warm restart, a warm-up), never a
-# decay or a constant rate's wobble: the factor climbs_with_rate reads a blow-up with.
-RATE_RISE = 2.0
 
 
 def _rate_rise(subj: Subject, slot: str, onset: float) -> Evidence:
