@@ -93,18 +93,18 @@ class Run:
                    missing: Literal["auto", "na", "nan"] = "auto", name: str = "<frame>") -> "Run":
         """A run from a pandas DataFrame of metrics: every numeric column is a series.
 
-        The x-axis is the column named `step` when the frame has one (W&B's `_step` when it
-        has that instead: its history), else the frame's index (a RangeIndex numbers the
-        rows). Which cells mean "not logged on this row": None / pd.NA always. NaN, with
+        The x-axis is the column named `step` when the frame has one (W&B's `_step` when it has
+        that instead: its history), else the frame's index (a RangeIndex numbers the rows).
+        Which cells mean "not logged on this row": None / pd.NA always. NaN, with
         `missing="auto"` (the default), by column: in a column whose NaN cells come between
         logged values -- a sparse frame, where NaN fills the rows a metric was not logged on
-        (W&B `run.history()`, `pd.read_csv` of a Lightning metrics.csv) -- they are not
-        logged (the run's notes say so), and in such a frame a column of nothing but NaN was
-        never logged; in a column where NaN only ends the curve, they are logged values (a
-        NaN loss is found). `missing="na"` counts every NaN as a logged value, `missing="nan"`
-        none. A sparse column that turns
-        NaN for good looks like one not logged any more: pass missing="na" (or a nullable
-        dtype, "Float64", with pd.NA for the rows not logged) to have those NaNs found.
+        (W&B `run.history()`, `pd.read_csv` of a Lightning metrics.csv) -- they are not logged
+        (the run's notes say so), and in such a frame a column of nothing but NaN was never
+        logged; in a column where NaN only ends the curve, they are logged values (a NaN loss
+        is found). `missing="na"` counts every NaN as a logged value, `missing="nan"` none. A
+        sparse column that turns NaN for good looks like one not logged any more: pass
+        missing="na" (or a nullable dtype, "Float64", with pd.NA for the rows not logged) to
+        have those NaNs found.
         """
         if missing not in ("auto", "na", "nan"):
             raise ValueError(f"missing={missing!r}: expected 'auto', 'na' or 'nan'")

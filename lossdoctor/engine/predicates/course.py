@@ -211,16 +211,17 @@ def slow_decline(subj: Subject, max_gain: Annotated[Fraction, "of the initial lo
     of the first: at a tenth or less from there the curve converges (`converged`'s measure),
     its progress front-loaded into a fall within the first points."""
     t, v = readings.shape(subj, "train_loss"), readings.shape(subj, "val_loss")
+    # A validation curve with six evaluations or more shows the course on its own.
+    v6 = v if v is not None and v.points >= 6 else None
     # Falling significantly over the run: the training loss, or the validation loss beside it
-    # (six evaluations or more) where batch noise leaves a small fall short of significance.
-    if t is None or t.gain >= max_gain or \
-            not (t.whole.falling() or (v is not None and v.points >= 6 and v.whole.falling())):
+    # where batch noise leaves a small fall short of significance.
+    if t is None or t.gain >= max_gain or not (t.whole.falling() or (v6 is not None and v6.whole.falling())):
         return None
-    still = v.tail.falling() if v is not None and v.points >= 6 else t.tail.falling()
+    still = v6.tail.falling() if v6 is not None else t.tail.falling()
     # The validation curve's pace steady both ways: within min_pace of a straight line's 1 on
     # either side (a second half bringing 7x its first is a fall that began late, not a pace).
     paced = (math.isfinite(t.pace) and t.pace >= min_pace) or \
-        (v is not None and v.points >= 6 and min_pace <= v.pace <= 1 / min_pace)
+        (v6 is not None and min_pace <= v6.pace <= 1 / min_pace)
     if not still or not paced or (v is not None and v.gain >= max_gain):
         return None
     # A curve that fell fast within its first points and slowly after them front-loaded its
