@@ -841,6 +841,43 @@ def test_a_noisy_training_loss_settles_beside_a_flat_validation_loss_not_a_falli
     assert "underfitting" not in {f.rule for f in diagnose_run(run(falling), settings).findings}
 
 
+def test_the_jump_just_before_a_logs_nan_is_judged_as_one_test() -> None:
+    """A learning rate multiplied by 1.8 every epoch (development set, reseeded, Keras CSV, 8
+    finite epochs): the loss falls 0.905 -> 0.024 by epoch 4, jumps to 0.102 and 0.093 (4x) as
+    the rate reaches 0.19-0.34, and is NaN from epoch 7. The only noise an 8-point log has to
+    read is its fall's curvature, which puts the jump under 6 sigma; the NaN names where to
+    look, so the points before it face one test's 3 sigma, and the schedule's climb makes it a
+    divergence from epoch 5. At a constant rate the same curve is a NaN with a first sign, and
+    a log that stays at its level until the NaN has no jump to report."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    t = np.arange(20, dtype=float)
+    loss = np.full(20, np.nan)
+    loss[:7] = [0.905, 0.0809, 0.0297, 0.0249, 0.0237, 0.102, 0.0934]
+    val = np.full(20, np.nan)
+    val[:7] = [0.19, 0.0304, 0.0155, 0.00929, 0.0327, 0.0049, 0.0742]
+    settings = resolve_config(None, None).settings
+
+    def found(train: np.ndarray, factor: float) -> dict[str, float | None]:
+        run = Run("gamma", "keras_csv", {"loss": Series("loss", t, train, "epoch"),
+                                         "val_loss": Series("val_loss", t, val, "epoch"),
+                                         "learning_rate": Series("learning_rate", t, 0.01 * factor ** t, "epoch")})
+        return {f.rule: f.step for f in diagnose_run(run, settings).findings}
+
+    grown = found(loss, 1.8)
+    assert grown.get("divergence") == 5.0 and "nan_loss" in grown, grown
+    held = found(loss, 1.0)
+    assert "divergence" not in held and "nan_loss" in held, held
+    level = loss.copy()
+    level[5:7] = [0.0241, 0.0233]
+    steady = found(level, 1.8)
+    assert "divergence" not in steady and "nan_loss" in steady, steady
+
+
 def test_a_loss_that_climbs_again_after_an_overflow_diverged_at_the_overflow() -> None:
     """A learning rate multiplied by 1.8 every epoch (development set, reseeded, Keras CSV):
     the loss bottoms at ~0.1, overflows to 5.2e9 at epoch 7, falls to 1.87 (a dead model at

@@ -6,7 +6,8 @@ against the curve's own local noise (6 sigma, the bar OLMo uses for loss spikes:
 normal noise about one point in 10^9, so heavy-tailed batch noise still leaves a margin).
 Two scales, one definition:
 - *point* excursions: single points above the median of the points before them (a bad
-  batch, a gradient burst); the noise is the local point noise;
+  batch, a gradient burst); the noise is the local point noise, and the last points before
+  a terminal NaN/Inf face one test's bar (the NaN names where to look);
 - *level* excursions: the smoothed curve (a centred median over 5% of the run) above its
   running minimum (an LR restart, a bad shard that takes many steps to work off); the
   noise is that of a median level.
@@ -27,7 +28,10 @@ from .timescale import odd, points_for
 
 SIGMAS = 6.0  # how many noise sigmas an excursion must clear (see the module docstring)
 MIN_FACTOR = np.log(2.0)  # ...and by at least this factor (log units)
-ANCHOR_SIGMAS = 3.0  # a level above the first point, one test per curve (_anchor_is_a_draw)
+# One test per curve, at a place the data names rather than one searched for among
+# thousands: 3 sigma (p = 0.001, one-sided). A level above the first point
+# (_anchor_is_a_draw); the last points before a log's terminal NaN/Inf (_before_nonfinite).
+ONE_TEST_SIGMAS = 3.0
 BACK_FACTOR = np.log(1.5)  # back within 1.5x of the baseline (or its noise band): recovered
 POINT_BASE_SHARE = 0.02  # the baseline of a point: the median of the previous 2% of the run
 # The points before a transient its noise is also read from (_clears_residual_noise): a MAD
@@ -103,8 +107,23 @@ def point_excursions(steps: np.ndarray, y: np.ndarray) -> list[Excursion]:
     noise = local_noise(yf, window)
     resid = yf - base
     hit = np.isfinite(resid) & (resid >= np.maximum(MIN_FACTOR, SIGMAS * noise))
+    if idx[-1] < y.size - 1:
+        hit |= _before_nonfinite(resid, noise)
     found = [_close(idx, yf, base, noise, run, "point", y.size) for run in _runs(np.flatnonzero(hit))]
     return [e for e in found if not e.recovered or _clears_residual_noise(e, idx, yf, resid)]
+
+
+def _before_nonfinite(resid: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """The last finite points of a log that ends in NaN/Inf, each far above its baseline
+    (2x) and beyond ONE_TEST_SIGMAS of its noise: the NaN names where to look, so the bar is
+    one test's, not the scan's 6 sigma. An 8-epoch log (0.905, 0.081, 0.030, 0.025, 0.024,
+    0.102, 0.093, NaN) has no noise to read but its fall's curvature, which puts the 4x jump
+    under 6 sigma; a NaN out of the blue has no such points before it."""
+    up = np.isfinite(resid) & (resid >= np.maximum(MIN_FACTOR, ONE_TEST_SIGMAS * noise))
+    below = np.flatnonzero(~up)
+    out = np.zeros(resid.size, dtype=bool)
+    out[(int(below[-1]) + 1 if below.size else 0):] = True
+    return out
 
 
 def _clears_residual_noise(e: Excursion, idx: np.ndarray, yf: np.ndarray, resid: np.ndarray) -> bool:
@@ -184,7 +203,7 @@ def _anchor_is_a_draw(yf: np.ndarray, s: np.ndarray, floor: np.ndarray, above: n
     if anchored.size == 0:
         return False
     height = float(np.median(s[anchored])) - float(yf[0])  # the stretch's level: not its highest of many
-    return height < ANCHOR_SIGMAS * float(np.hypot(sigma, max(point_sigma, 0.01)))
+    return height < ONE_TEST_SIGMAS * float(np.hypot(sigma, max(point_sigma, 0.01)))
 
 
 def _runs(hits: np.ndarray) -> list[np.ndarray]:
