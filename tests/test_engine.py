@@ -878,6 +878,30 @@ def test_the_jump_just_before_a_logs_nan_is_judged_as_one_test() -> None:
     assert "divergence" not in steady and "nan_loss" in steady, steady
 
 
+def test_a_blow_up_from_a_level_already_shifted_up_left_its_course_at_the_shift() -> None:
+    """A momentum-SGD warm-up to lr 1.0 (development set, reseeded, Lightning per-step loss
+    every 5 steps): the loss sits near 0.4 for 50 steps, shifts to ~1.3 as the rate warms up
+    (a change point of its own, 3x the level, through batch noise of 2-3x), thrashes there for
+    130 steps and overflows at step 209. The run left its course at the shift, from 0.37, not
+    at the overflow from 1.2. The same overflow from a level that never moved starts at the
+    overflow."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    loss = np.array([1.05, 0.767, 0.164, 0.46, 0.453, 0.435, 0.366, 0.451, 0.267, 0.503, 0.384, 1.22,
+                     0.637, 0.847, 0.368, 2.44, 1.11, 2.01, 0.754, 0.35, 11.2, 2.86, 1.57, 1.65, 0.809,
+                     1.4, 1.32, 0.84, 2.15, 1.32, 1.44, 1.45, 1.19, 1.38, 0.704, 0.629, 1.22, 1.27, 1.19,
+                     1.29, 0.851, 46.5] + [np.nan] * 18)
+    steps = 4.0 + 5 * np.arange(loss.size)
+    (shifted,) = [e for e in events_of(steps, loss) if e.kind == "blow-up"]
+    assert shifted.step == 79.0 and shifted.base < 0.4, shifted
+    flat = loss.copy()
+    flat[11:41] = np.resize(loss[1:11], 30)  # the first level's draws, repeated up to the overflow
+    (held,) = [e for e in events_of(steps, flat) if e.kind == "blow-up"]
+    assert held.step == 209.0, held
+
+
 def test_a_loss_that_climbs_again_after_an_overflow_diverged_at_the_overflow() -> None:
     """A learning rate multiplied by 1.8 every epoch (development set, reseeded, Keras CSV):
     the loss bottoms at ~0.1, overflows to 5.2e9 at epoch 7, falls to 1.87 (a dead model at

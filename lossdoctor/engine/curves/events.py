@@ -29,7 +29,7 @@ import numpy as np
 from .excursions import MIN_FACTOR, Excursion, level_excursions, point_excursions
 from .noise import expo, log_of, point_noise
 from .trend import trend
-from .undoing import split_z
+from .undoing import left_lowest_level, split_z
 
 SPIKE_FACTOR = math.log(3.0)
 SPIKE_RELEVANCE = 0.05  # of the untrained (start) loss
@@ -104,8 +104,20 @@ def _attempt_events(steps: np.ndarray, values: np.ndarray, start: float) -> list
     # climb begin earlier (the level's, through heavy noise) names it.
     for event in sorted((j for j in judged if j is not None), key=lambda j: j.step):
         if not any(_same(event, o) for o in out):
-            out.append(event)
+            out.append(_left_earlier(event, steps, values) if event.kind == "blow-up" else event)
     return out
+
+
+def _left_earlier(e: Event, steps: np.ndarray, values: np.ndarray) -> Event:
+    """A blow-up that rose from a level the loss had already shifted up to (a rate warmed up
+    past stability: the loss at 0.4 settles at 1.3 for a hundred steps, then overflows) left
+    its course at that shift, when the shift is a change point of its own (`undoing`'s test on
+    the points before the blow-up): the climb starts there, from the lowest level."""
+    before = (steps < e.step) & np.isfinite(values)
+    u = left_lowest_level(steps[before], values[before])
+    if u is None or u.step >= e.step or u.low >= e.base:
+        return e
+    return replace(e, step=u.step, base=u.low)
 
 
 def _climb_start(y: np.ndarray, e: Excursion, whole: float) -> int:

@@ -44,7 +44,15 @@ class Undoing:
 
 
 def undoing(steps: np.ndarray, values: np.ndarray, scale: float) -> Undoing | None:
-    """The change point where a training loss left its lowest level for good, or None."""
+    """The change point where a training loss left its lowest level for good, to a level at
+    or above the untrained loss (`scale`), or None."""
+    u = left_lowest_level(steps, values)
+    return u if u is not None and u.end >= scale else None
+
+
+def left_lowest_level(steps: np.ndarray, values: np.ndarray) -> Undoing | None:
+    """The change point where a loss left its lowest level for good, to one at least 2x
+    above it by its last tenth, or None (the test of the module docstring, at any level)."""
     y = log_of(values)
     ok = np.isfinite(y)
     if ok.sum() < MIN_BINS or not ok.all():  # a climb into NaN/Inf is the excursions' blow-up
@@ -57,7 +65,7 @@ def undoing(steps: np.ndarray, values: np.ndarray, scale: float) -> Undoing | No
     i_low = int(np.argmin(sm))
     after = gy[i_low:]
     end = median(gy[-max(3, n // 10):])
-    if after.size < 6 or end - sm[i_low] < MIN_FACTOR or expo(end) < scale:
+    if after.size < 6 or end - sm[i_low] < MIN_FACTOR:
         return None
     k, z = _split(after)
     if z < NormalDist().inv_cdf(1 - ALPHA / (after.size - 3)):
