@@ -902,6 +902,25 @@ def test_a_blow_up_from_a_level_already_shifted_up_left_its_course_at_the_shift(
     assert held.step == 209.0, held
 
 
+def test_a_spike_starts_after_the_draws_its_levels_noise_has_shown() -> None:
+    """A mis-labelled shard at batch 300 (the development set's recipe, reseeded: the loss at
+    0.16 jumps 50x and works the shard off over a dozen batches). The two batches before it
+    stand 2.1x and 1.7x above the level: higher than any of the 20 before them, but not than
+    a batch 60 steps earlier (2.4x), a draw of the same noise. The spike starts at the shard,
+    not two batches early."""
+    import numpy as np
+
+    from lossdoctor.engine.curves.events import events_of
+
+    rng = np.random.default_rng(11)
+    loss = 0.16 * np.exp(np.clip(rng.normal(0, 0.3, 400), -0.5, 0.5))  # batches within 1.65x
+    loss[240] = 0.16 * 2.4
+    loss[298], loss[299] = 0.16 * 2.1, 0.16 * 1.7
+    loss[300:312] = [7.8, 8.8, 7.7, 5.8, 4.0, 1.7, 2.3, 2.3, 1.8, 2.2, 1.2, 0.7]
+    found = events_of(np.arange(400, dtype=float), loss)
+    assert [(e.kind, e.step) for e in found] == [("spike", 300.0)], found
+
+
 def test_a_loss_that_climbs_again_after_an_overflow_diverged_at_the_overflow() -> None:
     """A learning rate multiplied by 1.8 every epoch (development set, reseeded, Keras CSV):
     the loss bottoms at ~0.1, overflows to 5.2e9 at epoch 7, falls to 1.87 (a dead model at

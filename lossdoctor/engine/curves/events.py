@@ -158,10 +158,13 @@ def _past_lone_draws(y: np.ndarray, i: int, peak: int, top: float) -> int:
     Batch noise is heavy-tailed: a MAD's 3 sigma leaves a batch just before a jump outside the
     band now and then (1.8x a level of 0.015 whose batches reach 2x), and the climb would
     start a batch early. A point that rose above its local level (the median of the
-    LOCAL_POINTS before it) no more than one of the TAIL_POINTS before it rose above theirs
-    is a draw of the same noise (as `_stands_out` judges a spike); it is not the climb's
-    start when the next point is back inside the band (`top`) or is the jump itself. Draws
-    followed by draws above the band are a gradual climb (a rate restarted), and stay."""
+    LOCAL_POINTS before it) no more than one of the LEVEL_POINTS before it rose above theirs
+    is a draw of the same noise; it is not the climb's start when the next point is back
+    inside the band (`top`) or is the jump itself. Draws followed by draws above the band are
+    a gradual climb (a rate restarted), and stay. The history is the level's own, the window
+    its noise is read from (`_climb_start`): the highest of 20 draws sits near the noise's
+    95th percentile, so one batch in 20 before a jump would start it early (2.1x a level of
+    0.16 whose batches reach 2x, two steps before a bad shard); of 100, one in 100."""
     j = i
     while j < peak and _draw_of_level(y, j) and (y[j + 1] <= top or not _draw_of_level(y, j + 1)):
         j += 1
@@ -173,7 +176,7 @@ def _draw_of_level(y: np.ndarray, j: int) -> bool:
     if height is None:
         return False
     return any((r := _local_rise(y, m)) is not None and r >= height
-               for m in range(max(LOCAL_POINTS, j - TAIL_POINTS), j))
+               for m in range(max(LOCAL_POINTS, j - LEVEL_POINTS), j))
 
 
 def _local_rise(y: np.ndarray, j: int) -> float | None:
