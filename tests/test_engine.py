@@ -900,6 +900,13 @@ def test_a_blow_up_from_a_level_already_shifted_up_left_its_course_at_the_shift(
     flat[11:41] = np.resize(loss[1:11], 30)  # the first level's draws, repeated up to the overflow
     (held,) = [e for e in events_of(steps, flat) if e.kind == "blow-up"]
     assert held.step == 209.0, held
+    # Another seed: the climb's own walk back already found the level it left (0.28), yet dated
+    # the climb at the last jump (step 154); the shift to ~1.8 began at step 79.
+    other = np.array([0.987, 0.584, 0.416, 0.562, 0.515, 0.462, 0.33, 0.356, 0.482, 0.19, 0.364, 0.282,
+                      0.127, 0.556, 0.672, 4.8, 0.716, 1.59, 1.25, 1.13, 1.1, 9.78, 3.67, 0.817, 2.39,
+                      1.34, 0.804, 1.78, 0.149, 2.68, 1.94, 15.7, 5.64, 7937.0] + [np.nan] * 26)
+    (late,) = [e for e in events_of(4.0 + 5 * np.arange(other.size), other) if e.kind == "blow-up"]
+    assert late.step == 79.0 and late.base < 0.3, late
 
 
 def test_a_spike_starts_after_the_draws_its_levels_noise_has_shown() -> None:

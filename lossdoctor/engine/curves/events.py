@@ -115,9 +115,9 @@ def _left_earlier(e: Event, steps: np.ndarray, values: np.ndarray) -> Event:
     the points before the blow-up): the climb starts there, from the lowest level."""
     before = (steps < e.step) & np.isfinite(values)
     u = left_lowest_level(steps[before], values[before])
-    if u is None or u.step >= e.step or u.low >= e.base:
+    if u is None or u.step >= e.step:
         return e
-    return replace(e, step=u.step, base=u.low)
+    return replace(e, step=u.step, base=min(e.base, u.low))
 
 
 def _climb_start(y: np.ndarray, e: Excursion, whole: float) -> int:
