@@ -1379,6 +1379,33 @@ def test_an_event_under_a_restarted_rate_names_the_rise(blow_up: bool) -> None:
     assert not [r for r in decayed[rule].remedies if r.startswith("The learning rate rose")]
 
 
+def test_a_nan_under_a_rate_that_jumped_names_the_jump() -> None:
+    """Epoch means of a run whose rate jumped 200x at epoch 8 (the generated set's lr jump,
+    logged per epoch): the epoch that blew up averages to NaN, so no climb shows, only the NaN.
+    Its first remedy names the jump, with the rate the weights trained at; at a constant rate
+    the same NaN does not."""
+    import numpy as np
+
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from lossdoctor.frame import Run, Series
+
+    t = np.arange(20, dtype=float)
+    loss = 1.9 * np.exp(-t / 3) + 0.15
+    loss[8:] = np.nan
+
+    def nan_remedies(jumped: bool) -> tuple[str, ...]:
+        lr = np.where(t >= 8, 10.0, 0.05) if jumped else np.full(20, 0.05)
+        run = Run("jump", "keras_csv", {"loss": Series("loss", t, loss, "epoch"),
+                                        "learning_rate": Series("learning_rate", t, lr, "epoch")})
+        (nan,) = [f for f in diagnose_run(run, resolve_config(None, None).settings).findings if f.rule == "nan_loss"]
+        return nan.remedies
+
+    jumped = nan_remedies(True)
+    assert jumped[0].startswith("The learning rate rose 200x into it (0.05 to 10, from epoch 8)"), jumped
+    assert not [r for r in nan_remedies(False) if r.startswith("The learning rate rose")]
+
+
 def test_a_rate_too_low_shows_its_straight_course_on_either_curve() -> None:
     """A detectron2-like log (50 training points, 10 evaluations over 1,000 iterations) whose
     validation loss falls on a straight line, 23% over the run and still falling, while the

@@ -102,7 +102,7 @@ def series_subjects(run: Run, roles: Roles) -> list[Subject]:
     for name in names:
         if name in run.series:
             slots = {"series": run.series[name]}
-            for role in ("train_loss", "grad_norm"):
+            for role in ("train_loss", "grad_norm", "lr"):
                 other = roles.by_role.get(role)
                 if other in run.series:
                     slots[role] = run.series[other]

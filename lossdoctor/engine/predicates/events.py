@@ -14,11 +14,11 @@ import numpy as np
 from ...frame import Series
 from .. import readings
 from ..curves.events import Event
-from ..curves.excursions import LEVEL_SHARE
 from ..curves.noise import expo
 from ..params import Count, Fraction, Ratio, Slot
 from ..subject import Subject
 from .core import Evidence
+from .rates import RATE_RISE, rate_rise
 from .values import nonfinite
 
 
@@ -36,7 +36,7 @@ def blows_up(subj: Subject, slot: Slot) -> Evidence | None:
         return {"metric": s.name, "step": u.step, "end_step": float(s.steps[-1]), "best": u.low,
                 "peak": u.end, "final": float(s.values[-1]), "ratio": u.end / u.low, "into_nan": False}
     e = blow[0]
-    ev = {**_climb_evidence(subj.series(slot), e), **_rate_rise(subj, slot, e.step)}
+    ev = {**_climb_evidence(subj.series(slot), e), **rate_rise(subj, slot, e.step)}
     return ev if e.back_step is None else {**ev, "back_step": e.back_step}
 
 
@@ -69,11 +69,6 @@ def blows_up_with_train(subj: Subject) -> Evidence | None:
     nan = nonfinite(subj, "train_loss")
     return val if val["into_nan"] and nan is not None and nan["step"] >= val["step"] else None
 
-
-# A rate that at least doubles is a schedule climbing (a warm-up, a decay factor typed above
-# 1, a restart), never a decay or a constant rate's wobble: climbs_with_rate reads a NaN by
-# it, and an event's evidence names such a rise (`_rate_rise`).
-RATE_RISE = 2.0
 
 
 def climbs_with_rate(subj: Subject, slot: Slot,
@@ -115,43 +110,9 @@ def spikes(subj: Subject, slot: Slot) -> Evidence | None:
     if top.end_step is None:
         # The log ended while the loss was still on its way back: say where it got to.
         ev = {**ev, "final": top.final, "final_ratio": top.final / top.base}
-    ev.update(_rate_rise(subj, slot, top.step))
+    ev.update(rate_rise(subj, slot, top.step))
     # `spikes` only when there are several: the message that names it says "the largest of".
     return {**ev, "spikes": len(found)} if len(found) > 1 else ev
-
-
-def _rate_rise(subj: Subject, slot: str, onset: float) -> Evidence:
-    """How far the logged learning rate rose into an event: the rate at its onset over the
-    lowest one since the loss was at its best before it (as `climbs_with_rate` reads a NaN),
-    or over the 5% of the run before the onset if that reaches further back (a level's time
-    scale, `excursions.LEVEL_SHARE`: a noisy loss near 0 has its lowest point anywhere, and a
-    loss answers a restarted rate some steps later, as the optimiser's moments build up). A
-    rate that decays or holds never rises; a warm restart or a schedule climbing into the
-    event does. Empty when it did not at least double."""
-    lr, s = subj.series("lr"), subj.series(slot)
-    if lr is None or s is None or len(s) < 2:
-        return {}
-    before = np.isfinite(s.values) & (s.steps < onset)
-    if not before.any():
-        return {}
-    best = float(s.steps[before][np.argmin(s.values[before])])
-    since = min(best, onset - LEVEL_SHARE * float(s.steps[-1] - s.steps[0]))
-    ok = np.isfinite(lr.values) & (lr.values > 0)
-    # The rate in force at `since` (the last one logged at or before it) and every one after.
-    first = np.flatnonzero(ok & (lr.steps <= since))
-    window = ok & (lr.steps <= onset) & (lr.steps > since)
-    if first.size:
-        window[first[-1]] = True
-    if not window.any():
-        return {}
-    steps, values = lr.steps[window], lr.values[window]
-    low = int(np.argmin(values))
-    if values[-1] < RATE_RISE * values[low]:
-        return {}
-    # Where it rose: the first logged rate after the low point that is at least double it.
-    up = low + int(np.flatnonzero(values[low:] >= RATE_RISE * values[low])[0])
-    return {"lr_before": float(values[low]), "lr_onset": float(values[-1]),
-            "lr_rise": float(values[-1] / values[low]), "lr_rise_step": float(steps[up])}
 
 
 def recurring_spikes(subj: Subject, slot: Slot, min_count: Count = 4,

@@ -8,10 +8,12 @@ from .. import readings
 from ..params import Number, Slot
 from ..subject import Subject
 from .core import Evidence, curve_of
+from .rates import rate_rise
 
 
 def nonfinite(subj: Subject, slot: Slot) -> Evidence | None:
-    """The series holds NaN or Inf; evidence is the first such step (exact, as logged)."""
+    """The series holds NaN or Inf; evidence is the first such step (exact, as logged), and how
+    far the logged learning rate rose into it (`rates.rate_rise`)."""
     s = subj.series(slot)
     if s is None:
         return None
@@ -24,7 +26,8 @@ def nonfinite(subj: Subject, slot: Slot) -> Evidence | None:
     before = s.values[:first][np.isfinite(s.values[:first])]
     return {"metric": s.name, "step": float(s.steps[first]), "end_step": float(s.steps[-1]),
             "kind": kind, "count": int(bad.size), "points": len(s),
-            "last_finite": float(before[-1]) if before.size else None, **_first_sign(subj, slot, float(s.steps[first]))}
+            "last_finite": float(before[-1]) if before.size else None, **_first_sign(subj, slot, float(s.steps[first])),
+            **rate_rise(subj, slot, float(s.steps[first]))}
 
 
 def _first_sign(subj: Subject, slot: Slot, nan_step: float) -> Evidence:
