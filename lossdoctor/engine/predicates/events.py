@@ -96,7 +96,9 @@ def climbs_with_rate(subj: Subject, slot: Slot,
     at_nan = lr.values[ok & (lr.steps <= float(after[0]))]
     if not at_best.size or not at_nan.size or at_nan[-1] < min_growth * at_best[-1]:
         return None
-    return {**_climb_evidence(s, e), "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1])}
+    # The rise named in the remedies is read into the NaN, where the schedule's climb showed.
+    return {**_climb_evidence(s, e), "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1]),
+            **rate_rise(subj, slot, float(after[0]))}
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:

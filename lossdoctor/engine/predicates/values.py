@@ -27,7 +27,14 @@ def nonfinite(subj: Subject, slot: Slot) -> Evidence | None:
     return {"metric": s.name, "step": float(s.steps[first]), "end_step": float(s.steps[-1]),
             "kind": kind, "count": int(bad.size), "points": len(s),
             "last_finite": float(before[-1]) if before.size else None, **_first_sign(subj, slot, float(s.steps[first])),
-            **rate_rise(subj, slot, float(s.steps[first]))}
+            **rate_rise(subj, _course(subj, slot), float(s.steps[first]))}
+
+
+def _course(subj: Subject, slot: Slot) -> str:
+    """The loss whose best a rate's rise into a NaN is read from: the training loss, which the
+    rate acts on, when the subject has one (a validation or grad-norm series turning NaN
+    with it is the same event, and says the same rise)."""
+    return "train_loss" if subj.series("train_loss") is not None else slot
 
 
 def _first_sign(subj: Subject, slot: Slot, nan_step: float) -> Evidence:
