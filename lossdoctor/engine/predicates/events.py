@@ -70,35 +70,29 @@ def blows_up_with_train(subj: Subject) -> Evidence | None:
     return val if val["into_nan"] and nan is not None and nan["step"] >= val["step"] else None
 
 
-
 def climbs_with_rate(subj: Subject, slot: Slot,
-                     min_growth: Annotated[Ratio, "the rate at the NaN over the rate at the loss's best"] = RATE_RISE) -> Evidence | None:
+                     min_growth: Annotated[Ratio, "the rate at the NaN over the lowest since the loss's best"] = RATE_RISE) -> Evidence | None:
     """The loss jumped far above its level (an excursion: 6 sigma and 2x) and ran into NaN/Inf
     while the logged learning rate grew: at the last point before the NaN it was at least
-    `min_growth` times what it was when the loss was at its lowest. A rate that doubles is a
-    schedule climbing (a warm-up, a decay factor typed above 1, a restart), never a decay or a
-    constant one's wobble; a loss that leaves its level and overflows under it was blown up by
-    the step size, even when one point is all the log shows of the climb."""
+    `min_growth` times the lowest it had been since the loss was at its best (`rates.rate_rise`,
+    read into the NaN). A rate that doubles is a schedule climbing (a warm-up, a decay factor
+    typed above 1, a restart), never a decay or a constant one's wobble; a loss that leaves
+    its level and overflows under it was blown up by the step size, even when one point is all
+    the log shows of the climb."""
     sign = [e for e in readings.events(subj, slot) if e.kind == "first-sign"]
-    lr, s = subj.series("lr"), subj.series(slot)
-    if not sign or lr is None or s is None:
+    s = subj.series(slot)
+    if not sign or s is None:
         return None
     e = sign[0]
-    fin = np.isfinite(s.values) & (s.steps <= e.step)
-    if not fin.any():
-        return None
-    best_step = float(s.steps[fin][np.argmin(s.values[fin])])
-    ok = np.isfinite(lr.values) & (lr.values > 0)
-    at_best = lr.values[ok & (lr.steps <= best_step)]
     after = s.steps[~np.isfinite(s.values) & (s.steps >= e.step)]
     if not after.size:
         return None  # what the events read as non-finite was a logged 0 (its log is -inf), no NaN
-    at_nan = lr.values[ok & (lr.steps <= float(after[0]))]
-    if not at_best.size or not at_nan.size or at_nan[-1] < min_growth * at_best[-1]:
+    rise = rate_rise(subj, slot, float(after[0]), min_growth)
+    if not rise:
         return None
-    # The rise named in the remedies is read into the NaN, where the schedule's climb showed.
-    return {**_climb_evidence(s, e), "lr_from": float(at_best[-1]), "lr_to": float(at_nan[-1]),
-            **rate_rise(subj, slot, float(after[0]))}
+    # `lr_from`/`lr_to` pick the message of a jump into NaN under a growing rate (a blow-up's
+    # evidence names a rise too, and keeps its own message).
+    return {**_climb_evidence(s, e), **rise, "lr_from": rise["lr_before"], "lr_to": rise["lr_onset"]}
 
 
 def spikes(subj: Subject, slot: Slot) -> Evidence | None:

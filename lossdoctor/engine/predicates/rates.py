@@ -15,14 +15,14 @@ from .core import Evidence
 RATE_RISE = 2.0
 
 
-def rate_rise(subj: Subject, slot: str, onset: float) -> Evidence:
+def rate_rise(subj: Subject, slot: str, onset: float, factor: float = RATE_RISE) -> Evidence:
     """How far the logged learning rate rose into an event: the rate at its onset over the
-    lowest one since the loss was at its best before it (as `climbs_with_rate` reads a NaN),
-    or over the 5% of the run before the onset if that reaches further back (a level's time
-    scale, `excursions.LEVEL_SHARE`: a noisy loss near 0 has its lowest point anywhere, and a
-    loss answers a restarted rate some steps later, as the optimiser's moments build up). A
-    rate that decays or holds never rises; a warm restart or a schedule climbing into the
-    event does. Empty when it did not at least double."""
+    lowest one since the loss was at its best before it, or over the 5% of the run before the
+    onset if that reaches further back (a level's time scale, `excursions.LEVEL_SHARE`: a
+    noisy loss near 0 has its lowest point anywhere, and a loss answers a restarted rate some
+    steps later, as the optimiser's moments build up). A rate that decays or holds never
+    rises; a warm restart or a schedule climbing into the event does. Empty when it did not
+    rise `factor`-fold (at least double, by default)."""
     lr, s = subj.series("lr"), subj.series(slot)
     if lr is None or s is None or len(s) < 2:
         return {}
@@ -41,9 +41,9 @@ def rate_rise(subj: Subject, slot: str, onset: float) -> Evidence:
         return {}
     steps, values = lr.steps[window], lr.values[window]
     low = int(np.argmin(values))
-    if values[-1] < RATE_RISE * values[low]:
+    if values[-1] < factor * values[low]:
         return {}
-    # Where it rose: the first logged rate after the low point that is at least double it.
-    up = low + int(np.flatnonzero(values[low:] >= RATE_RISE * values[low])[0])
+    # Where it rose: the first logged rate after the low point that is `factor` times it.
+    up = low + int(np.flatnonzero(values[low:] >= factor * values[low])[0])
     return {"lr_before": float(values[low]), "lr_onset": float(values[-1]),
             "lr_rise": float(values[-1] / values[low]), "lr_rise_step": float(steps[up])}
