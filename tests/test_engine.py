@@ -862,20 +862,20 @@ def test_the_jump_just_before_a_logs_nan_is_judged_as_one_test() -> None:
     val[:7] = [0.19, 0.0304, 0.0155, 0.00929, 0.0327, 0.0049, 0.0742]
     settings = resolve_config(None, None).settings
 
-    def found(train: np.ndarray, factor: float) -> dict[str, float | None]:
+    def findings(train: np.ndarray, factor: float) -> list:
         run = Run("gamma", "keras_csv", {"loss": Series("loss", t, train, "epoch"),
                                          "val_loss": Series("val_loss", t, val, "epoch"),
                                          "learning_rate": Series("learning_rate", t, 0.01 * factor ** t, "epoch")})
-        return {f.rule: f.step for f in diagnose_run(run, settings).findings}
+        return diagnose_run(run, settings).findings
+
+    def found(train: np.ndarray, factor: float) -> dict[str, float | None]:
+        return {f.rule: f.step for f in findings(train, factor)}
 
     grown = found(loss, 1.8)
     assert grown.get("divergence") == 5.0 and "nan_loss" in grown, grown
     # The divergence and the NaNs of both losses name one rise, read into the NaN from the
     # training loss's best: one remedy once a report merges them.
-    run = Run("gamma", "keras_csv", {"loss": Series("loss", t, loss, "epoch"),
-                                     "val_loss": Series("val_loss", t, val, "epoch"),
-                                     "learning_rate": Series("learning_rate", t, 0.01 * 1.8 ** t, "epoch")})
-    rises = {r for f in diagnose_run(run, settings).findings for r in f.remedies if r.startswith("The learning rate rose")}
+    rises = {r for f in findings(loss, 1.8) for r in f.remedies if r.startswith("The learning rate rose")}
     assert len(rises) == 1 and "(0.105 to 0.612, from epoch 6)" in rises.pop()
     held = found(loss, 1.0)
     assert "divergence" not in held and "nan_loss" in held, held
