@@ -415,6 +415,31 @@ def test_an_accuracy_shows_how_many_samples_it_was_measured_on() -> None:
     assert above_chance(0.34, 4, 300) and not above_chance(0.27, 4, 300)
 
 
+def test_a_calibrated_classifier_loses_no_more_than_fanos_ceiling_at_its_accuracy() -> None:
+    """Calibrated predictions (labels drawn from the predicted probabilities) have a mean
+    cross-entropy at most the ceiling at their accuracy: ln C at chance, 0 when always right,
+    and under it for sharp and for flat predictions alike; predictions less sure than right
+    (the same argmax, softened) lose more than it."""
+    import math
+
+    import numpy as np
+
+    from lossdoctor.engine.curves.levels import calibrated_ceiling
+
+    assert calibrated_ceiling(1 / 8, 8) == pytest.approx(math.log(8))
+    assert calibrated_ceiling(0.0, 8) == pytest.approx(math.log(8))  # below chance reads as chance
+    assert calibrated_ceiling(1.0, 8) == 0.0
+    rng = np.random.default_rng(5)
+    for c, concentration in ((8, 0.3), (8, 3.0), (3, 1.0)):
+        q = rng.dirichlet(np.full(c, concentration), size=200_000)
+        y = (q.cumsum(axis=1) > rng.random((q.shape[0], 1))).argmax(axis=1)
+        right = q.argmax(axis=1) == y
+        loss = -np.log(q[np.arange(q.shape[0]), y])
+        assert loss.mean() <= calibrated_ceiling(float(right.mean()), c)
+        soft = q ** 0.1 / (q ** 0.1).sum(axis=1, keepdims=True)  # the same argmax, far less sure
+        assert -np.log(soft[np.arange(q.shape[0]), y]).mean() > calibrated_ceiling(float(right.mean()), c)
+
+
 def test_losses_bounded_by_the_untrained_loss_spread_at_most_as_bhatia_davis_says() -> None:
     """Values in [0, top] with mean m spread at most sqrt(m (top - m)): a CV of 4.5 at 0.05
     nats under ln 3, 1.3 at 0.4, none at the top itself; the same in any units."""
@@ -1467,3 +1492,20 @@ def test_a_rate_too_low_shows_its_significant_fall_on_either_curve() -> None:
 
     assert "lr_too_low" in rules(1.82 * (1 - 0.04 * (evals - 56) / 627))
     assert "lr_too_low" not in rules(np.full(evals.size, 1.82))
+
+
+def test_a_slow_fall_whose_loss_lags_its_accuracy_says_by_how_much(tmp_path) -> None:
+    """An 8-class run whose accuracy cut its error rate by 45% (within two standard errors of
+    half, which alone keeps lr_too_low silent) while its loss stayed near ln 8: the warning
+    gives the accuracy, the loss and the ceiling a calibrated classifier would stay under."""
+    import lossdoctor
+    from lossdoctor.commands.common import resolve as resolve_config
+    from lossdoctor.diagnose import diagnose_run
+    from synthetic import slow_calibrated, slow_underconfident
+
+    settings = resolve_config(None, None).settings
+    (slow,) = [f for f in diagnose_run(lossdoctor.read(slow_underconfident(tmp_path))[0], settings).findings
+               if f.rule == "lr_too_low"]
+    assert "val_accuracy reached 51.7%, but val_loss ends at 1.873, above the 1.725" in slow.message, slow.message
+    assert not [f for f in diagnose_run(lossdoctor.read(slow_calibrated(tmp_path))[0], settings).findings
+                if f.rule == "lr_too_low"]

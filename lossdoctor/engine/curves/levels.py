@@ -47,6 +47,20 @@ def as_fraction(acc: np.ndarray) -> np.ndarray:
     return acc / 100.0 if finite.size and finite.max() > 1.5 else acc
 
 
+def calibrated_ceiling(accuracy: float, classes: int) -> float:
+    """The highest cross-entropy (nats) a calibrated classifier over C classes can have at
+    this accuracy: the entropy of a prediction that gives its top class the probability
+    `accuracy` and spreads the rest evenly, h(1 - a) + (1 - a) ln(C - 1) (Fano's bound).
+
+    Calibrated, a classifier's expected loss is the mean entropy of its predictions; of all
+    predictions with top probability m the even spread has the most, and that entropy is
+    concave in m, so the mean is at most its value at the mean top probability, which
+    calibration makes the accuracy. A loss above it comes from predictions less (or more)
+    sure than they are right. At a = 1/C it is ln C, a uniform guess's."""
+    a = min(max(accuracy, 1.0 / classes), 1.0)
+    e = 1.0 - a
+    return -a * math.log(a) - (e * math.log(e / (classes - 1)) if e > 0 else 0.0)
+
 
 def bounded_spread(mean: float, top: float) -> float:
     """The largest coefficient of variation values in [0, `top`] with this mean can have:

@@ -11,7 +11,7 @@ name, each under its function's name. The functions live in modules by theme.
 from __future__ import annotations
 
 from .core import Evidence, Predicate, registry
-from .course import (acc_stuck, at_chance, converged, came_down, errors_cut, falling_now, gained, high_loss, lr_collapsed, no_gain, resumed,
+from .course import (acc_stuck, at_chance, converged, came_down, errors_cut, falling_now, gained, high_loss, lags_accuracy, lr_collapsed, no_gain, resumed,
                      settled, slow_decline)
 from .events import (blows_up, blows_up_with_train, bounces, climbs_with_rate, per_step, recurring_spikes, repeating_swings, spikes,
                      val_moves_too)
@@ -29,6 +29,6 @@ PREDICATES: dict[str, Predicate] = registry([
     val_rises_after_best, gap_widens_after_best, train_falls_after_best, val_never_improved, val_worse_than_chance, val_at_chance,
     val_acc_at_chance, val_acc_beats_chance, val_acc_rising, val_best_at_end, train_above_val, train_near_val, no_gain,
     gained, came_down, settled, falling_now,
-    at_chance, high_loss, lr_collapsed, acc_stuck, errors_cut, converged, slow_decline, resumed, format_is, produced_by, axis_is, has,
+    at_chance, high_loss, lr_collapsed, acc_stuck, errors_cut, lags_accuracy, converged, slow_decline, resumed, format_is, produced_by, axis_is, has,
     skips_steps,
 ])

@@ -186,6 +186,33 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classi
     return {"metric": acc.name, "acc_first": first, "acc_end": end}
 
 
+def lags_accuracy(subj: Subject, sigmas: Annotated[Number, "binomial standard errors of the final accuracy"] = 1.96) -> Evidence | None:
+    """The loss ends above the most a calibrated classifier can lose at the accuracy beside it
+    (`levels.calibrated_ceiling`, on the same evaluations: the validation loss with the
+    validation accuracy, else the training pair): its predictions are less sure than they are
+    right. The accuracy says the classifier found the classes' direction; the loss says its
+    probabilities are still near a uniform guess's -- logits that have hardly grown, as under a
+    learning rate too low. Both are the medians of their last quarter; the accuracy is taken
+    `sigmas` binomial standard errors below its end, on a set whose size the accuracies show
+    (else this cannot judge): the ceiling falls as the accuracy rises, so the loss must clear
+    it at the low end of the accuracy's 95% interval. C is the loss's own (an
+    untrained loss at ln C), so the loss is a cross-entropy in nats."""
+    c, acc_slot = readings.classes(subj), readings.accuracy_slot(subj)
+    loss, acc = subj.series("val_loss" if acc_slot == "val_acc" else "train_loss"), subj.series(acc_slot)
+    n = None if c is None or acc is None or loss is None else readings.evaluated_on(subj, acc_slot)
+    if not n:
+        return None
+    a = levels.as_fraction(acc.values[np.isfinite(acc.values)])
+    m = loss.values[np.isfinite(loss.values)]
+    if not (a.size and m.size):
+        return None
+    end, level = float(np.median(a[-max(1, a.size // 4):])), float(np.median(m[-max(1, m.size // 4):]))
+    low = max(end - sigmas * math.sqrt(max(end * (1 - end), 0.0) / n), 0.0)
+    ceiling = levels.calibrated_ceiling(low, c)
+    return {"loss_metric": loss.name, "accuracy_metric": acc.name, "level": level, "accuracy": end,
+            "accuracy_low": low, "ceiling": ceiling} if level > ceiling else None
+
+
 def lr_collapsed(subj: Subject) -> Evidence | None:
     """The learning rate fell below 1% of its peak and stayed there for the last third of the
     run or more (a schedule annealing to ~0 spends only its last few percent there)."""
