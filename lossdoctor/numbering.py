@@ -85,7 +85,7 @@ class Numbering:
         if s is None:
             return ""
         if self.writer == "hf_trainer":
-            return f"the Trainer saves it as checkpoint-{s}"
+            return f"the Trainer names it checkpoint-{s}"
         if self.writer == "lightning":
             return f"ModelCheckpoint names it epoch=…-step={s + 1}.ckpt"
         if self.writer == "keras" and self.axis == "epoch":

@@ -34,7 +34,7 @@ def test_hf_checkpoints_found_beside_the_trainer_state() -> None:
     n = numbering(LAYOUTS / "hf_output_dir" / "tiny-bert")
     assert n.writer == "hf_trainer"
     assert n.keep(24) == "checkpoint-24 (step 24)"
-    assert n.keep(30).endswith("(the Trainer saves it as checkpoint-30)")
+    assert n.keep(30).endswith("(the Trainer names it checkpoint-30)")
     assert n.restart(30) == "restart from checkpoint-24 (the last saved before step 30)"
 
 
