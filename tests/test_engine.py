@@ -415,6 +415,22 @@ def test_an_accuracy_shows_how_many_samples_it_was_measured_on() -> None:
     assert above_chance(0.34, 4, 300) and not above_chance(0.27, 4, 300)
 
 
+def test_the_class_count_is_the_one_whose_ln_c_is_nearest_the_loss() -> None:
+    """A loss between ln C and ln (C+1) reads as the nearer of the two in nats: the first
+    epoch's mean of a 4-class run (1.251, 9.7% under ln 4) is 4 classes, not 3 (rounding
+    e^1.251 = 3.49 gave 3, 13.9% away); the boundary is the mean of the two logs, for any C."""
+    import math
+
+    from lossdoctor.engine.curves.levels import classes_from_loss
+
+    assert classes_from_loss(1.251, tolerance=0.1) == 4
+    for c in range(2, 60):
+        middle = (math.log(c) + math.log(c + 1)) / 2
+        assert classes_from_loss(middle - 1e-9, tolerance=0.3) == c
+        assert classes_from_loss(middle + 1e-9, tolerance=0.3) == c + 1
+    assert classes_from_loss(0.5, tolerance=0.1) is None  # far under ln 2: no classifier start
+
+
 def test_a_calibrated_classifier_loses_no_more_than_fanos_ceiling_at_its_accuracy() -> None:
     """Calibrated predictions (labels drawn from the predicted probabilities) have a mean
     cross-entropy at most the ceiling at their accuracy: ln C at chance, 0 when always right,

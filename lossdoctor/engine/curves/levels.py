@@ -18,10 +18,14 @@ def classes_from_loss(initial: float, tolerance: float = 0.15) -> int | None:
     """C when an initial loss is within `tolerance` (relative) of ln C for some C >= 2.
 
     A fresh network's outputs are near-uniform but not exactly: its loss lands a little
-    above or below ln C (measured on the development set's classifiers: within 10%)."""
+    above or below ln C (measured on the development set's classifiers: within 10%). The C
+    is the one whose ln C is nearest, measured in the loss's own units (nats): between ln 3
+    and ln 4 the boundary is their mean, ln sqrt(12), not ln 3.5 (rounding e^loss), so an
+    epoch-mean start of 1.251 nats is 4 classes (9.7% under ln 4), not 3 (13.9% over ln 3)."""
     if not np.isfinite(initial) or initial < math.log(2) * (1 - tolerance) or initial > math.log(MAX_CLASSES):
         return None
-    c = max(2, int(round(math.exp(initial))))
+    low = max(2, int(math.floor(math.exp(initial))))
+    c = min((low, low + 1), key=lambda k: abs(initial - math.log(k)))
     return c if abs(initial - math.log(c)) <= tolerance * math.log(c) else None
 
 
