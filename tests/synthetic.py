@@ -323,7 +323,8 @@ def slow(d: Path) -> Path:
 def slow_but_learning(d: Path) -> Path:
     """A near-straight loss (2.3 to 1.5 in 60 epochs, still falling) beside a validation
     accuracy that climbs from 30% to 85%: the error rate fell by four fifths, so the
-    classifier learnt at a useful pace whatever the loss's course."""
+    classifier learnt at a useful pace. (Its accuracies are not counts over a set, so whether
+    the loss lags them, `lags_accuracy`, cannot be judged: that needs the set's size.)"""
     t = np.arange(EPOCHS, dtype=float)
     loss = (2.3 - 0.8 * t / EPOCHS) * _noise(EPOCHS, 0.005, 30)
     val = (2.32 - 0.78 * t / EPOCHS) * _noise(EPOCHS, 0.005, 31)

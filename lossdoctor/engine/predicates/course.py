@@ -191,8 +191,8 @@ def lags_accuracy(subj: Subject, sigmas: Annotated[Number, "binomial standard er
     (`levels.calibrated_ceiling`, on the same evaluations: the validation loss with the
     validation accuracy, else the training pair): its predictions are not as sure as they are
     right, or surer. Overfitting's confident mistakes are the second (a validation loss rising
-    while the accuracy holds: measured on the development set, overfit runs end 1.2-2.3x above
-    the ceiling, healthy ones mostly 0.6-0.9x); beside a loss still falling slowly from ln C
+    while the accuracy holds: on the development set most overfit recipes end 1.2-2.3x above
+    the ceiling, most healthy ones at 0.6-0.9x of it); beside a loss still falling slowly from ln C
     (lr_too_low reads it after `slow_decline`) it is the first: the accuracy says the classifier
     found the classes, the loss that its probabilities are still near a uniform guess's, logits
     that have hardly grown. Both are the medians of their last quarter; the accuracy is taken
