@@ -186,16 +186,17 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classi
     return {"metric": acc.name, "acc_first": first, "acc_end": end}
 
 
-def lags_accuracy(subj: Subject, sigmas: Annotated[Number, "binomial standard errors of the final accuracy"] = 1.96) -> Evidence | None:
+def lags_accuracy(subj: Subject,
+                  sigmas: Annotated[Number, "binomial standard errors of the final accuracy"] = 1.96) -> Evidence | None:
     """The loss ends above the most a calibrated classifier can lose at the accuracy beside it
     (`levels.calibrated_ceiling`, on the same evaluations: the validation loss with the
     validation accuracy, else the training pair): its predictions are not as sure as they are
     right, or surer. Overfitting's confident mistakes are the second (a validation loss rising
     while the accuracy holds: on the development set most overfit recipes end 1.2-2.3x above
-    the ceiling, most healthy ones at 0.6-0.9x of it); beside a loss still falling slowly from ln C
-    (lr_too_low reads it after `slow_decline`) it is the first: the accuracy says the classifier
-    found the classes, the loss that its probabilities are still near a uniform guess's, logits
-    that have hardly grown. Both are the medians of their last quarter; the accuracy is taken
+    the ceiling, most healthy ones at 0.6-0.9x of it); beside a loss still falling slowly from
+    ln C (lr_too_low reads it after `slow_decline`) it is the first: the accuracy says the
+    classifier found the classes, the loss that its probabilities are still near a uniform
+    guess's, logits that have hardly grown. Both are the medians of their last quarter; the accuracy is taken
     `sigmas` binomial standard errors below its end, on a set whose size the accuracies show
     (else this cannot judge): the ceiling falls as the accuracy rises, so the loss must clear
     it at the low end of the accuracy's 95% interval. C is the loss's own (an untrained loss at
