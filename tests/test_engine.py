@@ -431,6 +431,23 @@ def test_the_class_count_is_the_one_whose_ln_c_is_nearest_the_loss() -> None:
     assert classes_from_loss(0.5, tolerance=0.1) is None  # far under ln 2: no classifier start
 
 
+def test_an_accuracys_lowest_likely_value_has_width_at_a_set_all_right() -> None:
+    """Wilson's low end: 1 - 3.8/n for a set all right (where Wald's would be 1 itself), the
+    Wald value away from the edges, and beyond the true accuracy in about 2.5% of draws."""
+    import math
+
+    import numpy as np
+
+    from lossdoctor.engine.curves.counts import lowest_likely
+
+    assert lowest_likely(1.0, 300) == pytest.approx(0.98736, abs=1e-4)
+    assert lowest_likely(0.52, 400) == pytest.approx(0.52 - 1.96 * math.sqrt(0.52 * 0.48 / 400), abs=1e-3)
+    assert lowest_likely(0.0, 100) == 0.0
+    draws = np.random.default_rng(3).binomial(400, 0.3, size=20_000) / 400
+    above = np.mean([lowest_likely(float(a), 400) > 0.3 for a in draws])
+    assert 0.015 < above < 0.035, above
+
+
 def test_a_calibrated_classifier_loses_no_more_than_fanos_ceiling_at_its_accuracy() -> None:
     """Calibrated predictions (labels drawn from the predicted probabilities) have a mean
     cross-entropy at most the ceiling at their accuracy: ln C at chance, 0 when always right,

@@ -52,3 +52,16 @@ def above_chance(level: float, classes: int, n: int, sigmas: float = 3.0) -> boo
     above 1/C."""
     p = 1.0 / classes
     return level - p > sigmas * math.sqrt(p * (1 - p) / n)
+
+
+def lowest_likely(level: float, n: int, sigmas: float = 1.96) -> float:
+    """The low end of the Wilson score interval of an accuracy `level` over n samples, at
+    `sigmas` standard errors: what the set's true accuracy is, at the least, that likely. The
+    Wald interval (level minus sigmas * sqrt(p(1 - p) / n)) has no width at 100% (a set all
+    right would prove the accuracy exactly 1); Wilson's gives 1 - 3.8/n there and agrees with
+    it away from the edges (52% over 400: 47.1% by either)."""
+    z2 = sigmas * sigmas
+    p = min(max(level, 0.0), 1.0)
+    centre = p + z2 / (2 * n)
+    spread = sigmas * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z2 / n))

@@ -196,11 +196,11 @@ def lags_accuracy(subj: Subject,
     the ceiling, most healthy ones at 0.6-0.9x of it); beside a loss still falling slowly from
     ln C (lr_too_low reads it after `slow_decline`) it is the first: the accuracy says the
     classifier found the classes, the loss that its probabilities are still near a uniform
-    guess's, logits that have hardly grown. Both are the medians of their last quarter; the accuracy is taken
-    `sigmas` binomial standard errors below its end, on a set whose size the accuracies show
-    (else this cannot judge): the ceiling falls as the accuracy rises, so the loss must clear
-    it at the low end of the accuracy's 95% interval. C is the loss's own (an untrained loss at
-    ln C), so the loss is a cross-entropy in nats."""
+    guess's, logits that have hardly grown. Both are the medians of their last quarter. The
+    ceiling falls as the accuracy rises, so the loss must clear it at the low end of the
+    accuracy's 95% interval (Wilson's, `sigmas` standard errors: `counts.lowest_likely`), on a
+    set whose size the accuracies show, else this cannot judge. C is the loss's own (an
+    untrained loss at ln C), so the loss is a cross-entropy in nats."""
     c, acc_slot = readings.classes(subj), readings.accuracy_slot(subj)
     loss, acc = subj.series("val_loss" if acc_slot == "val_acc" else "train_loss"), subj.series(acc_slot)
     n = None if c is None or acc is None or loss is None else readings.evaluated_on(subj, acc_slot)
@@ -211,7 +211,7 @@ def lags_accuracy(subj: Subject,
     if not (a.size and m.size):
         return None
     end, level = float(np.median(a[-max(1, a.size // 4):])), float(np.median(m[-max(1, m.size // 4):]))
-    low = max(end - sigmas * math.sqrt(max(end * (1 - end), 0.0) / n), 0.0)
+    low = counts.lowest_likely(end, n, sigmas)
     ceiling = levels.calibrated_ceiling(low, c)
     return {"loss_metric": loss.name, "accuracy_metric": acc.name, "level": level, "accuracy": end,
             "accuracy_low": low, "ceiling": ceiling} if level > ceiling else None
