@@ -28,6 +28,12 @@ def _middle(s) -> float:
     return float(s.steps[min(int(np.searchsorted(s.steps, half)), len(s) - 1)])
 
 
+def _end(values: np.ndarray) -> float:
+    """Where a logged curve (an accuracy, a loss) ends: the median of its last quarter, so one
+    evaluation's draw does not stand for the level."""
+    return float(np.median(values[-max(1, values.size // 4):]))
+
+
 def _named(subj: Subject, slot: str) -> dict:
     s = subj.series(slot)
     return {"metric": s.name, "step": float(s.steps[0]), "end_step": float(s.steps[-1])}
@@ -127,7 +133,7 @@ def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
         n = None if c is None or acc is None else readings.evaluated_on(subj, acc_slot)
         if not n or not a.size:
             return None
-        level = float(np.median(a[-max(1, a.size // 4):]))
+        level = _end(a)
         return None if counts.above_chance(level, c, n) else \
             {**_named(subj, slot), "classes": c, "accuracy": level, "chance_acc": 1 / c, "accuracy_metric": acc.name}
     ev = {**_named(subj, slot), "level": sh.end, "classes": c, "chance": math.log(c)}
@@ -135,7 +141,7 @@ def at_chance(subj: Subject, tolerance: Annotated[Fraction, "of ln C"] = 0.05,
         return ev if abs(sh.end - math.log(c)) <= tolerance * math.log(c) else None
     # With an accuracy, it decides; the loss need only not be far below ln C (C read off a
     # loss is uncertain by a class or two from 5 classes on: ln 10 and ln 11 are 4% apart).
-    level = float(np.median(a[-max(1, a.size // 4):]))
+    level = _end(a)
     near = abs(level - 1 / c) <= margin / c and sh.end >= (1 - 2 * tolerance) * math.log(c)
     return {**ev, "accuracy": level, "chance_acc": 1 / c} if near else None
 
@@ -161,7 +167,8 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classi
     The untrained error rate is 1 - 1/C when the loss shows C classes (the loss's gain is
     measured from the untrained loss too: a first evaluation after an epoch has learnt part
     of it already), else the first evaluation's. On a set whose size the accuracies show,
-    an end within `sigmas` binomial standard errors of that cut reaches it: a rule that
+    an end within `sigmas` binomial standard errors of that cut (Wilson's interval,
+    `counts.lowest_likely`) reaches it: a rule that
     claims the cut fell short must be sure of it (a 62.3% on 300 samples is 0.2% short of
     halving a 75% error rate, and uncertain by 2.8%)."""
     acc_slot = readings.accuracy_slot(subj)
@@ -171,7 +178,7 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classi
         return None
     a = levels.as_fraction(a)
     c = readings.chance_classes(subj)
-    first, end = float(a[0]), float(np.median(a[-max(1, a.size // 4):]))
+    first, end = float(a[0]), _end(a)
     if c is not None:
         first = min(first, 1 / c)
     if first >= 1:
@@ -180,7 +187,7 @@ def errors_cut(subj: Subject, share: Annotated[Fraction, "of an untrained classi
     if error > needed and sigmas > 0:
         n = readings.evaluated_on(subj, acc_slot)
         if n:
-            error -= sigmas * math.sqrt(max(error * (1 - error), 0.0) / n)
+            error = counts.lowest_likely(error, n, sigmas)  # the interval lags_accuracy reads
     if error > needed:
         return None
     return {"metric": acc.name, "acc_first": first, "acc_end": end}
@@ -210,7 +217,7 @@ def lags_accuracy(subj: Subject,
     m = loss.values[np.isfinite(loss.values)]
     if not (a.size and m.size):
         return None
-    end, level = float(np.median(a[-max(1, a.size // 4):])), float(np.median(m[-max(1, m.size // 4):]))
+    end, level = _end(a), _end(m)
     low = counts.lowest_likely(end, n, sigmas)
     ceiling = levels.calibrated_ceiling(low, c)
     return {"loss_metric": loss.name, "accuracy_metric": acc.name, "level": level, "accuracy": end,
